@@ -1,0 +1,39 @@
+"""omnitok: multimodal tokenizers (continuous, discrete, hybrid) for image, video and audio.
+
+``import omnitok`` needs torch and the light core dependencies only; training, evaluation and modality extras
+are imported inside the functions that use them.
+"""
+
+__version__ = "0.1.0"
+
+from omnitok.errors import (
+    ConfigError,
+    DTypeError,
+    IndexRangeError,
+    NonFiniteError,
+    OmnitokError,
+    ShapeError,
+    WeightsError,
+)
+from omnitok.hub import load_tokenizer, save_pretrained
+from omnitok.protocol import Tokenizer, TokenizerSpec, check_media, check_tokens
+from omnitok.tokens import load_tokens, reconstruct, save_tokens
+
+__all__ = [
+    "ConfigError",
+    "DTypeError",
+    "IndexRangeError",
+    "NonFiniteError",
+    "OmnitokError",
+    "ShapeError",
+    "Tokenizer",
+    "TokenizerSpec",
+    "WeightsError",
+    "check_media",
+    "check_tokens",
+    "load_tokenizer",
+    "load_tokens",
+    "reconstruct",
+    "save_pretrained",
+    "save_tokens",
+]

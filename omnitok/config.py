@@ -1,0 +1,149 @@
+"""Configs that name classes: ``{"class_path": ..., "init_args": {...}}`` (the jsonargparse / LightningCLI convention).
+
+Every object built by :func:`instantiate`, and every :class:`Configurable` object however it was built, remembers
+the arguments it was constructed with, so :func:`to_config` can write it back out and a saved model can be rebuilt.
+Only classes under ``omnitok.`` and ``torch.nn.`` may be named unless ``trust_remote_code=True``: a config downloaded
+from a hub must not be able to name ``os.system``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from omnitok.errors import ConfigError
+
+TRUSTED_PREFIXES = ("omnitok.", "torch.nn.")
+_INIT_ARGS = "_omnitok_init_args"
+
+
+class Configurable:
+    """Mixin: records the arguments ``__init__`` was called with (defaults filled in) for :func:`to_config`."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_omnitok_records_args", False):
+            return
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def recording_init(self: Any, *args: Any, **kw: Any) -> None:
+            init(self, *args, **kw)
+            if type(self).__init__ is recording_init:  # the most-derived constructor records, not its parents
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                recorded = dict(bound.arguments)
+                recorded.pop(next(iter(signature.parameters)))
+                object.__setattr__(self, _INIT_ARGS, recorded)
+
+        recording_init._omnitok_records_args = True  # type: ignore[attr-defined]
+        cls.__init__ = recording_init  # type: ignore[method-assign]
+
+
+def class_path_of(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def to_config(obj: Any) -> dict[str, Any]:
+    """The ``class_path``/``init_args`` config that rebuilds ``obj`` (nested objects become nested configs)."""
+    init_args = getattr(obj, _INIT_ARGS, None)
+    if init_args is None:
+        raise ConfigError(
+            f"cannot write a config for {class_path_of(obj)}: it was neither built from a config nor is it Configurable"
+        )
+    return {"class_path": class_path_of(obj), "init_args": {k: _encode(v, k) for k, v in init_args.items()}}
+
+
+def _encode(value: Any, name: str) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_encode(v, name) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v, f"{name}.{k}") for k, v in value.items()}
+    if hasattr(value, _INIT_ARGS):
+        return to_config(value)
+    raise ConfigError(f"config argument {name!r} holds a {type(value).__name__}, which cannot be written to a config")
+
+
+def _resolve_class(class_path: str, trust_remote_code: bool) -> type:
+    if not isinstance(class_path, str) or "." not in class_path:
+        raise ConfigError(f"class_path must be a dotted name like 'omnitok.quantizers.VectorQuantizer', got {class_path!r}")
+    if not trust_remote_code and not class_path.startswith(TRUSTED_PREFIXES):
+        raise ConfigError(
+            f"config names {class_path!r}, outside {', '.join(TRUSTED_PREFIXES)}; "
+            "pass trust_remote_code=True only for configs you trust"
+        )
+    module_name, _, attr = class_path.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"config names unknown class {class_path!r}: {err}") from None
+    if not inspect.isclass(obj):
+        raise ConfigError(f"config names {class_path!r}, which is not a class")
+    return obj
+
+
+def instantiate(config: Any, *, trust_remote_code: bool = False) -> Any:
+    """Build the object a config describes; plain values pass through, nested configs are built first."""
+    if isinstance(config, list):
+        return [instantiate(v, trust_remote_code=trust_remote_code) for v in config]
+    if not isinstance(config, Mapping):
+        return config
+    if "class_path" not in config:
+        return {k: instantiate(v, trust_remote_code=trust_remote_code) for k, v in config.items()}
+    unknown = set(config) - {"class_path", "init_args"}
+    if unknown:
+        raise ConfigError(f"unknown config keys {sorted(unknown)} beside class_path {config['class_path']!r}")
+    cls = _resolve_class(config["class_path"], trust_remote_code)
+    init_args = config.get("init_args") or {}
+    if not isinstance(init_args, Mapping):
+        raise ConfigError(f"init_args of {config['class_path']!r} must be a mapping, got {type(init_args).__name__}")
+    parameters = inspect.signature(cls.__init__).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    unknown_args = [k for k in init_args if k not in parameters or k == "self"]
+    if unknown_args and not takes_any:
+        raise ConfigError(
+            f"{config['class_path']} takes no argument(s) {unknown_args}; it takes {[p for p in parameters if p != 'self']}"
+        )
+    kwargs = {k: instantiate(v, trust_remote_code=trust_remote_code) for k, v in init_args.items()}
+    try:
+        obj = cls(**kwargs)
+    except TypeError as err:
+        raise ConfigError(f"could not build {config['class_path']}: {err}") from err
+    if not hasattr(obj, _INIT_ARGS):
+        object.__setattr__(obj, _INIT_ARGS, kwargs)
+    return obj
+
+
+def load_yaml_config(*paths: str | Path) -> dict[str, Any]:
+    """Read one or more YAML files and merge them left to right (later files override, mappings merge deeply)."""
+    import yaml
+
+    merged: dict[str, Any] = {}
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        with path.open() as f:
+            data = yaml.safe_load(f) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        merged = _deep_merge(merged, data)
+    return merged
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out

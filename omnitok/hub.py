@@ -1,0 +1,114 @@
+"""Saving and loading tokenizers: a folder with ``config.json`` (the class_path config) and ``model.safetensors``.
+
+``load_tokenizer(ref)`` resolves ``ref`` as a local folder, then a model-zoo name, then a hub id (through
+huggingface_hub). Weights are read with safetensors only: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+import omnitok
+from omnitok.config import instantiate, to_config
+from omnitok.errors import ConfigError, WeightsError
+from omnitok.utils import atomic_path
+
+CONFIG_NAME = "config.json"
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+WEIGHTS_NAME = "model.safetensors"
+
+
+def save_pretrained(model: nn.Module, directory: str | os.PathLike) -> Path:
+    """Write ``model``'s config and weights into ``directory`` (each file atomically) and return the folder."""
+    from safetensors.torch import save_model
+
+    directory = Path(directory)
+    config = {"omnitok_version": omnitok.__version__, "model": to_config(model)}
+    with atomic_path(directory / WEIGHTS_NAME) as tmp:
+        save_model(model, str(tmp), metadata={"format": "pt", "omnitok_version": omnitok.__version__})
+    with atomic_path(directory / CONFIG_NAME) as tmp:
+        tmp.write_text(json.dumps(config, indent=2) + "\n")
+    return directory
+
+
+def load_tokenizer(
+    ref: str | os.PathLike,
+    *,
+    trust_remote_code: bool = False,
+    revision: str | None = None,
+    map_location: str | torch.device = "cpu",
+) -> Any:
+    """Rebuild a saved tokenizer from a local folder, a model-zoo name or a hub id; returned in eval mode."""
+    folder = _resolve(ref, revision)
+    model = _build(folder, trust_remote_code)
+    _load_weights(model, folder / WEIGHTS_NAME, map_location)
+    return model.eval()
+
+
+def _resolve(ref: str | os.PathLike, revision: str | None) -> Path:
+    from omnitok.zoo import ZOO
+
+    path = Path(ref)
+    if path.is_dir():
+        return path
+    name = str(ref)
+    if name in ZOO:
+        entry = ZOO[name]
+        folder = _download(entry.repo_id, revision or entry.revision)
+        digest = hashlib.sha256((folder / WEIGHTS_NAME).read_bytes()).hexdigest()
+        if digest != entry.sha256:
+            raise WeightsError(f"zoo weights for {name!r} have SHA-256 {digest}, expected {entry.sha256}")
+        return folder
+    if path.exists():
+        raise WeightsError(f"{path} is a file; load_tokenizer needs the folder save_pretrained wrote")
+    if not _HUB_ID.fullmatch(name):
+        raise WeightsError(f"no tokenizer folder at {path} (and {name!r} is neither a zoo name nor a hub id 'owner/name')")
+    return _download(name, revision)
+
+
+def _download(repo_id: str, revision: str | None) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, allow_patterns=[CONFIG_NAME, WEIGHTS_NAME]))
+    except Exception as err:  # network, auth, missing repo: all one failure for the caller
+        raise WeightsError(f"could not fetch tokenizer {repo_id!r} from the hub: {err}") from err
+
+
+def _build(folder: Path, trust_remote_code: bool) -> nn.Module:
+    config_path = folder / CONFIG_NAME
+    if not config_path.is_file():
+        raise WeightsError(f"{folder} has no {CONFIG_NAME}; was it written by save_pretrained?")
+    try:
+        config = json.loads(config_path.read_text())
+        model_config = config["model"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise WeightsError(f"{config_path} is not a valid omnitok config: {err}") from err
+    try:
+        model = instantiate(model_config, trust_remote_code=trust_remote_code)
+    except ConfigError as err:
+        raise ConfigError(f"{config_path}: {err}") from err
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"{config_path} describes a {type(model).__name__}, not a torch module")
+    return model
+
+
+def _load_weights(model: nn.Module, path: Path, map_location: str | torch.device) -> None:
+    from safetensors.torch import load_model
+
+    if not path.is_file():
+        raise WeightsError(f"weights file missing: {path}")
+    try:
+        missing, unexpected = load_model(model, str(path), strict=False, device=str(map_location))
+    except Exception as err:  # safetensors raises several types for truncated or corrupt files
+        raise WeightsError(f"cannot read weights {path}: {err}") from err
+    if missing or unexpected:
+        raise WeightsError(f"weights {path} do not match the config: missing {sorted(missing)}, unexpected {sorted(unexpected)}")

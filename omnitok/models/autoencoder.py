@@ -1,0 +1,102 @@
+"""A tokenizer composed of encoder + quantizer + decoder; satisfies the ``Tokenizer`` protocol.
+
+The encoder and decoder are any modules with the right shapes (the VQGAN-style networks, causal 3-D or
+SEANet-style 1-D ones); every family of tokenizer is this one class with other parts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from omnitok.config import Configurable
+from omnitok.protocol import Modality, TokenizerSpec, check_media, check_tokens
+from omnitok.quantizers import Quantizer, QuantizerOutput
+
+
+@dataclasses.dataclass
+class AutoencoderOutput:
+    """reconstruction: x-hat in the input layout; quantizer: the bottleneck's output (loss, indices, metrics)."""
+
+    reconstruction: Tensor
+    quantizer: QuantizerOutput
+
+
+class Autoencoder(nn.Module, Configurable):
+    """encoder -> quantizer -> decoder.
+
+    Args:
+        encoder: media [B, C, *axes] -> latents [B, quantizer.input_dim, *grid].
+        quantizer: any ``omnitok.quantizers.Quantizer``.
+        decoder: quantized [B, quantizer.dim, *grid] -> media [B, C, *axes].
+        modality: "image", "video" or "audio".
+        downsample: input samples per token along each grid axis.
+        channels: input channels.
+        value_range: range of input values.
+        sample_rate, frame_rate, latent_scale, latent_shift, causal_time, pad_to_multiple: see ``TokenizerSpec``.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        quantizer: Quantizer,
+        decoder: nn.Module,
+        modality: Modality,
+        downsample: Sequence[int],
+        channels: int = 3,
+        value_range: tuple[float, float] = (-1.0, 1.0),
+        sample_rate: int | None = None,
+        frame_rate: float | None = None,
+        latent_scale: float = 1.0,
+        latent_shift: float = 0.0,
+        causal_time: bool = False,
+        pad_to_multiple: bool = False,
+    ):
+        super().__init__()
+        self.encoder, self.quantizer, self.decoder = encoder, quantizer, decoder
+        self._spec = TokenizerSpec(
+            modality=modality,
+            discrete=quantizer.discrete,
+            codebook_sizes=quantizer.codebook_sizes,
+            codebook_kind=quantizer.kind,
+            latent_dim=quantizer.dim,
+            downsample=tuple(downsample),
+            channels=channels,
+            value_range=tuple(value_range),
+            sample_rate=sample_rate,
+            frame_rate=frame_rate,
+            latent_scale=latent_scale,
+            latent_shift=latent_shift,
+            causal_time=causal_time,
+            pad_to_multiple=pad_to_multiple,
+        )
+
+    @property
+    def spec(self) -> TokenizerSpec:
+        return self._spec
+
+    def forward(self, x: Tensor) -> AutoencoderOutput:
+        """x: media batch -> reconstruction and the quantizer's output (for training losses)."""
+        check_media(x, self.spec)
+        q = self.quantizer(self.encoder(x))
+        return AutoencoderOutput(self.decoder(q.quantized), q)
+
+    @torch.no_grad()
+    def encode(self, x: Tensor) -> Tensor:
+        check_media(x, self.spec)
+        return self.quantizer.encode(self.encoder(x))
+
+    @torch.no_grad()
+    def decode(self, tokens: Tensor) -> Tensor:
+        check_tokens(tokens, self.spec)
+        return self.decoder(self.quantizer.decode(tokens))
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` so ``omnitok.load_tokenizer(directory)`` rebuilds this."""
+        from omnitok.hub import save_pretrained
+
+        return save_pretrained(self, directory)

@@ -1,0 +1,38 @@
+"""k-means for codebook initialisation, built on :func:`nearest_code` and ``index_add_`` (no one-hot matrices).
+
+Under data parallelism every rank contributes its own vectors and all ranks end with the same centroids.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from omnitok.ops.nearest_code import Metric, nearest_code
+from omnitok.distributed import all_reduce_sum_, sample_rows
+
+
+@torch.no_grad()
+def kmeans(
+    x: Tensor, num_clusters: int, *, iters: int = 10, metric: Metric = "l2", init: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """Lloyd's k-means on x [N, D] -> (centroids [K, D] float32, cluster sizes [K] float32 from the last pass).
+
+    Starts from ``init`` [K, D] or from K random input rows; a cluster that empties keeps its previous centroid.
+    """
+    x = x.float()
+    if metric == "cosine":
+        x = F.normalize(x, dim=1)
+    centroids = sample_rows(x, num_clusters).clone() if init is None else init.float().clone()
+    counts = torch.zeros(num_clusters, device=x.device)
+    for _ in range(iters):
+        assign = nearest_code(x, centroids, metric=metric).indices
+        counts = torch.zeros(num_clusters, device=x.device).index_add_(0, assign, torch.ones_like(assign, dtype=x.dtype))
+        sums = torch.zeros_like(centroids).index_add_(0, assign, x)
+        all_reduce_sum_(counts, sums)
+        filled = counts > 0
+        centroids[filled] = sums[filled] / counts[filled, None]
+        if metric == "cosine":
+            centroids = F.normalize(centroids, dim=1)
+    return centroids, counts

@@ -1,0 +1,196 @@
+"""The ``Tokenizer`` protocol and ``TokenizerSpec``: what any tokenizer, ours or a user's, offers its consumers.
+
+A tokenizer maps media to tokens and back. Discrete tokenizers return LongTensor indices ``[B, *grid]`` (or
+``[B, *grid, Q]`` with several codebooks); continuous ones return latents ``[B, D, *grid]``. The unified
+Transformer, the reports and the CLI rely only on this protocol, so nothing needs to subclass anything.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Sequence
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from omnitok.errors import DTypeError, IndexRangeError, NonFiniteError, ShapeError
+
+Modality = Literal["image", "video", "audio"]
+CodebookKind = Literal["single", "residual", "grouped"]
+_AXES = {"image": 2, "video": 3, "audio": 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenizerSpec:
+    """What a tokenizer takes and what it returns.
+
+    Attributes:
+        modality: "image" ([B, C, H, W]), "video" ([B, C, T, H, W]) or "audio" ([B, C, S]).
+        discrete: True when ``encode`` returns indices, False when it returns latents.
+        codebook_sizes: one size per level / group; empty for continuous tokenizers.
+        codebook_kind: "single", "residual" (levels refine each other; a leading subset decodes) or "grouped".
+        latent_dim: channels of continuous latents; for discrete tokenizers the size of a code vector.
+        downsample: input samples per token along each grid axis (time first for video).
+        channels: input channels (3 for RGB, 1 or 2 for audio).
+        value_range: range of input values, e.g. (-1, 1).
+        sample_rate: audio samples per second, where it applies.
+        frame_rate: video frames per second the tokenizer was trained at, where it applies.
+        latent_scale, latent_shift: what a consumer applies to continuous latents, ``(z - shift) * scale``.
+        causal_time: video only: the first frame is tokenized alone, so T frames give 1 + (T - 1) / f steps.
+        pad_to_multiple: grid sizes round up (the tokenizer pads) instead of requiring exact multiples.
+    """
+
+    modality: Modality
+    discrete: bool
+    codebook_sizes: tuple[int, ...] = ()
+    codebook_kind: CodebookKind = "single"
+    latent_dim: int = 0
+    downsample: tuple[int, ...] = ()
+    channels: int = 3
+    value_range: tuple[float, float] = (-1.0, 1.0)
+    sample_rate: int | None = None
+    frame_rate: float | None = None
+    latent_scale: float = 1.0
+    latent_shift: float = 0.0
+    causal_time: bool = False
+    pad_to_multiple: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "codebook_sizes", tuple(int(s) for s in self.codebook_sizes))
+        object.__setattr__(self, "downsample", tuple(int(d) for d in self.downsample))
+        object.__setattr__(self, "value_range", tuple(float(v) for v in self.value_range))
+        if self.modality not in _AXES:
+            raise ValueError(f"modality must be one of {sorted(_AXES)}, got {self.modality!r}")
+        if len(self.downsample) != _AXES[self.modality]:
+            raise ValueError(f"{self.modality} needs {_AXES[self.modality]} downsample factors, got {self.downsample}")
+        if any(d < 1 for d in self.downsample):
+            raise ValueError(f"downsample factors must be >= 1, got {self.downsample}")
+        if self.discrete != bool(self.codebook_sizes):
+            raise ValueError("discrete tokenizers need codebook_sizes; continuous ones must leave them empty")
+        if any(s < 2 for s in self.codebook_sizes):
+            raise ValueError(f"codebook sizes must be >= 2, got {self.codebook_sizes}")
+        if self.codebook_kind not in ("single", "residual", "grouped"):
+            raise ValueError(f"codebook_kind must be single, residual or grouped, got {self.codebook_kind!r}")
+        if self.codebook_kind == "single" and len(self.codebook_sizes) > 1:
+            raise ValueError("a single-codebook tokenizer has exactly one codebook size")
+        if self.causal_time and self.modality != "video":
+            raise ValueError("causal_time applies to video tokenizers only")
+
+    @property
+    def num_levels(self) -> int:
+        """Codebooks per token position (Q); 1 for single-codebook and continuous tokenizers."""
+        return max(1, len(self.codebook_sizes))
+
+    def grid(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """Token grid for an input of shape ``input_shape`` (without batch and channel axes)."""
+        input_shape = tuple(int(s) for s in input_shape)
+        if len(input_shape) != len(self.downsample):
+            raise ShapeError(
+                f"{self.modality} input shape needs {len(self.downsample)} axes (without batch and channels), "
+                f"got {input_shape}"
+            )
+        grid = []
+        for axis, (size, factor) in enumerate(zip(input_shape, self.downsample)):
+            if size < 1:
+                raise ShapeError(f"input axis {axis} has size {size}")
+            if axis == 0 and self.causal_time:
+                size, extra = size - 1, 1
+            else:
+                extra = 0
+            if size % factor and not self.pad_to_multiple:
+                need = f"1 + a multiple of {factor}" if extra else f"a multiple of {factor}"
+                raise ShapeError(f"input axis {axis} has size {input_shape[axis]}; this tokenizer needs {need}")
+            grid.append(extra + math.ceil(size / factor))
+        return tuple(grid)
+
+    def token_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """Shape of ``encode``'s output for one sample: the grid, plus Q (discrete, several levels) or D first."""
+        grid = self.grid(input_shape)
+        if not self.discrete:
+            return (self.latent_dim, *grid)
+        return (*grid, self.num_levels) if self.codebook_kind != "single" else grid
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TokenizerSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown TokenizerSpec fields {sorted(unknown)}")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TokenizerSpec:
+        return cls.from_dict(json.loads(text))
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """Anything with a ``spec``, ``encode`` and ``decode`` is a tokenizer; no base class needed."""
+
+    @property
+    def spec(self) -> TokenizerSpec: ...
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Media in ``spec``'s input format -> indices [B, *grid(, Q)] or latents [B, D, *grid]."""
+        ...
+
+    def decode(self, tokens: Tensor) -> Tensor:
+        """Tokens as ``encode`` returns them -> media in ``spec``'s input format."""
+        ...
+
+
+def check_media(x: Tensor, spec: TokenizerSpec) -> None:
+    """Raise a clear error unless ``x`` is a finite float batch in the layout ``spec`` describes."""
+    axes = len(spec.downsample)
+    layout = {"image": "[B, C, H, W]", "video": "[B, C, T, H, W]", "audio": "[B, C, S]"}[spec.modality]
+    if not isinstance(x, Tensor):
+        raise DTypeError(f"expected a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != axes + 2:
+        raise ShapeError(f"{spec.modality} input must be {layout}, got shape {tuple(x.shape)}")
+    if x.shape[1] != spec.channels:
+        raise ShapeError(f"expected {spec.channels} channels (axis 1 of {layout}), got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise DTypeError(f"{spec.modality} input must be floating point in {spec.value_range}, got {x.dtype}")
+    if not torch.isfinite(x).all():
+        raise NonFiniteError(f"{spec.modality} input holds NaN or Inf")
+    spec.grid(x.shape[2:])
+
+
+def check_tokens(tokens: Tensor, spec: TokenizerSpec) -> None:
+    """Raise a clear error unless ``tokens`` is what ``spec``'s ``encode`` returns (dtype, rank, index range)."""
+    axes = len(spec.downsample)
+    if not isinstance(tokens, Tensor):
+        raise DTypeError(f"expected a torch.Tensor of tokens, got {type(tokens).__name__}")
+    if not spec.discrete:
+        if tokens.ndim != axes + 2 or tokens.shape[1] != spec.latent_dim:
+            raise ShapeError(f"latents must be [B, {spec.latent_dim}, *grid] with {axes} grid axes, got {tuple(tokens.shape)}")
+        if not torch.isfinite(tokens).all():
+            raise NonFiniteError("latents hold NaN or Inf")
+        return
+    if tokens.dtype.is_floating_point or tokens.dtype == torch.bool:
+        raise DTypeError(f"token indices must be an integer tensor, got {tokens.dtype}")
+    levels = spec.codebook_kind != "single"
+    if tokens.ndim != axes + 1 + int(levels):
+        want = f"[B, *grid, {spec.num_levels}]" if levels else "[B, *grid]"
+        raise ShapeError(f"token indices must be {want} with {axes} grid axes, got shape {tuple(tokens.shape)}")
+    sizes = spec.codebook_sizes
+    if levels:
+        q = tokens.shape[-1]
+        if q > len(sizes) or (spec.codebook_kind == "grouped" and q != len(sizes)) or q < 1:
+            raise ShapeError(f"token indices carry {q} levels; this tokenizer has {len(sizes)} ({spec.codebook_kind})")
+        bounds = torch.tensor(sizes[:q], device=tokens.device)
+    else:
+        bounds = torch.tensor(sizes[0], device=tokens.device)
+    bad = (tokens < 0) | (tokens >= bounds)
+    if bad.any():
+        value = tokens[bad][0].item()
+        raise IndexRangeError(f"token index {value} is outside the codebook sizes {sizes}")

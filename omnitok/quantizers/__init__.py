@@ -1,0 +1,25 @@
+"""The codebook interface (DESIGN.md contract 1) and every quantizer omnitok ships."""
+
+from omnitok.quantizers.base import FlatQuantized, Quantizer, QuantizerOutput
+from omnitok.quantizers.continuous import GaussianQuantizer, IdentityQuantizer
+from omnitok.quantizers.fsq import FiniteScalarQuantizer
+from omnitok.quantizers.grouped import GroupedQuantizer
+from omnitok.quantizers.lfq import LookupFreeQuantizer
+from omnitok.quantizers.residual import ResidualQuantizer
+from omnitok.quantizers.stats import CodebookStats, batch_code_metrics
+from omnitok.quantizers.vq import VectorQuantizer
+
+__all__ = [
+    "CodebookStats",
+    "FiniteScalarQuantizer",
+    "FlatQuantized",
+    "GaussianQuantizer",
+    "GroupedQuantizer",
+    "IdentityQuantizer",
+    "LookupFreeQuantizer",
+    "Quantizer",
+    "QuantizerOutput",
+    "ResidualQuantizer",
+    "VectorQuantizer",
+    "batch_code_metrics",
+]

@@ -1,0 +1,167 @@
+"""The codebook interface every omnitok quantizer implements (DESIGN.md, contract 1).
+
+Subclasses work on flat token lists ``[N, D]``; this base class owns the channels-first layout
+``[B, D, *grid]`` with 1 to 3 grid axes, input checks, fp32 upcasting and the eval guarantee that
+``forward(z).quantized`` is exactly ``decode(encode(z))``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from omnitok.config import Configurable
+from omnitok.errors import DTypeError, IndexRangeError, NonFiniteError, ShapeError
+from omnitok.quantizers.stats import batch_code_metrics
+from omnitok.utils import channels_first, channels_last_flat
+
+QuantizerKind = Literal["single", "residual", "grouped"]
+
+
+@dataclasses.dataclass
+class QuantizerOutput:
+    """What every quantizer's ``forward`` returns.
+
+    Attributes:
+        quantized: [B, D, *grid] float32, carries gradients to the input (straight-through in training).
+        indices: LongTensor [B, *grid] or [B, *grid, Q]; None for continuous quantizers.
+        loss: scalar, already weighted (commitment, codebook, entropy or KL terms).
+        metrics: detached scalars for logging (perplexity, usage, per-level figures).
+    """
+
+    quantized: Tensor
+    indices: Tensor | None
+    loss: Tensor
+    metrics: dict[str, Tensor]
+
+
+@dataclasses.dataclass
+class FlatQuantized:
+    """A quantizer's result on a flat token list: quantized [N, D], indices [N] / [N, Q] / None."""
+
+    quantized: Tensor
+    indices: Tensor | None
+    loss: Tensor
+    metrics: dict[str, Tensor] = dataclasses.field(default_factory=dict)
+
+
+class Quantizer(nn.Module, Configurable):
+    """Base of all quantizers. Subclasses set ``dim``, ``codebook_size``, ``num_codebooks``, ``kind`` and
+    implement ``quantize_flat``, ``encode_flat`` and ``decode_flat`` on [N, D] token lists."""
+
+    dim: int
+    codebook_size: int | None
+    num_codebooks: int = 1
+    kind: QuantizerKind = "single"
+
+    @property
+    def input_dim(self) -> int:
+        """Channels ``forward`` and ``encode`` take (twice ``dim`` for the Gaussian quantizer)."""
+        return self.dim
+
+    @property
+    def discrete(self) -> bool:
+        return self.codebook_size is not None
+
+    @property
+    def codebook_sizes(self) -> tuple[int, ...]:
+        """One codebook size per level / group; empty for continuous quantizers."""
+        return () if self.codebook_size is None else (self.codebook_size,) * self.num_codebooks
+
+    # -- the per-quantizer hooks ------------------------------------------------------------------------------
+    def quantize_flat(self, x: Tensor, active: Tensor | None = None) -> FlatQuantized:
+        """Quantize x [N, input_dim] float32. ``active`` [N] bool marks rows that count for losses and codebook
+        updates (quantizer dropout in residual stacks); None means all rows."""
+        raise NotImplementedError
+
+    def encode_flat(self, x: Tensor) -> Tensor:
+        """x [N, input_dim] -> indices [N] / [N, Q] (or latents [N, dim] if continuous); never updates state."""
+        raise NotImplementedError
+
+    def decode_flat(self, indices: Tensor) -> Tensor:
+        """indices [N] / [N, q] (or latents [N, dim]) -> code vectors [N, dim] float32."""
+        raise NotImplementedError
+
+    # -- the public interface ---------------------------------------------------------------------------------
+    def forward(self, z: Tensor) -> QuantizerOutput:
+        """z: [B, input_dim, *grid] float (any precision) -> QuantizerOutput."""
+        self._check_latents(z)
+        flat, batch_grid = channels_last_flat(z.float())
+        out = self.quantize_flat(flat)
+        quantized = out.quantized
+        if not self.training and out.indices is not None:
+            quantized = self.decode_flat(out.indices)
+        metrics = dict(out.metrics)
+        if out.indices is not None:
+            metrics.update(batch_code_metrics(out.indices, self.codebook_sizes))
+        indices = None if out.indices is None else out.indices.reshape(*batch_grid, *out.indices.shape[1:])
+        return QuantizerOutput(channels_first(quantized, batch_grid), indices, out.loss, metrics)
+
+    @torch.no_grad()
+    def encode(self, z: Tensor) -> Tensor:
+        """z: [B, input_dim, *grid] -> indices [B, *grid(, Q)] (continuous: latents [B, dim, *grid])."""
+        self._check_latents(z)
+        flat, batch_grid = channels_last_flat(z.float())
+        out = self.encode_flat(flat)
+        if not self.discrete:
+            return channels_first(out, batch_grid)
+        return out.reshape(*batch_grid, *out.shape[1:])
+
+    @torch.no_grad()
+    def decode(self, indices: Tensor) -> Tensor:
+        """indices [B, *grid(, q)] (continuous: latents [B, dim, *grid]) -> quantized [B, dim, *grid] float32."""
+        if not self.discrete:
+            self._check_latents(indices, channels=self.dim)
+            flat, batch_grid = channels_last_flat(indices.float())
+            return channels_first(self.decode_flat(flat), batch_grid)
+        self._check_indices(indices)
+        multi = self.num_codebooks > 1
+        batch_grid = tuple(indices.shape[:-1]) if multi else tuple(indices.shape)
+        flat = indices.reshape(-1, indices.shape[-1]) if multi else indices.reshape(-1)
+        return channels_first(self.decode_flat(flat.long()), batch_grid)
+
+    # -- checks -----------------------------------------------------------------------------------------------
+    def _check_latents(self, z: Tensor, channels: int | None = None) -> None:
+        channels = self.input_dim if channels is None else channels
+        if not isinstance(z, Tensor):
+            raise DTypeError(f"{type(self).__name__} expects a torch.Tensor, got {type(z).__name__}")
+        if not 3 <= z.ndim <= 5:
+            raise ShapeError(
+                f"{type(self).__name__} expects latents [B, {channels}, *grid] with 1 to 3 grid axes, "
+                f"got shape {tuple(z.shape)}"
+            )
+        if z.shape[1] != channels:
+            raise ShapeError(
+                f"{type(self).__name__} expects {channels} channels on axis 1, got shape {tuple(z.shape)}"
+            )
+        if not z.is_floating_point():
+            raise DTypeError(f"{type(self).__name__} expects floating-point latents, got {z.dtype}")
+        if not torch.isfinite(z).all():
+            raise NonFiniteError(f"{type(self).__name__} received latents holding NaN or Inf")
+
+    def _check_indices(self, indices: Tensor) -> None:
+        name = type(self).__name__
+        if not isinstance(indices, Tensor) or indices.dtype.is_floating_point or indices.dtype == torch.bool:
+            raise DTypeError(f"{name}.decode expects an integer index tensor, got {getattr(indices, 'dtype', indices)}")
+        multi = self.num_codebooks > 1
+        grid_axes = indices.ndim - 1 - int(multi)
+        if not 1 <= grid_axes <= 3:
+            want = f"[B, *grid, {self.num_codebooks}]" if multi else "[B, *grid]"
+            raise ShapeError(f"{name}.decode expects indices {want} with 1 to 3 grid axes, got {tuple(indices.shape)}")
+        sizes = torch.tensor(self.codebook_sizes, device=indices.device)
+        if multi:
+            q = indices.shape[-1]
+            allowed = range(1, self.num_codebooks + 1) if self.kind == "residual" else (self.num_codebooks,)
+            if q not in allowed:
+                raise ShapeError(f"{name}.decode got {q} levels on the last axis; it takes {list(allowed)}")
+            sizes = sizes[:q]
+        else:
+            sizes = sizes[0]
+        bad = (indices < 0) | (indices >= sizes)
+        if bad.any():
+            raise IndexRangeError(
+                f"{name}.decode got index {indices[bad][0].item()} outside the codebook size(s) {self.codebook_sizes}"
+            )
