@@ -28,12 +28,13 @@ WEIGHTS_NAME = "model.safetensors"
 
 def save_pretrained(model: nn.Module, directory: str | os.PathLike) -> Path:
     """Write ``model``'s config and weights into ``directory`` (each file atomically) and return the folder."""
-    from safetensors.torch import save_model
+    from safetensors.torch import save_file
 
     directory = Path(directory)
     config = {"omnitok_version": omnitok.__version__, "model": to_config(model)}
     with atomic_path(directory / WEIGHTS_NAME) as tmp:
-        save_model(model, str(tmp), metadata={"format": "pt", "omnitok_version": omnitok.__version__})
+        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, str(tmp), metadata={"format": "pt", "omnitok_version": omnitok.__version__})
     with atomic_path(directory / CONFIG_NAME) as tmp:
         tmp.write_text(json.dumps(config, indent=2) + "\n")
     return directory
@@ -102,13 +103,17 @@ def _build(folder: Path, trust_remote_code: bool) -> nn.Module:
 
 
 def _load_weights(model: nn.Module, path: Path, map_location: str | torch.device) -> None:
-    from safetensors.torch import load_model
+    from safetensors.torch import load_file
 
     if not path.is_file():
         raise WeightsError(f"weights file missing: {path}")
     try:
-        missing, unexpected = load_model(model, str(path), strict=False, device=str(map_location))
+        state = load_file(str(path), device=str(map_location))
     except Exception as err:  # safetensors raises several types for truncated or corrupt files
         raise WeightsError(f"cannot read weights {path}: {err}") from err
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as err:
+        raise WeightsError(f"weights {path} do not match the config: {err}") from err
     if missing or unexpected:
         raise WeightsError(f"weights {path} do not match the config: missing {sorted(missing)}, unexpected {sorted(unexpected)}")

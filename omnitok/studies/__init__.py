@@ -1,0 +1,1 @@
+"""Small, reproducible experiments that measure omnitok's components and write a report."""

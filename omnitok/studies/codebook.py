@@ -1,0 +1,162 @@
+"""Codebook-usage study: how much of a codebook each quantizer (and each VQ trick) actually uses.
+
+Data: ``blobs`` Gaussian clusters in ``dim`` dimensions at a small scale (as encoder outputs often are, unlike
+a unit-variance codebook initialisation). Each quantizer is trained to reconstruct the points (projections and
+learned codebooks by Adam, EMA codebooks by their updates) and then measured on held-out points.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from omnitok.config import to_config
+from omnitok.quantizers import (
+    CodebookStats,
+    FiniteScalarQuantizer,
+    LookupFreeQuantizer,
+    Quantizer,
+    VectorQuantizer,
+)
+from omnitok.utils import atomic_path
+
+
+@dataclasses.dataclass(frozen=True)
+class StudySettings:
+    dim: int = 16
+    codebook_size: int = 1024
+    blobs: int = 4096
+    steps: int = 300
+    batch_size: int = 2048
+    eval_points: int = 32768
+    center_scale: float = 0.1
+    noise_scale: float = 0.01
+    lr: float = 1e-2
+    seed: int = 0
+
+
+def variants(s: StudySettings) -> dict[str, Callable[[], Quantizer]]:
+    """The quantizers compared, each with the same codebook size (FSQ/LFQ: the nearest power-of-two product)."""
+    d, k = s.dim, s.codebook_size
+    bits = k.bit_length() - 1
+    return {
+        "vq learned (no tricks)": lambda: VectorQuantizer(d, k, update="learned"),
+        "vq ema": lambda: VectorQuantizer(d, k),
+        "vq ema + k-means init": lambda: VectorQuantizer(d, k, kmeans_init=True),
+        "vq ema + dead-code restart": lambda: VectorQuantizer(d, k, dead_code_threshold=1.0),
+        "vq ema + l2-normalized codes": lambda: VectorQuantizer(d, k, metric="cosine"),
+        "vq ema + k-means + restart + l2": lambda: VectorQuantizer(d, k, metric="cosine", kmeans_init=True, dead_code_threshold=1.0),
+        "vq 8-dim l2 lookup + restart": lambda: VectorQuantizer(d, k, codebook_dim=8, metric="cosine", dead_code_threshold=1.0),
+        f"fsq {fsq_levels(bits)}": lambda: FiniteScalarQuantizer(d, fsq_levels(bits)),
+        f"lfq 2^{bits}": lambda: LookupFreeQuantizer(d, bits),
+    }
+
+
+def fsq_levels(bits: int) -> list[int]:
+    """Levels of 8 and 4 (3 and 2 bits) whose product is 2^bits, e.g. 10 bits -> [8, 8, 4, 4]."""
+    if bits < 2:
+        raise ValueError(f"FSQ needs at least 2 bits (levels >= 3), got {bits}")
+    threes, rest = divmod(bits, 3)
+    twos = {0: 0, 1: 2, 2: 1}[rest]
+    threes -= 1 if rest == 1 else 0
+    return [8] * threes + [4] * twos
+
+
+class BlobData:
+    def __init__(self, s: StudySettings):
+        g = torch.Generator().manual_seed(s.seed)
+        self.centers = torch.randn(s.blobs, s.dim, generator=g) * s.center_scale
+        self.noise_scale, self.generator = s.noise_scale, g
+
+    def sample(self, n: int) -> torch.Tensor:
+        which = torch.randint(self.centers.shape[0], (n,), generator=self.generator)
+        return self.centers[which] + self.noise_scale * torch.randn(n, self.centers.shape[1], generator=self.generator)
+
+
+def train_and_measure(make: Callable[[], Quantizer], s: StudySettings) -> dict[str, float]:
+    torch.manual_seed(s.seed)
+    data = BlobData(s)
+    quantizer = make()
+    params = [p for p in quantizer.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=s.lr) if params else None
+    start = time.perf_counter()
+    quantizer.train()
+    for _ in range(s.steps):
+        x = data.sample(s.batch_size)
+        out = quantizer(x[:, :, None])  # tokens as a 1-D grid of length 1: [N, D, 1]
+        loss = F.mse_loss(out.quantized, x[:, :, None]) + out.loss
+        if optimizer is not None:
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    seconds = time.perf_counter() - start
+    quantizer.eval()
+    stats = CodebookStats(quantizer.codebook_sizes)
+    x = data.sample(s.eval_points)[:, :, None]
+    with torch.no_grad():
+        out = quantizer(x)
+    stats.update(out.indices)
+    figures = stats.compute()
+    mse = F.mse_loss(out.quantized, x).item()
+    return {
+        "codebook_size": float(quantizer.codebook_size),
+        "usage": figures["usage"],
+        "dead_codes": figures["dead_codes"],
+        "perplexity": figures["perplexity"],
+        "mse": mse,
+        "relative_mse": mse / x.var().item(),
+        "train_seconds": seconds,
+    }
+
+
+def run_study(out_dir: str | Path, settings: StudySettings | None = None, log: Callable[[str], None] = print) -> dict:
+    """Train every variant, then write ``metrics.json`` and ``report.md`` into ``out_dir``; returns the metrics."""
+    s = settings or StudySettings()
+    results, configs = {}, {}
+    for name, make in variants(s).items():
+        log(f"training {name} ...")
+        results[name] = train_and_measure(make, s)
+        configs[name] = to_config(make())
+        r = results[name]
+        log(f"  usage {r['usage']:.1%}  perplexity {r['perplexity']:.0f}  relative mse {r['relative_mse']:.4f}")
+    metrics = {
+        "protocol": {**dataclasses.asdict(s), "torch": torch.__version__, "data": "Gaussian blobs, see omnitok.studies.codebook"},
+        "results": results,
+        "configs": configs,
+    }
+    out_dir = Path(out_dir)
+    with atomic_path(out_dir / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    with atomic_path(out_dir / "report.md") as tmp:
+        tmp.write_text(render_markdown(metrics))
+    return metrics
+
+
+def render_markdown(metrics: dict) -> str:
+    p, results = metrics["protocol"], metrics["results"]
+    best_usage = max(r["usage"] for r in results.values())
+    best_mse = min(r["relative_mse"] for r in results.values())
+    lines = [
+        "# Codebook usage study",
+        "",
+        f"{p['blobs']} Gaussian blobs in {p['dim']} dimensions (centres ~ N(0, {p['center_scale']}^2), "
+        f"noise {p['noise_scale']}), {p['steps']} training steps of {p['batch_size']} points, "
+        f"measured on {p['eval_points']} held-out points. Seed {p['seed']}, torch {p['torch']}.",
+        "",
+        "| quantizer | codes | usage | dead codes | perplexity | relative MSE | train s |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, r in results.items():
+        usage = f"{r['usage']:.1%}" + (" **best**" if r["usage"] == best_usage else "")
+        mse = f"{r['relative_mse']:.4f}" + (" **best**" if r["relative_mse"] == best_mse else "")
+        lines.append(
+            f"| {name} | {int(r['codebook_size'])} | {usage} | {int(r['dead_codes'])} | {r['perplexity']:.0f} | {mse} | {r['train_seconds']:.1f} |"
+        )
+    lines += ["", "Relative MSE is the quantization error divided by the data variance (lower is better).", ""]
+    return "\n".join(lines)

@@ -1,0 +1,27 @@
+"""Packaging promises: a light import, the namespace layout, the console script."""
+
+import json
+import subprocess
+import sys
+
+HEAVY = ["lightning", "pytorch_lightning", "wandb", "lpips", "torchmetrics", "timm", "triton", "decord", "torchaudio", "diffusers", "transformers"]
+
+
+def test_import_omnitok_stays_light():
+    code = "import sys, json, omnitok, omnitok.quantizers, omnitok.models, omnitok.ops; print(json.dumps(sorted(sys.modules)))"
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+    heavy = [m for m in loaded if m.split(".")[0] in HEAVY]
+    assert heavy == []
+
+
+def test_trainers_and_cli_install_into_the_omnitok_namespace():
+    import omnitok.cli
+    import omnitok.trainers
+
+    assert omnitok.cli.__file__.replace("\\", "/").endswith("cli/__init__.py")
+    assert omnitok.trainers.__file__.replace("\\", "/").endswith("trainers/__init__.py")
+
+
+def test_console_script_runs():
+    out = subprocess.run([sys.executable, "-m", "omnitok.cli.main", "--help"], check=True, capture_output=True, text=True)
+    assert "codebook-study" in out.stdout
