@@ -23,5 +23,16 @@ def test_trainers_and_cli_install_into_the_omnitok_namespace():
 
 
 def test_console_script_runs():
-    out = subprocess.run([sys.executable, "-m", "omnitok.cli.main", "--help"], check=True, capture_output=True, text=True)
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "omnitok"
+    assert script.is_file(), "the omnitok console script is not installed beside this interpreter"
+    out = subprocess.run([str(script), "--help"], check=True, capture_output=True, text=True)
     assert "codebook-study" in out.stdout
+
+
+def test_cli_reports_bad_input_as_an_error_message(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "omnitok.cli.main", "inspect", str(tmp_path / "missing")], capture_output=True, text=True
+    )
+    assert out.returncode == 2 and "no tokenizer folder" in out.stderr and "Traceback" not in out.stderr
