@@ -1,5 +1,9 @@
 """Data-parallel helpers for codebook state: decided at call time, so a quantizer built before the process
-group starts (as Lightning does) still synchronises once training runs on several ranks."""
+group starts (as Lightning does) still synchronises once training runs on several ranks.
+
+Every helper here is a collective: all ranks must call it, whatever their local batch holds (an empty local
+batch is allowed), so no rank ever waits on a collective the others skipped.
+"""
 
 from __future__ import annotations
 
@@ -19,19 +23,27 @@ def all_reduce_sum_(*tensors: Tensor) -> None:
             dist.all_reduce(t, op=dist.ReduceOp.SUM)
 
 
-def sample_rows(x: Tensor, n: int) -> Tensor:
-    """n rows of x [N, D], drawn at random but identical on every rank (row j comes from rank j mod world)."""
-    if x.shape[0] == 0:
-        raise ValueError("cannot sample rows from an empty batch")
-    if x.shape[0] >= n:
-        local = x[torch.randperm(x.shape[0], device=x.device)[:n]]
+def sample_rows(x: Tensor, n: int) -> Tensor | None:
+    """n rows of x [N, D] drawn at random, identical on every rank; None when no rank has any rows.
+
+    Row j comes from the j-th rank (cyclically) among those with a non-empty local batch.
+    """
+    has_rows = x.shape[0] > 0
+    if has_rows:
+        pick = torch.randperm(x.shape[0], device=x.device)[:n] if x.shape[0] >= n else torch.randint(x.shape[0], (n,), device=x.device)
+        local = x[pick]
     else:
-        local = x[torch.randint(x.shape[0], (n,), device=x.device)]
+        local = x.new_zeros(n, x.shape[1])
     if not is_distributed():
-        return local
+        return local if has_rows else None
     world = dist.get_world_size()
+    flags = torch.tensor([float(has_rows)], device=x.device)
+    gathered_flags = [torch.empty_like(flags) for _ in range(world)]
+    dist.all_gather(gathered_flags, flags)
     gathered = [torch.empty_like(local) for _ in range(world)]
     dist.all_gather(gathered, local.contiguous())
-    stacked = torch.stack(gathered)  # (world, n, D)
+    sources = torch.cat(gathered_flags).nonzero().flatten()
+    if sources.numel() == 0:
+        return None
     rows = torch.arange(n, device=x.device)
-    return stacked[rows % world, rows]
+    return torch.stack(gathered)[sources[rows % sources.numel()], rows]  # (n, D)

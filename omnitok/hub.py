@@ -51,7 +51,7 @@ def load_tokenizer(
     folder = _resolve(ref, revision)
     model = _build(folder, trust_remote_code)
     _load_weights(model, folder / WEIGHTS_NAME, map_location)
-    return model.eval()
+    return model.to(map_location).eval()
 
 
 def _resolve(ref: str | os.PathLike, revision: str | None) -> Path:

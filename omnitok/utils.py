@@ -25,6 +25,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o644)  # mkstemp creates 0600; written files are meant to be shared
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -24,7 +24,11 @@ def kmeans(
     x = x.float()
     if metric == "cosine":
         x = F.normalize(x, dim=1)
-    centroids = sample_rows(x, num_clusters).clone() if init is None else init.float().clone()
+    if init is None:
+        init = sample_rows(x, num_clusters)
+        if init is None:
+            raise ValueError("k-means needs at least one vector (on at least one rank)")
+    centroids = init.float().clone()
     counts = torch.zeros(num_clusters, device=x.device)
     for _ in range(iters):
         assign = nearest_code(x, centroids, metric=metric).indices

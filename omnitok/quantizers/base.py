@@ -7,8 +7,9 @@ Subclasses work on flat token lists ``[N, D]``; this base class owns the channel
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -19,6 +20,30 @@ from omnitok.quantizers.stats import batch_code_metrics
 from omnitok.utils import channels_first, channels_last_flat
 
 QuantizerKind = Literal["single", "residual", "grouped"]
+
+
+def full_precision(device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    """Disable autocast: indices must come from fp32 distances even inside bf16-mixed training."""
+    if device.type in ("cuda", "cpu", "xpu"):
+        return torch.autocast(device_type=device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
+class _ExactValue(torch.autograd.Function):
+    """Returns ``value`` exactly while passing gradients to ``source`` unchanged (straight-through)."""
+
+    @staticmethod
+    def forward(ctx: Any, source: Tensor, value: Tensor) -> Tensor:
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        return grad, None
+
+
+def exact_straight_through(source: Tensor, value: Tensor) -> Tensor:
+    """``value`` bit for bit, with the gradient of ``source`` (used in eval, where codes must be exact)."""
+    return _ExactValue.apply(source, value) if source.requires_grad else value
 
 
 @dataclasses.dataclass
@@ -86,14 +111,19 @@ class Quantizer(nn.Module, Configurable):
         raise NotImplementedError
 
     # -- the public interface ---------------------------------------------------------------------------------
+    def quantize_batch(self, x: Tensor, batch_size: int) -> FlatQuantized:
+        """``quantize_flat`` on the rows of ``batch_size`` samples, sample-major (residual dropout needs samples)."""
+        return self.quantize_flat(x)
+
     def forward(self, z: Tensor) -> QuantizerOutput:
         """z: [B, input_dim, *grid] float (any precision) -> QuantizerOutput."""
         self._check_latents(z)
-        flat, batch_grid = channels_last_flat(z.float())
-        out = self.quantize_flat(flat)
-        quantized = out.quantized
-        if not self.training and out.indices is not None:
-            quantized = self.decode_flat(out.indices)
+        with full_precision(z.device):
+            flat, batch_grid = channels_last_flat(z.float())
+            out = self.quantize_batch(flat, z.shape[0])
+            quantized = out.quantized
+            if not self.training and out.indices is not None:
+                quantized = exact_straight_through(quantized, self.decode_flat(out.indices))
         metrics = dict(out.metrics)
         if out.indices is not None:
             metrics.update(batch_code_metrics(out.indices, self.codebook_sizes))
@@ -104,8 +134,9 @@ class Quantizer(nn.Module, Configurable):
     def encode(self, z: Tensor) -> Tensor:
         """z: [B, input_dim, *grid] -> indices [B, *grid(, Q)] (continuous: latents [B, dim, *grid])."""
         self._check_latents(z)
-        flat, batch_grid = channels_last_flat(z.float())
-        out = self.encode_flat(flat)
+        with full_precision(z.device):
+            flat, batch_grid = channels_last_flat(z.float())
+            out = self.encode_flat(flat)
         if not self.discrete:
             return channels_first(out, batch_grid)
         return out.reshape(*batch_grid, *out.shape[1:])
@@ -115,13 +146,15 @@ class Quantizer(nn.Module, Configurable):
         """indices [B, *grid(, q)] (continuous: latents [B, dim, *grid]) -> quantized [B, dim, *grid] float32."""
         if not self.discrete:
             self._check_latents(indices, channels=self.dim)
-            flat, batch_grid = channels_last_flat(indices.float())
-            return channels_first(self.decode_flat(flat), batch_grid)
+            with full_precision(indices.device):
+                flat, batch_grid = channels_last_flat(indices.float())
+                return channels_first(self.decode_flat(flat), batch_grid)
         self._check_indices(indices)
         multi = self.num_codebooks > 1
         batch_grid = tuple(indices.shape[:-1]) if multi else tuple(indices.shape)
         flat = indices.reshape(-1, indices.shape[-1]) if multi else indices.reshape(-1)
-        return channels_first(self.decode_flat(flat.long()), batch_grid)
+        with full_precision(indices.device):
+            return channels_first(self.decode_flat(flat.long()), batch_grid)
 
     # -- checks -----------------------------------------------------------------------------------------------
     def _check_latents(self, z: Tensor, channels: int | None = None) -> None:

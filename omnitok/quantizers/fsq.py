@@ -30,6 +30,8 @@ class FiniteScalarQuantizer(Quantizer):
         levels = [int(level) for level in levels]
         if not levels or any(level < 3 for level in levels):
             raise ValueError(f"FSQ levels must each be >= 3, got {levels}")
+        if not 0 <= eps < 1 / (max(levels) - 1):
+            raise ValueError(f"FSQ eps must be in [0, 1 / (max(levels) - 1)) so no extra level appears, got {eps}")
         self.dim, self.levels, self.eps = dim, levels, eps
         self.codebook_size = math.prod(levels)
         projected = dim != len(levels)

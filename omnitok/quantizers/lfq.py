@@ -50,8 +50,8 @@ class LookupFreeQuantizer(Quantizer):
         codebook_scale: float = 1.0,
     ):
         super().__init__()
-        if not 1 <= codebook_bits <= 62:
-            raise ValueError(f"codebook_bits must be in [1, 62], got {codebook_bits}")
+        if not 1 <= codebook_bits <= 30:
+            raise ValueError(f"codebook_bits must be in [1, 30] (up to 2^30 codes), got {codebook_bits}")
         group_bits = entropy_group_bits or _default_group_bits(codebook_bits)
         if codebook_bits % group_bits:
             raise ValueError(f"entropy_group_bits={group_bits} must divide codebook_bits={codebook_bits}")
@@ -82,9 +82,10 @@ class LookupFreeQuantizer(Quantizer):
         metrics: dict[str, Tensor] = {}
         if self.commitment_weight > 0 and rows.numel():
             loss = loss + self.commitment_weight * F.mse_loss(rows, torch.sign(rows).detach() * self.codebook_scale)
-        if self.training and self.entropy_weight > 0 and rows.numel():
+        if self.training and self.entropy_weight > 0:  # entropy_terms is a collective: run it on every rank
             per_sample, codebook = self.entropy_terms(rows)
-            loss = loss + self.entropy_weight * (per_sample - self.diversity_gamma * codebook)
+            if rows.numel():
+                loss = loss + self.entropy_weight * (per_sample - self.diversity_gamma * codebook)
             metrics["per_sample_entropy"], metrics["codebook_entropy"] = per_sample.detach(), codebook.detach()
         quantized = self.project_out(xe + (codes - xe).detach())
         return FlatQuantized(quantized, indices, loss, metrics)
@@ -96,10 +97,11 @@ class LookupFreeQuantizer(Quantizer):
         # softmax over codes of -||x - c||^2 * inv_temperature; terms constant across codes cancel
         logits = 2 * self.inv_temperature * self.codebook_scale * (xg @ self._group_codes.T)  # (N, G, 2^g)
         probs = logits.softmax(-1)
-        per_sample = entropy(probs).mean()
-        mean_probs = probs.mean(0)
-        if is_distributed():
+        per_sample = entropy(probs).mean() if xe.shape[0] else xe.new_zeros(())
+        prob_sum, count = probs.sum(0), torch.tensor(float(xe.shape[0]), device=xe.device)
+        if is_distributed():  # the batch-average distribution over all ranks' tokens, with gradients
             import torch.distributed.nn.functional as dist_fn
 
-            mean_probs = dist_fn.all_reduce(mean_probs) / torch.distributed.get_world_size()
-        return per_sample, entropy(mean_probs).mean()
+            prob_sum = dist_fn.all_reduce(prob_sum)
+            torch.distributed.all_reduce(count)
+        return per_sample, entropy(prob_sum / count.clamp_min(1)).mean()

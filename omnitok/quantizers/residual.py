@@ -76,21 +76,26 @@ class ResidualQuantizer(Quantizer):
             kept = torch.where(drop, random, kept)
         return kept
 
-    def quantize_flat(self, x: Tensor, active: Tensor | None = None) -> FlatQuantized:
-        kept = self._kept_levels(x.shape[0], x.device)
+    def quantize_batch(self, x: Tensor, batch_size: int) -> FlatQuantized:
+        kept = self._kept_levels(batch_size, x.device).repeat_interleave(x.shape[0] // batch_size)  # per sample
+        return self.quantize_flat(x, kept=kept)
+
+    def quantize_flat(self, x: Tensor, active: Tensor | None = None, kept: Tensor | None = None) -> FlatQuantized:
+        """``kept`` [N]: levels each row keeps (drawn per row when not given, e.g. inside a grouped quantizer)."""
+        kept = self._kept_levels(x.shape[0], x.device) if kept is None else kept
         active = torch.ones(x.shape[0], dtype=torch.bool, device=x.device) if active is None else active
-        residual, total, loss = x, torch.zeros_like(x), x.new_zeros(())
+        residual, quantized, loss = x, torch.zeros_like(x), x.new_zeros(())
         indices, metrics = [], {}
         for i, (level, scale) in enumerate(zip(self.levels, self.level_scales)):
-            level_active = active & (kept > i)
-            out = level.quantize_flat(residual / scale, active=level_active)
-            codes = level.decode_flat(out.indices).detach() * scale * level_active[:, None]
-            total = total + codes
-            residual = residual - codes
+            level_active = (active & (kept > i))[:, None]
+            out = level.quantize_flat(residual / scale, active=level_active[:, 0])
+            # each level contributes its straight-through output (so its projections train, as in EnCodec/DAC);
+            # the next residual subtracts the exact, detached code values
+            quantized = quantized + out.quantized * scale * level_active
+            residual = residual - level.decode_flat(out.indices).detach() * scale * level_active
             loss = loss + out.loss
             indices.append(out.indices)
             metrics.update({f"level{i}/{k}": v for k, v in out.metrics.items()})
-        quantized = x + (total - x).detach()
         metrics["mean_levels"] = kept.float().mean()
         return FlatQuantized(quantized, torch.stack(indices, dim=1), loss, metrics)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from omnitok.distributed import all_reduce_sum_
+from omnitok.distributed import all_reduce_sum_, is_distributed
 
 
 def _level_columns(indices: Tensor, num_levels: int) -> list[Tensor]:
@@ -21,15 +21,21 @@ def _level_columns(indices: Tensor, num_levels: int) -> list[Tensor]:
     return [flat[:, q] for q in range(flat.shape[1])]
 
 
-def _figures(counts: Tensor) -> dict[str, Tensor]:
+_BINCOUNT_MAX = 2**20
+
+
+def _figures(counts: Tensor, size: int | None = None) -> dict[str, Tensor]:
+    """Figures from a code histogram; ``counts`` may list used codes only when ``size`` gives the codebook size."""
+    size = counts.numel() if size is None else size
     total = counts.sum().clamp_min(1)
     probs = counts / total
     entropy = -(probs * torch.log2(probs.clamp_min(1e-30))).sum()
+    used = (counts > 0).sum().float()
     return {
-        "usage": (counts > 0).float().mean(),
+        "usage": used / size,
         "perplexity": torch.exp2(entropy),
         "entropy_bits": entropy,
-        "dead_codes": (counts == 0).sum().float(),
+        "dead_codes": size - used,
     }
 
 
@@ -39,7 +45,10 @@ def batch_code_metrics(indices: Tensor, codebook_sizes: Sequence[int]) -> dict[s
     levels = _level_columns(indices.detach(), len(codebook_sizes))
     metrics: dict[str, Tensor] = {}
     for q, (column, size) in enumerate(zip(levels, codebook_sizes)):
-        figures = _figures(torch.bincount(column, minlength=size).float())
+        if size <= _BINCOUNT_MAX:
+            figures = _figures(torch.bincount(column, minlength=size).float())
+        else:  # huge implicit codebooks (LFQ 2^24...): histogram of the used codes only
+            figures = _figures(torch.unique(column, return_counts=True)[1].float(), size)
         prefix = f"level{q}/" if len(codebook_sizes) > 1 else ""
         metrics[f"{prefix}perplexity"] = figures["perplexity"]
         metrics[f"{prefix}batch_usage"] = figures["usage"]
@@ -60,6 +69,8 @@ class CodebookStats:
     def __init__(self, codebook_sizes: Sequence[int]):
         if not codebook_sizes:
             raise ValueError("CodebookStats needs at least one codebook size (continuous quantizers have none)")
+        if max(codebook_sizes) > 2**26:
+            raise ValueError(f"CodebookStats keeps a dense histogram; codebooks above 2^26 codes are not supported, got {max(codebook_sizes)}")
         self.codebook_sizes = tuple(int(s) for s in codebook_sizes)
         self.reset()
 
@@ -73,8 +84,15 @@ class CodebookStats:
             self.counts[q] += torch.bincount(column.cpu(), minlength=self.codebook_sizes[q]).double()
 
     def sync(self) -> None:
-        """Sum the histograms over data-parallel ranks (no-op in a single process)."""
-        all_reduce_sum_(*self.counts)
+        """Sum the histograms over data-parallel ranks, once, right before ``compute`` (no-op in one process)."""
+        if not is_distributed():
+            return
+        import torch.distributed as dist
+
+        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+        reduced = [c.to(device) for c in self.counts]
+        all_reduce_sum_(*reduced)
+        self.counts = [c.cpu() for c in reduced]
 
     def compute(self) -> dict[str, float]:
         """Figures per level (prefixed ``levelQ/`` when there are several) plus their means across levels."""

@@ -157,7 +157,7 @@ class VectorQuantizer(Quantizer):
             smoothed = (self.ema_count + self.eps) / (total + self.codebook_size * self.eps) * total
             codebook = self.ema_sum / smoothed[:, None]
             self.codebook.data.copy_(F.normalize(codebook, dim=1) if self.metric == "cosine" else codebook)
-        if self.dead_code_threshold > 0 and xe.shape[0] > 0:
+        if self.dead_code_threshold > 0:
             self._restart_dead_codes(xe)
 
     @torch.no_grad()
@@ -166,7 +166,9 @@ class VectorQuantizer(Quantizer):
         num_dead = int(dead.sum())
         if num_dead == 0:
             return
-        samples = sample_rows(xe, num_dead)
+        samples = sample_rows(xe, num_dead)  # a collective: every rank calls it, even with no local rows
+        if samples is None:
+            return
         self.codebook.data[dead] = samples
         self.ema_count[dead] = self.dead_code_threshold
         self.ema_sum[dead] = samples * self.dead_code_threshold

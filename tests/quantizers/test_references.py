@@ -175,18 +175,48 @@ def test_residual_levels_refine_and_prefixes_decode():
 
 
 def test_quantizer_dropout_keeps_leading_levels_per_sample():
-    rvq = ResidualQuantizer(VectorQuantizer(4, 16), num_levels=4, dropout=1.0, min_levels=2).train()
-    x = torch.randn(500, 4)
-    out = rvq.quantize_flat(x)
-    kept = torch.stack([rvq.levels[i].decode_flat(out.indices[:, i]) for i in range(4)], 1)  # (N, Q, D)
-    # the forward value is the sum over each sample's kept levels; samples keep between 2 and 4 levels
-    sums = {q: kept[:, :q].sum(1) for q in (2, 3, 4)}
-    match = torch.stack([torch.isclose(out.quantized, sums[q], atol=1e-5).all(1) for q in (2, 3, 4)], 1)
+    level = VectorQuantizer(4, 16, update="learned")  # codebooks do not move during forward
+    rvq = ResidualQuantizer(level, num_levels=4, dropout=1.0, min_levels=2).train()
+    z = torch.randn(300, 4, 5)  # 300 samples of 5 tokens
+    out = rvq(z)
+    codes = torch.stack([rvq.levels[i].decode_flat(out.indices[..., i].reshape(-1)) for i in range(4)], 1)
+    quantized = out.quantized.movedim(1, -1).reshape(-1, 4)
+    # each token's value is the sum of its first q levels; find q per token
+    match = torch.stack([torch.isclose(quantized, codes[:, :q].sum(1), atol=1e-5).all(1) for q in (2, 3, 4)], 1)
     assert match.any(1).all()
-    assert match[:, 0].any() and match[:, 2].any()
+    kept = (match.float().argmax(1) + 2).reshape(300, 5)
+    assert (kept == kept[:, :1]).all()  # one count per sample, not per token
+    assert set(kept[:, 0].tolist()) == {2, 3, 4}
     assert 2.0 <= out.metrics["mean_levels"] < 4.0
     rvq.eval()
-    assert rvq.quantize_flat(x).metrics["mean_levels"] == 4.0
+    assert rvq(z).metrics["mean_levels"] == 4.0
+
+
+def test_residual_level_projections_receive_gradients():
+    rvq = ResidualQuantizer(FiniteScalarQuantizer(8, [5, 5, 5]), num_levels=2).train()
+    z = torch.randn(2, 8, 6, requires_grad=True)
+    rvq(z).quantized.square().sum().backward()
+    for level in rvq.levels:
+        assert level.project_in.weight.grad.abs().sum() > 0 and level.project_out.weight.grad.abs().sum() > 0
+
+
+def test_eval_forward_still_passes_gradients():
+    vq = VectorQuantizer(8, 32).eval()
+    z = torch.randn(2, 8, 4, requires_grad=True)
+    out = vq(z)
+    assert torch.equal(out.quantized, vq.decode(vq.encode(z)))
+    out.quantized.sum().backward()
+    assert torch.equal(z.grad, torch.ones_like(z))
+
+
+def test_indices_stay_fp32_inside_bf16_autocast():
+    vq = VectorQuantizer(64, 1024, codebook_dim=16).eval()
+    z = torch.randn(2, 64, 32, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = vq(z)
+        encoded = vq.encode(z)
+    assert torch.equal(inside.indices, vq.encode(z)) and torch.equal(encoded, vq.encode(z))
+    assert inside.quantized.dtype == torch.float32
 
 
 # -- continuous -------------------------------------------------------------------------------------------------
