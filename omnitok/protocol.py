@@ -176,21 +176,29 @@ def check_tokens(tokens: Tensor, spec: TokenizerSpec) -> None:
         if not torch.isfinite(tokens).all():
             raise NonFiniteError("latents hold NaN or Inf")
         return
-    if tokens.dtype.is_floating_point or tokens.dtype == torch.bool:
-        raise DTypeError(f"token indices must be an integer tensor, got {tokens.dtype}")
-    levels = spec.codebook_kind != "single"
-    if tokens.ndim != axes + 1 + int(levels):
-        want = f"[B, *grid, {spec.num_levels}]" if levels else "[B, *grid]"
-        raise ShapeError(f"token indices must be {want} with {axes} grid axes, got shape {tuple(tokens.shape)}")
-    sizes = spec.codebook_sizes
+    check_indices(tokens, spec.codebook_sizes, spec.codebook_kind, grid_axes=(axes,), what="token indices")
+
+
+def check_indices(
+    indices: Tensor, codebook_sizes: Sequence[int], kind: CodebookKind, grid_axes: Sequence[int], what: str
+) -> None:
+    """Raise a clear error unless ``indices`` are integer codes [B, *grid] (single) or [B, *grid, q] (residual:
+    1 <= q <= levels, a bitrate prefix; grouped: q == groups), with a grid rank in ``grid_axes``, in range."""
+    if not isinstance(indices, Tensor) or indices.dtype.is_floating_point or indices.dtype == torch.bool:
+        raise DTypeError(f"{what} must be an integer tensor, got {getattr(indices, 'dtype', type(indices).__name__)}")
+    levels = kind != "single"
+    if indices.ndim - 1 - int(levels) not in grid_axes:
+        want = f"[B, *grid, {len(codebook_sizes)}]" if levels else "[B, *grid]"
+        axes = " or ".join(str(a) for a in grid_axes)
+        raise ShapeError(f"{what} must be {want} with {axes} grid axes, got shape {tuple(indices.shape)}")
     if levels:
-        q = tokens.shape[-1]
-        if q > len(sizes) or (spec.codebook_kind == "grouped" and q != len(sizes)) or q < 1:
-            raise ShapeError(f"token indices carry {q} levels; this tokenizer has {len(sizes)} ({spec.codebook_kind})")
-        bounds = torch.tensor(sizes[:q], device=tokens.device)
+        q = indices.shape[-1]
+        allowed = range(1, len(codebook_sizes) + 1) if kind == "residual" else (len(codebook_sizes),)
+        if q not in allowed:
+            raise ShapeError(f"{what} carry {q} levels on the last axis; this {kind} codebook takes {list(allowed)}")
+        bounds = torch.tensor(codebook_sizes[:q], device=indices.device)
     else:
-        bounds = torch.tensor(sizes[0], device=tokens.device)
-    bad = (tokens < 0) | (tokens >= bounds)
+        bounds = torch.tensor(codebook_sizes[0], device=indices.device)
+    bad = (indices < 0) | (indices >= bounds)
     if bad.any():
-        value = tokens[bad][0].item()
-        raise IndexRangeError(f"token index {value} is outside the codebook sizes {sizes}")
+        raise IndexRangeError(f"{what}: index {indices[bad][0].item()} is outside the codebook size(s) {tuple(codebook_sizes)}")

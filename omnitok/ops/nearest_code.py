@@ -28,9 +28,15 @@ class NearestCode:
     distance: Tensor
 
 
-def _distances(x: Tensor, codebook: Tensor, metric: Metric, codebook_sq: Tensor | None) -> Tensor:
+def code_distances(x: Tensor, codebook: Tensor, metric: Metric, codebook_sq: Tensor | None = None) -> Tensor:
+    """All distances [N, K]: squared l2, or 1 - x.c for cosine (x and codebook already l2-normalized).
+
+    Differentiable; ``codebook_sq`` (the codebook's squared norms) may be passed in when reused across chunks.
+    """
     if metric == "cosine":
         return 1.0 - x @ codebook.T
+    if codebook_sq is None:
+        codebook_sq = (codebook * codebook).sum(1)
     return (x * x).sum(1, keepdim=True) - 2.0 * (x @ codebook.T) + codebook_sq
 
 
@@ -64,7 +70,7 @@ def nearest_code(
     indices = torch.empty(n, dtype=torch.long, device=x.device)
     for start in range(0, n, chunk):
         rows = slice(start, start + chunk)
-        indices[rows] = _distances(x[rows], codebook, metric, codebook_sq).argmin(1)
+        indices[rows] = code_distances(x[rows], codebook, metric, codebook_sq).argmin(1)
     nearest = codebook[indices]
     if metric == "cosine":
         distance = 1.0 - (x * nearest).sum(1)

@@ -15,7 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from omnitok.config import Configurable
-from omnitok.errors import DTypeError, IndexRangeError, NonFiniteError, ShapeError
+from omnitok.errors import DTypeError, NonFiniteError, ShapeError
+from omnitok.protocol import check_indices
 from omnitok.quantizers.stats import batch_code_metrics
 from omnitok.utils import channels_first, channels_last_flat
 
@@ -176,25 +177,5 @@ class Quantizer(nn.Module, Configurable):
             raise NonFiniteError(f"{type(self).__name__} received latents holding NaN or Inf")
 
     def _check_indices(self, indices: Tensor) -> None:
-        name = type(self).__name__
-        if not isinstance(indices, Tensor) or indices.dtype.is_floating_point or indices.dtype == torch.bool:
-            raise DTypeError(f"{name}.decode expects an integer index tensor, got {getattr(indices, 'dtype', indices)}")
-        multi = self.num_codebooks > 1
-        grid_axes = indices.ndim - 1 - int(multi)
-        if not 1 <= grid_axes <= 3:
-            want = f"[B, *grid, {self.num_codebooks}]" if multi else "[B, *grid]"
-            raise ShapeError(f"{name}.decode expects indices {want} with 1 to 3 grid axes, got {tuple(indices.shape)}")
-        sizes = torch.tensor(self.codebook_sizes, device=indices.device)
-        if multi:
-            q = indices.shape[-1]
-            allowed = range(1, self.num_codebooks + 1) if self.kind == "residual" else (self.num_codebooks,)
-            if q not in allowed:
-                raise ShapeError(f"{name}.decode got {q} levels on the last axis; it takes {list(allowed)}")
-            sizes = sizes[:q]
-        else:
-            sizes = sizes[0]
-        bad = (indices < 0) | (indices >= sizes)
-        if bad.any():
-            raise IndexRangeError(
-                f"{name}.decode got index {indices[bad][0].item()} outside the codebook size(s) {self.codebook_sizes}"
-            )
+        kind = self.kind if self.num_codebooks > 1 else "single"
+        check_indices(indices, self.codebook_sizes, kind, grid_axes=(1, 2, 3), what=f"{type(self).__name__}.decode indices")

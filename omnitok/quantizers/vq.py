@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from omnitok.distributed import all_reduce_sum_, sample_rows
 from omnitok.ops.kmeans import kmeans
-from omnitok.ops.nearest_code import Backend, Metric, nearest_code
+from omnitok.ops.nearest_code import Backend, Metric, code_distances, nearest_code
 from omnitok.quantizers.base import FlatQuantized, Quantizer
 from omnitok.utils import entropy
 
@@ -109,8 +109,9 @@ class VectorQuantizer(Quantizer):
         xe = self._lookup_space(x)  # (N, codebook_dim)
         if self.training and not bool(self.initialized):
             self._kmeans_init(xe.detach())
-        indices = nearest_code(xe.detach(), self._codes(), metric=self.metric, backend=self.backend).indices
-        codes = self._codes()[indices]
+        codebook = self._codes()
+        indices = nearest_code(xe.detach(), codebook, metric=self.metric, backend=self.backend).indices
+        codes = codebook[indices]
         rows = xe if active is None else xe[active]
         row_codes = codes if active is None else codes[active]
         loss = self.commitment_weight * F.mse_loss(rows, row_codes.detach()) if rows.numel() else xe.sum() * 0
@@ -118,7 +119,7 @@ class VectorQuantizer(Quantizer):
             loss = loss + self.codebook_weight * F.mse_loss(rows.detach(), row_codes)
         metrics: dict[str, Tensor] = {}
         if self.entropy_weight > 0 and rows.numel():
-            penalty = self._entropy_penalty(rows)
+            penalty = self._entropy_penalty(rows, codebook)
             loss = loss + self.entropy_weight * penalty
             metrics["entropy_penalty"] = penalty.detach()
         if self.training:
@@ -126,13 +127,9 @@ class VectorQuantizer(Quantizer):
         quantized = self.project_out(xe + (codes - xe).detach())
         return FlatQuantized(quantized, indices, loss, metrics)
 
-    def _entropy_penalty(self, xe: Tensor) -> Tensor:
-        codes = self._codes()
-        if self.metric == "cosine":
-            distance = 1.0 - xe @ codes.T
-        else:
-            distance = (xe * xe).sum(1, keepdim=True) - 2 * xe @ codes.T + (codes * codes).sum(1)
-        probs = torch.softmax(-distance / self.entropy_temperature, dim=1)
+    def _entropy_penalty(self, xe: Tensor, codebook: Tensor) -> Tensor:
+        """Per-sample entropy minus entropy of the batch-average code distribution (materializes N x K)."""
+        probs = torch.softmax(-code_distances(xe, codebook, self.metric) / self.entropy_temperature, dim=1)
         return entropy(probs).mean() - entropy(probs.mean(0))
 
     @torch.no_grad()
