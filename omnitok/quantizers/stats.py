@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from omnitok.distributed import all_reduce_sum_, is_distributed
+from omnitok.distributed import all_reduce_sum_
 
 
 def _level_columns(indices: Tensor, num_levels: int) -> list[Tensor]:
@@ -75,29 +75,27 @@ class CodebookStats:
         self.reset()
 
     def reset(self) -> None:
-        self.counts = [torch.zeros(size, dtype=torch.float64) for size in self.codebook_sizes]
+        self.counts = [torch.zeros(size, dtype=torch.long) for size in self.codebook_sizes]
 
     @torch.no_grad()
     def update(self, indices: Tensor) -> None:
-        """Add a batch of indices [B, *grid] or [B, *grid, q] (q <= levels, for a residual bitrate subset)."""
+        """Add a batch of indices [B, *grid] or [B, *grid, q] (q <= levels, for a residual bitrate subset).
+
+        The histograms live on the device of the indices, so updating never copies tokens to the host.
+        """
         for q, column in enumerate(_level_columns(indices, len(self.codebook_sizes))):
-            self.counts[q] += torch.bincount(column.cpu(), minlength=self.codebook_sizes[q]).double()
+            if self.counts[q].device != column.device:
+                self.counts[q] = self.counts[q].to(column.device)
+            self.counts[q] += torch.bincount(column, minlength=self.codebook_sizes[q])
 
     def sync(self) -> None:
         """Sum the histograms over data-parallel ranks, once, right before ``compute`` (no-op in one process)."""
-        if not is_distributed():
-            return
-        import torch.distributed as dist
-
-        device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
-        reduced = [c.to(device) for c in self.counts]
-        all_reduce_sum_(*reduced)
-        self.counts = [c.cpu() for c in reduced]
+        all_reduce_sum_(*self.counts)
 
     def compute(self) -> dict[str, float]:
         """Figures per level (prefixed ``levelQ/`` when there are several) plus their means across levels."""
         out: dict[str, float] = {}
-        per_level = [_figures(c) for c in self.counts]
+        per_level = [_figures(c.double()) for c in self.counts]
         multi = len(per_level) > 1
         for q, figures in enumerate(per_level):
             for name, value in figures.items():
@@ -105,6 +103,6 @@ class CodebookStats:
         if multi:
             for name in per_level[0]:
                 out[name] = float(sum(float(f[name]) for f in per_level) / len(per_level))
-        out["tokens"] = float(self.counts[0].sum())
+        out["tokens"] = float(self.counts[0].sum().item())
         out["max_entropy_bits"] = float(sum(math.log2(s) for s in self.codebook_sizes) / len(self.codebook_sizes))
         return out

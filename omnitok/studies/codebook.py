@@ -84,7 +84,8 @@ def reproduces_direction_only(quantizer: Quantizer) -> bool:
     return isinstance(quantizer, VectorQuantizer) and quantizer.metric == "cosine" and quantizer.codebook_dim == quantizer.dim
 
 
-def train_and_measure(make: Callable[[], Quantizer], s: StudySettings) -> dict[str, float]:
+def train_and_measure(make: Callable[[], Quantizer], s: StudySettings) -> tuple[dict[str, float], Quantizer]:
+    """Train one quantizer on the blobs -> (held-out figures, the trained quantizer)."""
     torch.manual_seed(s.seed)
     data = BlobData(s)
     quantizer = make()
@@ -120,7 +121,7 @@ def train_and_measure(make: Callable[[], Quantizer], s: StudySettings) -> dict[s
         "relative_mse": mse / x.var().item(),
         "train_seconds": seconds,
         "direction_only": float(reproduces_direction_only(quantizer)),
-    }
+    }, quantizer
 
 
 def run_study(out_dir: str | Path, settings: StudySettings | None = None, log: Callable[[str], None] = print) -> dict:
@@ -129,8 +130,8 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None, log: C
     results, configs = {}, {}
     for name, make in variants(s).items():
         log(f"training {name} ...")
-        results[name] = train_and_measure(make, s)
-        configs[name] = to_config(make())
+        results[name], trained = train_and_measure(make, s)
+        configs[name] = to_config(trained)
         r = results[name]
         log(f"  usage {r['usage']:.1%}  perplexity {r['perplexity']:.0f}  relative mse {r['relative_mse']:.4f}")
     metrics = {

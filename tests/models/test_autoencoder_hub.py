@@ -49,20 +49,41 @@ def test_save_and_load_round_trip(model, tmp_path):
     assert torch.equal(loaded.decode(model.encode(x)), model.decode(model.encode(x)))
 
 
-def test_hub_ids_resolve_through_huggingface_hub(model, tmp_path):
-    """With the hub offline, a hub id resolves from huggingface_hub's cache: the same path real users take."""
+def put_in_hub_cache(model, repo_id: str) -> Path:
+    """Place a saved tokenizer in huggingface_hub's cache as a download of ``repo_id`` at revision main would."""
     from huggingface_hub import constants
 
-    snapshot = Path(constants.HF_HUB_CACHE) / "models--someone--tiny-fsq"
+    repo = Path(constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--"))
     commit = "0" * 40
-    model.save_pretrained(snapshot / "snapshots" / commit)
-    (snapshot / "refs").mkdir(parents=True)
-    (snapshot / "refs" / "main").write_text(commit)
+    folder = model.save_pretrained(repo / "snapshots" / commit)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    return folder
+
+
+def test_hub_ids_resolve_through_huggingface_hub(model, tmp_path):
+    """With the hub offline, a hub id resolves from huggingface_hub's cache: the same path real users take."""
+    put_in_hub_cache(model, "someone/tiny-fsq")
     loaded = omnitok.load_tokenizer("someone/tiny-fsq")
     x = torch.rand(1, 3, 8, 8)
     assert torch.equal(loaded.encode(x), model.encode(x))
     with pytest.raises(WeightsError, match="someone/missing"):
         omnitok.load_tokenizer("someone/missing")
+
+
+def test_zoo_names_resolve_and_checksums_are_enforced(model, monkeypatch):
+    import hashlib
+
+    from omnitok.zoo import ZOO, ZooEntry
+
+    folder = put_in_hub_cache(model, "omnitok/zoo-fsq")
+    digest = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
+    monkeypatch.setitem(ZOO, "fsq-tiny", ZooEntry("omnitok/zoo-fsq", "main", digest))
+    x = torch.rand(1, 3, 8, 8)
+    assert torch.equal(omnitok.load_tokenizer("fsq-tiny").encode(x), model.encode(x))
+    monkeypatch.setitem(ZOO, "fsq-tampered", ZooEntry("omnitok/zoo-fsq", "main", "0" * 64))
+    with pytest.raises(WeightsError, match="SHA-256"):
+        omnitok.load_tokenizer("fsq-tampered")
 
 
 def test_missing_folder_and_files(model, tmp_path):
