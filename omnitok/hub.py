@@ -50,7 +50,7 @@ def load_tokenizer(
     """Rebuild a saved tokenizer from a local folder, a model-zoo name or a hub id; returned in eval mode."""
     folder = _resolve(ref, revision)
     model = _build(folder, trust_remote_code)
-    _load_weights(model, folder / WEIGHTS_NAME, map_location)
+    _load_weights(model, folder / WEIGHTS_NAME)
     return model.to(map_location).eval()
 
 
@@ -64,7 +64,7 @@ def _resolve(ref: str | os.PathLike, revision: str | None) -> Path:
     if name in ZOO:
         entry = ZOO[name]
         folder = _download(entry.repo_id, revision or entry.revision)
-        digest = hashlib.sha256((folder / WEIGHTS_NAME).read_bytes()).hexdigest()
+        digest = _sha256(folder / WEIGHTS_NAME)
         if digest != entry.sha256:
             raise WeightsError(f"zoo weights for {name!r} have SHA-256 {digest}, expected {entry.sha256}")
         return folder
@@ -73,6 +73,14 @@ def _resolve(ref: str | os.PathLike, revision: str | None) -> Path:
     if not _HUB_ID.fullmatch(name):
         raise WeightsError(f"no tokenizer folder at {path} (and {name!r} is neither a zoo name nor a hub id 'owner/name')")
     return _download(name, revision)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _download(repo_id: str, revision: str | None) -> Path:
@@ -102,13 +110,14 @@ def _build(folder: Path, trust_remote_code: bool) -> nn.Module:
     return model
 
 
-def _load_weights(model: nn.Module, path: Path, map_location: str | torch.device) -> None:
+def _load_weights(model: nn.Module, path: Path) -> None:
+    """Copy the safetensors weights into the freshly built (CPU) model, strictly."""
     from safetensors.torch import load_file
 
     if not path.is_file():
         raise WeightsError(f"weights file missing: {path}")
     try:
-        state = load_file(str(path), device=str(map_location))
+        state = load_file(str(path))
     except Exception as err:  # safetensors raises several types for truncated or corrupt files
         raise WeightsError(f"cannot read weights {path}: {err}") from err
     try:

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from omnitok.ops.nearest_code import Metric, nearest_code
 from omnitok.distributed import all_reduce_sum_, sample_rows
+from omnitok.ops.nearest_code import Metric, nearest_code
 
 
 @torch.no_grad()

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
-from omnitok.config import Configurable
-from omnitok.errors import DTypeError, NonFiniteError, ShapeError
+from omnitok.config import Configurable, instantiate, to_config
+from omnitok.errors import ConfigError, DTypeError, NonFiniteError, ShapeError
 from omnitok.protocol import check_indices
 from omnitok.quantizers.stats import batch_code_metrics
 from omnitok.utils import channels_first, channels_last_flat
@@ -179,3 +180,19 @@ class Quantizer(nn.Module, Configurable):
     def _check_indices(self, indices: Tensor) -> None:
         kind = self.kind if self.num_codebooks > 1 else "single"
         check_indices(indices, self.codebook_sizes, kind, grid_axes=(1, 2, 3), what=f"{type(self).__name__}.decode indices")
+
+
+def fresh_copies(template: Quantizer | Sequence[Quantizer], count: int | None, what: str) -> list[Quantizer]:
+    """The list of quantizers a composite holds: given explicitly, or ``count`` freshly initialised copies of one."""
+    if isinstance(template, Quantizer):
+        if count is None or count < 1:
+            raise ConfigError(f"give {what} as a list, or one quantizer plus a count >= 1")
+        config = to_config(template)
+        quantizers = [template] + [instantiate(config) for _ in range(count - 1)]
+    else:
+        quantizers = list(template)
+        if count is not None and count != len(quantizers):
+            raise ConfigError(f"{len(quantizers)} {what} given but count={count}")
+    if not quantizers or not all(isinstance(q, Quantizer) and q.discrete for q in quantizers):
+        raise ConfigError(f"{what} must be one or more discrete quantizers")
+    return quantizers

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from omnitok.quantizers.base import FlatQuantized, Quantizer
-from omnitok.quantizers.residual import fresh_copies
 from omnitok.errors import ConfigError
+from omnitok.quantizers.base import FlatQuantized, Quantizer, fresh_copies
 
 
 class GroupedQuantizer(Quantizer):

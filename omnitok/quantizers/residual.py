@@ -12,24 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from omnitok.config import instantiate, to_config
 from omnitok.errors import ConfigError
-from omnitok.quantizers.base import FlatQuantized, Quantizer
-
-
-def fresh_copies(template: Quantizer | Sequence[Quantizer], count: int | None, what: str) -> list[Quantizer]:
-    """The list of quantizers a composite holds: given explicitly, or ``count`` freshly initialised copies of one."""
-    if isinstance(template, Quantizer):
-        if count is None or count < 1:
-            raise ConfigError(f"give {what} as a list, or one quantizer plus a count >= 1")
-        config = to_config(template)
-        return [template] + [instantiate(config) for _ in range(count - 1)]
-    quantizers = list(template)
-    if count is not None and count != len(quantizers):
-        raise ConfigError(f"{len(quantizers)} {what} given but count={count}")
-    if not quantizers or not all(isinstance(q, Quantizer) and q.discrete for q in quantizers):
-        raise ConfigError(f"{what} must be one or more discrete quantizers")
-    return quantizers
+from omnitok.quantizers.base import FlatQuantized, Quantizer, fresh_copies
 
 
 class ResidualQuantizer(Quantizer):

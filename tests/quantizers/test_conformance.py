@@ -132,3 +132,13 @@ def test_out_of_range_and_float_indices_are_rejected(quantizer):
         quantizer.decode(negative)
     with pytest.raises(DTypeError):
         quantizer.decode(idx.float())
+
+
+def test_composites_refuse_continuous_parts():
+    from omnitok.errors import ConfigError
+    from omnitok.quantizers import GaussianQuantizer, GroupedQuantizer, IdentityQuantizer, ResidualQuantizer
+
+    with pytest.raises(ConfigError, match="discrete"):
+        ResidualQuantizer(IdentityQuantizer(4), num_levels=2)
+    with pytest.raises(ConfigError, match="discrete"):
+        GroupedQuantizer([GaussianQuantizer(4)])
