@@ -8,6 +8,7 @@ __version__ = "0.1.0"
 
 from omnitok.errors import (
     ConfigError,
+    DataError,
     DTypeError,
     IndexRangeError,
     NonFiniteError,
@@ -22,6 +23,7 @@ from omnitok.tokens import load_tokens, reconstruct, save_tokens
 __all__ = [
     "ConfigError",
     "DTypeError",
+    "DataError",
     "IndexRangeError",
     "NonFiniteError",
     "OmnitokError",

@@ -33,3 +33,7 @@ class ConfigError(OmnitokError, ValueError):
 
 class WeightsError(OmnitokError, OSError):
     """A weights or config file is missing, unreadable or does not match the model."""
+
+
+class DataError(OmnitokError, OSError):
+    """A data file or folder is missing, unreadable, truncated or holds no usable samples."""

@@ -1,0 +1,258 @@
+"""Image files: listing, decoding, resize + crop, a stable train/val split and a map-style folder dataset.
+
+A *sample* is ``{"image": FloatTensor [3, S, S] in [-1, 1], "path": str}``. A file that cannot be read
+(missing, truncated, not an image) gives ``{"image": None, "path": str, "error": str}`` instead of raising,
+so one bad file never stops a run; :func:`collate_images` drops such samples from the batch and reports them.
+
+Decoding goes through ``torchvision.io.decode_image`` (libjpeg-turbo, libpng, libwebp, giflib), so the
+readable formats are exactly those listed in :data:`IMAGE_EXTENSIONS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+from torchvision.io import ImageReadMode, decode_image
+from torchvision.transforms.v2 import InterpolationMode
+from torchvision.transforms.v2 import functional as TF
+
+from omnitok.errors import DataError, DTypeError, ShapeError
+
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif"})
+"""Lower-case suffixes of the formats ``torchvision.io.decode_image`` decodes in every build (no AVIF/HEIC,
+which need an optional plug-in; no BMP/TIFF, which torchvision does not decode). GIF gives its first frame."""
+
+Crop = Literal["random", "center"]
+
+_TORCH_SOURCE_PREFIX = re.compile(r"^\w+, \S+:\d+, ")  # "decode_jpeg, /path/decode_jpeg.cpp:171, <message>"
+
+
+def mix_seed(*parts: int | str) -> int:
+    """A 63-bit seed determined by ``parts`` alone (e.g. ``(seed, epoch, index)``), for ``Generator.manual_seed``.
+
+    Unlike ``hash()``, it is the same in every process and Python run, so workers agree with each other.
+    """
+    text = "\x1f".join(str(p) for p in parts).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little") >> 1
+
+
+def list_image_files(root: str | os.PathLike) -> list[Path]:
+    """Every image file under ``root``, recursively, sorted by path.
+
+    Extensions match case-insensitively (``.JPG`` counts). Hidden files and folders (names starting with ``.``,
+    e.g. macOS ``._photo.jpg`` resource forks) are skipped; symbolic links to folders are followed once.
+
+    Raises:
+        DataError: ``root`` is missing, is not a folder, or holds no image files.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise DataError(f"image folder not found: {root}")
+    if not root.is_dir():
+        raise DataError(f"not a folder: {root} (expected a folder of images)")
+    files: list[Path] = []
+    seen: set[str] = set()
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:  # a symlink cycle, or two links to the same folder
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        files.extend(
+            Path(folder, n) for n in names if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_EXTENSIONS
+        )
+    if not files:
+        raise DataError(f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) under {root}")
+    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+
+
+def decode_image_bytes(data: bytes, name: str) -> Tensor:
+    """Decode encoded image bytes to uint8 [3, H, W] RGB (gray, gray+alpha, palette and RGBA are converted;
+    alpha is dropped, not composited; 16-bit PNGs are scaled to 8 bits).
+
+    Raises:
+        DataError: the bytes are empty, truncated or not a supported image; the message names ``name``.
+    """
+    if len(data) == 0:
+        raise DataError(f"{name}: empty file")
+    try:
+        image = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
+    except RuntimeError as e:
+        raise DataError(f"{name}: cannot decode image ({_TORCH_SOURCE_PREFIX.sub('', str(e))})") from None
+    if image.ndim == 4:  # animated GIF: [frames, 3, H, W]
+        image = image[0]
+    if image.dtype != torch.uint8:
+        image = TF.to_dtype(image, torch.uint8, scale=True)
+    if image.shape[0] != 3 or image.shape[-1] == 0 or image.shape[-2] == 0:
+        raise DataError(f"{name}: decoded to an unusable shape {tuple(image.shape)}")
+    return image
+
+
+def read_image(path: str | os.PathLike) -> Tensor:
+    """Read and decode one image file to uint8 [3, H, W] RGB (see :func:`decode_image_bytes`).
+
+    Raises:
+        DataError: the file is missing, unreadable, truncated or not a supported image; the message names it.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read file ({e.strerror or e})") from None
+    return decode_image_bytes(data, str(path))
+
+
+def resize_and_crop(
+    image: Tensor, size: int, crop: Crop = "center", generator: torch.Generator | None = None
+) -> Tensor:
+    """Resize the shorter side to ``size`` (antialiased bicubic), crop ``size`` x ``size``, scale to [-1, 1].
+
+    Args:
+        image: uint8 [3, H, W] (as :func:`read_image` returns). An image whose shorter side already equals
+            ``size`` is not resampled, so its crop holds exactly its own pixel values.
+        size: side of the output square, in pixels.
+        crop: ``"center"`` (rounding the offset down) or ``"random"`` (a uniform offset along the longer side).
+        generator: the only source of randomness for ``crop="random"`` (required there; unused for center).
+
+    Returns:
+        float32 [3, size, size] in [-1, 1] (``uint8 / 127.5 - 1``).
+    """
+    if image.dtype != torch.uint8:
+        raise DTypeError(f"resize_and_crop expects a uint8 image, got {image.dtype}")
+    if image.ndim != 3 or image.shape[0] != 3:
+        raise ShapeError(f"resize_and_crop expects an image [3, H, W], got {tuple(image.shape)}")
+    check_size(size)
+    if crop not in ("random", "center"):
+        raise ValueError(f"crop must be 'random' or 'center', got {crop!r}")
+    if crop == "random" and generator is None:
+        raise ValueError("crop='random' needs an explicit torch.Generator (results must not depend on global RNG)")
+    if min(image.shape[-2:]) != size:
+        image = TF.resize(image, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+    height, width = image.shape[-2:]
+    if crop == "center":
+        top, left = (height - size) // 2, (width - size) // 2
+    else:
+        top = int(torch.randint(height - size + 1, (), generator=generator))
+        left = int(torch.randint(width - size + 1, (), generator=generator))
+    image = image[:, top : top + size, left : left + size]
+    return image.float().div_(127.5).sub_(1.0)
+
+
+def split_files(
+    files: Sequence[Path], val_fraction: float, seed: int = 0, root: str | os.PathLike | None = None
+) -> tuple[list[Path], list[Path]]:
+    """Split files into (train, val) by hashing each path, so the split of a file never depends on the others.
+
+    A file goes to val when ``hash(seed, relative path) < val_fraction`` (a uniform number in [0, 1)), so
+    adding or removing files never moves an existing file between splits, and the val share is
+    ``val_fraction`` on average (not exactly; a tiny folder may get an empty val). Both lists keep the input
+    order.
+
+    Args:
+        files: image paths, e.g. from :func:`list_image_files`.
+        val_fraction: in [0, 1); 0 gives an empty val list.
+        seed: another seed gives another (equally stable) split.
+        root: hash paths relative to this folder, so the split survives moving or renaming the dataset folder.
+            Without it the paths are hashed as given.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    train: list[Path] = []
+    val: list[Path] = []
+    for file in files:
+        file = Path(file)
+        key = file.relative_to(root).as_posix() if root is not None else file.as_posix()
+        u = mix_seed("split", seed, key) / 2**63
+        (val if u < val_fraction else train).append(file)
+    return train, val
+
+
+def failure_sample(path: str, error: str) -> dict:
+    """The sample standing in for an unreadable file: ``{"image": None, "path": path, "error": error}``."""
+    return {"image": None, "path": path, "error": error}
+
+
+def error_reason(error: Exception, path: str) -> str:
+    """The message of ``error`` without a leading ``"path: "`` (failure samples carry the path separately)."""
+    message = str(error)
+    return message[len(path) + 2 :] if message.startswith(f"{path}: ") else message
+
+
+def collate_images(samples: list[dict]) -> dict:
+    """Batch samples, dropping the failed ones: ``DataLoader(..., collate_fn=collate_images)``.
+
+    Returns:
+        ``{"image": float [B, 3, S, S] in [-1, 1], "path": list[str] (B paths), "skipped": list[str]}`` where
+        ``skipped`` holds ``"path: error"`` for each failed sample and B counts the others. When every sample
+        failed (or ``samples`` is empty) ``image`` is ``torch.empty(0, 3, 0, 0)``: the spatial size is unknown,
+        so callers should test ``image.shape[0] == 0`` before using the batch.
+    """
+    good = [s for s in samples if s.get("image") is not None]
+    skipped = [f"{s['path']}: {s.get('error', 'unknown error')}" for s in samples if s.get("image") is None]
+    if not good:
+        return {"image": torch.empty(0, 3, 0, 0), "path": [], "skipped": skipped}
+    shapes = {tuple(s["image"].shape) for s in good}
+    if len(shapes) > 1:
+        raise ShapeError(f"cannot batch images of different shapes {sorted(shapes)} (first: {good[0]['path']})")
+    return {"image": torch.stack([s["image"] for s in good]), "path": [s["path"] for s in good], "skipped": skipped}
+
+
+class ImageFolderDataset(Dataset):
+    """Map-style dataset over image files: item i is a sample (see the module docstring) of ``files[i]``.
+
+    The random crop of item i is drawn from ``torch.Generator().manual_seed(mix_seed(seed, epoch, i))``, so it
+    depends on (seed, epoch, i) alone: not on worker count, batch order or what was read before, which makes
+    resumed training see exactly the crops it would have seen.
+
+    ``set_epoch`` changes the crops of the next epoch. DataLoader workers hold copies of the dataset: call it
+    before the epoch's iterator is created, and not with ``persistent_workers=True`` (the copies would keep
+    the old epoch).
+
+    Args:
+        files: image paths (e.g. from :func:`list_image_files` / :func:`split_files`).
+        size: side S of the square output, in pixels.
+        crop: ``"random"`` (training) or ``"center"`` (evaluation; then seed and epoch do not matter).
+        seed: base seed of the random crops.
+    """
+
+    def __init__(self, files: Sequence[str | os.PathLike], size: int, crop: Crop = "random", seed: int = 0) -> None:
+        check_size(size)
+        if crop not in ("random", "center"):
+            raise ValueError(f"crop must be 'random' or 'center', got {crop!r}")
+        self.files = [Path(f) for f in files]
+        self.size = size
+        self.crop: Crop = crop
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> dict:
+        index = range(len(self.files))[index]  # negative indices name the same item (and crop) as positive ones
+        path = self.files[index]
+        generator = None
+        if self.crop == "random":
+            generator = torch.Generator().manual_seed(mix_seed(self.seed, self.epoch, index))
+        try:
+            image = read_image(path)
+        except DataError as e:
+            return failure_sample(str(path), error_reason(e, str(path)))
+        return {"image": resize_and_crop(image, self.size, self.crop, generator), "path": str(path)}
+
+
+def check_size(size: int) -> None:
+    """Raise ValueError unless ``size`` is a positive int (an output side in pixels)."""
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        raise ValueError(f"size must be a positive int, got {size!r}")
