@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from omnitok.cli.codec import add_codec_parsers
+from omnitok.cli.train import add_train_parser
 from omnitok.errors import OmnitokError
 
 
@@ -31,7 +33,9 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="omnitok", description="Train, evaluate and use multimodal tokenizers.")
+    parser = argparse.ArgumentParser(prog="omnitok", description="Train, evaluate and use multimodal tokenizers (images now; video and audio as they land).",
+        epilog="Start with: omnitok train --config configs/image/quickstart_vq.yaml  (see README.md)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     study = commands.add_parser(
@@ -44,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--steps", type=int, default=300)
     study.add_argument("--seed", type=int, default=0)
     study.set_defaults(run=_codebook_study)
+
+    add_train_parser(commands)
+    add_codec_parsers(commands)
 
     inspect = commands.add_parser("inspect", help="load a tokenizer (folder, zoo name or hub id) and print its spec")
     inspect.add_argument("tokenizer")

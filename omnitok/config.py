@@ -123,26 +123,68 @@ def instantiate(config: Any, *, trust_remote_code: bool = False) -> Any:
 
 
 def load_yaml_config(*paths: str | Path) -> dict[str, Any]:
-    """Read one or more YAML files and merge them left to right (later files override, mappings merge deeply)."""
-    import yaml
+    """Read one or more YAML files and merge them left to right (later files override, mappings merge deeply).
 
+    Naming a different ``class_path`` replaces the entry instead of merging into the old class's ``init_args``.
+    A file may start from others with ``extends: base.yaml`` (or a list), paths relative to that file; what the
+    file itself says overrides what it extends.
+    """
     merged: dict[str, Any] = {}
     for path in paths:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        with path.open() as f:
-            data = yaml.safe_load(f) or {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"config file {path} must hold a mapping at the top level")
-        merged = _deep_merge(merged, data)
+        merged = _deep_merge(merged, _read_with_extends(Path(path), ()))
     return merged
+
+
+def _read_with_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    resolved = path.resolve()
+    if resolved in chain:
+        raise ConfigError(f"config files extend each other in a cycle: {' -> '.join(map(str, (*chain, resolved)))}")
+    with path.open() as f:
+        try:
+            data = yaml.safe_load(f) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    bases = data.pop("extends", None) or []
+    merged: dict[str, Any] = {}
+    for base in [bases] if isinstance(bases, str) else bases:
+        merged = _deep_merge(merged, _read_with_extends(path.parent / base, (*chain, resolved)))
+    return _deep_merge(merged, data)
+
+
+def set_by_path(config: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``config[a][b][c] = value`` for ``dotted = "a.b.c"``; inside a class config, ``init_args`` may be left
+    out of the path (``model.learning_rate`` means ``model.init_args.learning_rate``)."""
+    keys = dotted.split(".")
+    if not all(keys):
+        raise ConfigError(f"bad config key {dotted!r}")
+    node = config
+    for i, key in enumerate(keys):
+        if isinstance(node, Mapping) and "class_path" in node and key not in ("class_path", "init_args"):
+            node = node.setdefault("init_args", {})
+        last = i == len(keys) - 1
+        if last:
+            node[key] = value
+        else:
+            if not isinstance(node.get(key), dict):
+                if key in node:
+                    raise ConfigError(f"cannot set {dotted!r}: {'.'.join(keys[: i + 1])} is not a mapping")
+                node[key] = {}
+            node = node[key]
 
 
 def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+        replaces_class = isinstance(value, Mapping) and "class_path" in value and isinstance(out.get(key), Mapping) and (
+            value["class_path"] != out[key].get("class_path")
+        )
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and not replaces_class:
             out[key] = _deep_merge(dict(out[key]), value)
         else:
             out[key] = value

@@ -1,4 +1,27 @@
-"""Training systems (installed as ``omnitok.trainers``): LightningModules, training-only losses, DataModules.
+"""Training systems (installed as ``omnitok.trainers``): the generic tokenizer LightningModule, training-only
+losses, DataModules, callbacks and the run driver behind ``omnitok train``.
 
 Imports lightning, so ``import omnitok`` never imports this package.
 """
+
+from omnitok.trainers.adversarial import AdversarialLoss, PatchDiscriminator
+from omnitok.trainers.data import ImageDataModule
+from omnitok.trainers.ema import WeightEma
+from omnitok.trainers.export import export_checkpoint, tokenizer_from_checkpoint
+from omnitok.trainers.losses import PerceptualLoss, ReconstructionLoss
+from omnitok.trainers.run import RunSettings, train
+from omnitok.trainers.system import TokenizerTrainer
+
+__all__ = [
+    "AdversarialLoss",
+    "ImageDataModule",
+    "PatchDiscriminator",
+    "PerceptualLoss",
+    "ReconstructionLoss",
+    "RunSettings",
+    "TokenizerTrainer",
+    "WeightEma",
+    "export_checkpoint",
+    "tokenizer_from_checkpoint",
+    "train",
+]

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from omnitok.config import Configurable
+from omnitok.errors import ConfigError
 from omnitok.protocol import Modality, TokenizerSpec, check_media, check_tokens
 from omnitok.quantizers import Quantizer, QuantizerOutput
 
@@ -34,7 +35,8 @@ class Autoencoder(nn.Module, Configurable):
         quantizer: any ``omnitok.quantizers.Quantizer``.
         decoder: quantized [B, quantizer.dim, *grid] -> media [B, C, *axes].
         modality: "image", "video" or "audio".
-        downsample: input samples per token along each grid axis.
+        downsample: input samples per token along each grid axis; by default the encoder's ``downsample_factor``
+            (an int, repeated over the modality's axes, or one factor per axis).
         channels: input channels.
         value_range: range of input values.
         sample_rate, frame_rate, latent_scale, latent_shift, causal_time, pad_to_multiple: see ``TokenizerSpec``.
@@ -46,7 +48,7 @@ class Autoencoder(nn.Module, Configurable):
         quantizer: Quantizer,
         decoder: nn.Module,
         modality: Modality,
-        downsample: Sequence[int],
+        downsample: Sequence[int] | None = None,
         channels: int = 3,
         value_range: tuple[float, float] = (-1.0, 1.0),
         sample_rate: int | None = None,
@@ -57,6 +59,8 @@ class Autoencoder(nn.Module, Configurable):
         pad_to_multiple: bool = False,
     ):
         super().__init__()
+        downsample = _downsample(encoder, modality, downsample)
+        _check_channels(encoder, quantizer, decoder)
         self.encoder, self.quantizer, self.decoder = encoder, quantizer, decoder
         self._spec = TokenizerSpec(
             modality=modality,
@@ -100,3 +104,31 @@ class Autoencoder(nn.Module, Configurable):
         from omnitok.hub import save_pretrained
 
         return save_pretrained(self, directory)
+
+
+_AXES = {"image": 2, "video": 3, "audio": 1}
+
+
+def _downsample(encoder: nn.Module, modality: str, downsample: Sequence[int] | None) -> tuple[int, ...]:
+    if downsample is not None:
+        return tuple(downsample)
+    factor = getattr(encoder, "downsample_factor", None)
+    if factor is None:
+        raise ConfigError(f"{type(encoder).__name__} has no downsample_factor; give the Autoencoder downsample=[...]")
+    return tuple(factor) if isinstance(factor, Sequence) else (int(factor),) * _AXES.get(modality, 1)
+
+
+def _check_channels(encoder: nn.Module, quantizer: Quantizer, decoder: nn.Module) -> None:
+    """Catch the usual config slip (swapping the quantizer without resizing encoder/decoder) with a clear error."""
+    emitted = getattr(encoder, "out_channels", None)
+    if isinstance(emitted, int) and emitted != quantizer.input_dim:
+        raise ConfigError(
+            f"the encoder emits {emitted} channels but {type(quantizer).__name__} takes {quantizer.input_dim}; "
+            f"set the encoder's out_channels to {quantizer.input_dim}"
+        )
+    taken = getattr(decoder, "in_channels", None)
+    if isinstance(taken, int) and taken != quantizer.dim:
+        raise ConfigError(
+            f"{type(quantizer).__name__} returns {quantizer.dim} channels but the decoder takes {taken}; "
+            f"set the decoder's in_channels to {quantizer.dim}"
+        )

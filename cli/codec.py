@@ -1,0 +1,130 @@
+"""``omnitok encode`` (image files -> token files) and ``omnitok decode`` (token files -> images)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from omnitok.errors import ConfigError, DataError, OmnitokError, ShapeError
+
+TOKEN_SUFFIX = ".safetensors"
+
+
+def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
+    encode = commands.add_parser(
+        "encode",
+        help="images (files or folders) -> token files",
+        description="Encode images into token files (safetensors: indices or latents, plus the tokenizer's spec). "
+        "Folders are searched recursively; the output keeps their layout, one NAME.safetensors per image.",
+    )
+    encode.add_argument("inputs", nargs="+", help="image files and/or folders")
+    encode.add_argument("--tokenizer", required=True, help="tokenizer folder, zoo name or hub id")
+    encode.add_argument("--out", required=True, help="folder for the token files")
+    encode.add_argument("--size", type=int, help="resize the shorter side to SIZE and center-crop a square first")
+    _common(encode)
+    encode.set_defaults(run=run_encode)
+
+    decode = commands.add_parser(
+        "decode",
+        help="token files (files or folders) -> PNG images",
+        description="Decode token files written by 'omnitok encode' back into PNG images, keeping the folder layout.",
+    )
+    decode.add_argument("inputs", nargs="+", help="token files and/or folders of them")
+    decode.add_argument("--tokenizer", required=True, help="the tokenizer that wrote the tokens")
+    decode.add_argument("--out", required=True, help="folder for the images")
+    _common(decode)
+    decode.set_defaults(run=run_decode)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--trust-remote-code", action="store_true", help="allow configs naming non-omnitok classes")
+
+
+def _load(args: argparse.Namespace):
+    from omnitok.hub import load_tokenizer
+
+    tokenizer = load_tokenizer(args.tokenizer, trust_remote_code=args.trust_remote_code, map_location=args.device)
+    if tokenizer.spec.modality != "image":
+        raise ConfigError(f"{args.tokenizer} is a {tokenizer.spec.modality} tokenizer; this command handles images")
+    return tokenizer
+
+
+def _collect(inputs: list[str], find) -> list[tuple[Path, Path]]:
+    """(file, path relative to its input) for every input file or every match inside input folders."""
+    found = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found += [(f, f.relative_to(path)) for f in find(path)]
+        elif path.is_file():
+            found.append((path, Path(path.name)))
+        else:
+            raise DataError(f"no such file or folder: {path}")
+    return found
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    from omnitok.data import list_image_files, read_image, resize_and_crop
+    from omnitok.tokens import save_tokens
+
+    tokenizer = _load(args)
+    spec = tokenizer.spec
+    low, high = spec.value_range
+    failures = []
+    files = _collect(args.inputs, list_image_files)
+    for path, relative in files:
+        try:
+            image = read_image(path)
+            x = resize_and_crop(image, args.size, crop="center") if args.size else image.float() / 127.5 - 1.0
+            try:
+                spec.grid(x.shape[-2:])
+            except ShapeError as err:
+                raise ShapeError(f"{path}: {err}; pass --size to resize and crop") from None
+            x = ((x + 1.0) / 2.0 * (high - low) + low).unsqueeze(0).to(args.device)
+            tokens = tokenizer.encode(x)
+        except OmnitokError as err:
+            failures.append(str(err) if str(path) in str(err) else f"{path}: {err}")
+            continue
+        save_tokens(Path(args.out) / relative.with_suffix(TOKEN_SUFFIX), tokens, spec)
+    return _finish("encoded", len(files) - len(failures), failures, args.out)
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    from torchvision.utils import save_image
+
+    from omnitok.tokens import load_tokens
+    from omnitok.utils import atomic_path
+
+    tokenizer = _load(args)
+    spec = tokenizer.spec
+    low, high = spec.value_range
+    failures = []
+    files = _collect(args.inputs, lambda root: sorted(root.rglob(f"*{TOKEN_SUFFIX}")))
+    for path, relative in files:
+        try:
+            tokens, file_spec = load_tokens(path)
+            if (file_spec.codebook_sizes, file_spec.latent_dim, file_spec.downsample) != (
+                spec.codebook_sizes, spec.latent_dim, spec.downsample
+            ):
+                raise ConfigError(f"{path} was written by a different tokenizer (its spec: {file_spec.to_json()})")
+            image = tokenizer.decode(tokens.to(args.device)).float().cpu()
+        except OmnitokError as err:
+            failures.append(str(err) if str(path) in str(err) else f"{path}: {err}")
+            continue
+        image = ((image - low) / (high - low)).clamp(0, 1)
+        with atomic_path(Path(args.out) / relative.with_suffix(".png")) as tmp:
+            save_image(image[0], tmp, format="png")
+    return _finish("decoded", len(files) - len(failures), failures, args.out)
+
+
+def _finish(verb: str, done: int, failures: list[str], out: str) -> int:
+    print(f"{verb} {done} file(s) into {out}")
+    if failures:
+        print(f"{len(failures)} file(s) failed:")
+        for line in failures:
+            print(f"  {line}")
+        return 1
+    return 0

@@ -1,0 +1,96 @@
+"""``omnitok train`` and ``omnitok export``: thin wrappers over ``omnitok.trainers``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from omnitok.config import load_yaml_config, set_by_path
+from omnitok.errors import ConfigError
+
+TRAIN_HELP = """\
+Train a tokenizer from a YAML recipe. Recipes live in configs/image/ (quickstart_*.yaml train on the built-in
+images on a CPU in minutes; the others are real-scale settings). Several --config files merge left to right.
+
+examples:
+  omnitok train --config configs/image/quickstart_vq.yaml --out runs/vq
+  omnitok train --config configs/image/quickstart_vq.yaml --set trainer.max_steps=200 --set data.batch_size=8
+  omnitok train --resume runs/vq                       # continue exactly where runs/vq stopped
+  omnitok train --config configs/image/quickstart_vq.yaml --init-from runs/vq/tokenizer --out runs/vq-ft
+
+--set KEY=VALUE addresses the recipe by dotted path; inside a class entry 'init_args' may be left out
+(model.learning_rate = model.init_args.learning_rate). VALUE is read as YAML (numbers, lists, true/false).
+"""
+
+
+def add_train_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train a tokenizer from a YAML recipe (resume, fine-tune)",
+        description=TRAIN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", action="append", default=[], metavar="YAML", help="recipe file (repeatable)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides", help="override")
+    parser.add_argument("--out", help="run folder (default: runs/<recipe name>)")
+    parser.add_argument("--resume", metavar="RUN_OR_CKPT", help="continue a run folder or checkpoint exactly")
+    parser.add_argument("--init-from", metavar="CKPT_OR_TOKENIZER", help="start from these weights, fresh optimizers")
+    parser.add_argument("--print-config", action="store_true", help="print the merged recipe and exit")
+    parser.set_defaults(run=run_train)
+
+    export = commands.add_parser(
+        "export",
+        help="write the inference-only tokenizer folder of a training checkpoint",
+        description="Write config.json + model.safetensors (loadable with omnitok.load_tokenizer) from a .ckpt.",
+    )
+    export.add_argument("checkpoint", help="a .ckpt from a run's checkpoints/ folder, or the run folder")
+    export.add_argument("--out", required=True, help="folder to write")
+    export.add_argument("--weights", choices=["auto", "ema", "live"], default="auto", help="EMA average or live weights")
+    export.set_defaults(run=run_export)
+
+
+def _recipe(args: argparse.Namespace, resumed_folder: Path | None) -> dict:
+    paths = list(args.config)
+    if not paths and resumed_folder is not None:
+        paths = [resumed_folder / "config.yaml"]
+    if not paths:
+        raise ConfigError("omnitok train needs --config RECIPE.yaml (or --resume RUN_FOLDER)")
+    config = load_yaml_config(*paths)
+    for override in args.overrides:
+        key, sep, value = override.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects KEY=VALUE, got {override!r}")
+        set_by_path(config, key.strip(), yaml.safe_load(value))
+    return config
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from omnitok.trainers.run import check_recipe, resolve_resume, train
+
+    folder, checkpoint = resolve_resume(args.resume) if args.resume else (None, None)
+    config = _recipe(args, folder)
+    if args.print_config:
+        print(yaml.safe_dump(config, sort_keys=False), end="")
+        return 0
+    check_recipe(config)
+    out = Path(args.out) if args.out else folder or Path("runs") / Path(args.config[-1]).stem
+    result = train(config, out, resume=checkpoint, init_from=args.init_from)
+    print(f"run folder: {result.folder}  (step {result.step})")
+    if result.tokenizer is not None:
+        print(f"tokenizer:  {result.tokenizer}   checkpoint: {result.folder / 'checkpoints' / 'last.ckpt'}")
+    heldout = result.folder / "heldout.md"
+    if heldout.exists():
+        print(heldout.read_text())
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from omnitok.trainers.export import export_checkpoint
+    from omnitok.trainers.run import resolve_resume
+
+    _, checkpoint = resolve_resume(args.checkpoint)
+    folder = export_checkpoint(checkpoint, args.out, weights=args.weights)
+    print(f"wrote {folder}/config.json and model.safetensors")
+    return 0

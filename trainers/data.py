@@ -1,0 +1,205 @@
+"""``ImageDataModule``: image folders, tar shards or the built-in images, behind one Lightning DataModule.
+
+Map-style training data (folders, built-in) is drawn from an endless stream of per-epoch permutations seeded by
+``seed``; batch ``s`` of the stream depends on ``s`` alone, and the stream starts at the trainer's own step
+counter, so a resumed run sees exactly the batches the uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from omnitok.config import Configurable
+from omnitok.errors import ConfigError, DataError
+
+BUILTIN = "builtin"
+
+
+class EndlessSampler(Sampler[int]):
+    """Yields this rank's share of an endless stream of epoch permutations, from batch ``start()`` on.
+
+    Stream position ``k`` holds ``epoch * n + perm_epoch[k % n]`` with ``epoch = k // n``; global batch ``s`` is
+    positions ``[s*B*W, (s+1)*B*W)`` and rank ``r`` takes its ``r``-th slice of ``B``.
+    """
+
+    def __init__(self, size: int, batch_size: int, seed: int, start: Callable[[], int], rank: int = 0, world: int = 1):
+        self.size, self.batch_size, self.seed = size, batch_size, seed
+        self.start, self.rank, self.world = start, rank, world
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        return torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed * 100_003 + epoch))
+
+    def __iter__(self) -> Iterator[int]:
+        global_batch = self.batch_size * self.world
+        step = self.start()
+        epoch, perm = -1, None
+        while True:
+            first = step * global_batch + self.rank * self.batch_size
+            for k in range(first, first + self.batch_size):
+                if k // self.size != epoch:
+                    epoch = k // self.size
+                    perm = self._permutation(epoch)
+                yield epoch * self.size + int(perm[k % self.size])
+            step += 1
+
+
+class EpochIndexed(Dataset):
+    """Index ``epoch * n + i`` -> item ``i`` of a dataset put in epoch ``epoch`` (its random crops depend on it)."""
+
+    def __init__(self, dataset: Any):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        epoch, item = divmod(index, len(self.dataset))
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        return self.dataset[item]
+
+
+class ImageDataModule(pl.LightningDataModule, Configurable):
+    """Images for tokenizer training.
+
+    Args:
+        root: ``"builtin"`` (scikit-image photos + procedural scenes, no download), a folder searched recursively
+            for jpg/png/webp, or a tar-shard pattern (``/data/train-{0000..0999}.tar``).
+        size: square training resolution (shorter side resized, then cropped).
+        batch_size: per device.
+        num_workers: DataLoader worker processes.
+        val_fraction: folders only: share of files held out (a stable split by path hash).
+        val_root: a separate validation folder or shard pattern (then ``val_fraction`` is unused).
+        max_val_samples: cap on validation images per round.
+        crop: training crop; validation and held-out data are always center-cropped.
+        seed: data order and crops.
+        shuffle_buffer: shards only: samples in the shuffle buffer.
+        builtin_scale: built-in only: photo scale before tiling (smaller = coarser content per tile).
+    """
+
+    def __init__(
+        self,
+        root: str = BUILTIN,
+        size: int = 256,
+        batch_size: int = 16,
+        num_workers: int = 4,
+        val_fraction: float = 0.01,
+        val_root: str | None = None,
+        max_val_samples: int = 256,
+        crop: Literal["random", "center"] = "random",
+        seed: int = 0,
+        shuffle_buffer: int = 1000,
+        builtin_scale: float = 0.5,
+    ):
+        super().__init__()
+        if crop not in ("random", "center"):
+            raise ConfigError(f"crop must be 'random' or 'center', got {crop!r}")
+        if not 0.0 <= val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        self.root, self.size, self.batch_size, self.num_workers = str(root), size, batch_size, num_workers
+        self.val_fraction, self.val_root, self.max_val_samples = val_fraction, val_root, max_val_samples
+        self.crop, self.seed, self.shuffle_buffer, self.builtin_scale = crop, seed, shuffle_buffer, builtin_scale
+        self.kind = _kind(self.root)
+        self.train_data: Any = None
+        self.val_data: Any = None
+        self.test_data: Any = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_data is not None:
+            return
+        from omnitok import data
+
+        if self.kind == BUILTIN:
+            common = {"size": self.size, "scale": self.builtin_scale, "seed": self.seed}
+            self.train_data = data.BuiltinImages("train", **common)
+            self.val_data = data.BuiltinImages("val", **common)
+            self.test_data = data.BuiltinImages("test", **common)
+        elif self.kind == "folder":
+            files = data.list_image_files(self.root)
+            train, val = (files, []) if self.val_root else data.split_files(files, self.val_fraction, self.seed, root=self.root)
+            if not train:
+                raise DataError(f"{self.root}: every image fell into the validation split; lower val_fraction")
+            self.train_data = data.ImageFolderDataset(train, self.size, crop=self.crop, seed=self.seed)
+            if val:
+                self.val_data = data.ImageFolderDataset(val[: self.max_val_samples], self.size, crop="center")
+        else:
+            shards = data.expand_shards(self.root)
+            self.train_data = data.ImageShardDataset(
+                shards, self.size, crop=self.crop, seed=self.seed, shuffle_buffer=self.shuffle_buffer
+            )
+        if self.val_root:
+            self.val_data = self._held_out(self.val_root)
+        if self.test_data is None:
+            self.test_data = self.val_data
+
+    def _held_out(self, root: str) -> Any:
+        from omnitok import data
+
+        if _kind(root) == "folder":
+            files = data.list_image_files(root)[: self.max_val_samples]
+            return data.ImageFolderDataset(files, self.size, crop="center")
+        if _kind(root) == "shards":
+            return data.ImageShardDataset(data.expand_shards(root), self.size, crop="center", shuffle_buffer=0)
+        raise ConfigError("val_root must be a folder or a shard pattern")
+
+    def _loader(self, dataset: Any, **kwargs: Any) -> DataLoader:
+        from omnitok.data import collate_images
+
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            collate_fn=collate_images,
+            persistent_workers=False,
+            pin_memory=torch.cuda.is_available(),
+            **kwargs,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        if isinstance(self.train_data, torch.utils.data.IterableDataset):
+            return self._loader(self.train_data)
+        trainer = self.trainer
+        sampler = EndlessSampler(
+            len(self.train_data),
+            self.batch_size,
+            self.seed,
+            start=lambda: int(getattr(trainer.lightning_module, "step", 0)) if trainer else 0,
+            rank=trainer.global_rank if trainer else 0,
+            world=trainer.world_size if trainer else 1,
+        )
+        return self._loader(EpochIndexed(self.train_data), sampler=sampler)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_data is None:
+            return []
+        data = self.val_data
+        if not isinstance(data, torch.utils.data.IterableDataset) and len(data) > self.max_val_samples:
+            data = torch.utils.data.Subset(data, range(self.max_val_samples))
+        return self._loader(data)
+
+    def test_dataloader(self) -> DataLoader | list:
+        return [] if self.test_data is None else self._loader(self.test_data)
+
+    def describe(self) -> str:
+        if self.kind == BUILTIN and self.train_data is not None:
+            return self.train_data.describe()
+        return f"{self.kind} {self.root}"
+
+
+def _kind(root: str) -> str:
+    if root == BUILTIN:
+        return BUILTIN
+    if ".tar" in root:
+        return "shards"
+    path = Path(root)
+    if not path.exists():
+        raise DataError(f"image data not found: {root} (a folder, a tar-shard pattern, or 'builtin')")
+    if not path.is_dir():
+        raise DataError(f"image data {root} is a file; give a folder, a tar-shard pattern, or 'builtin'")
+    return "folder"

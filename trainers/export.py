@@ -1,0 +1,59 @@
+"""Checkpoint -> inference-only tokenizer folder (``save_pretrained``), without Lightning.
+
+Checkpoints are read with ``torch.load(weights_only=True)``: nothing in them is unpickled as code.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from omnitok.config import instantiate
+from omnitok.errors import ConfigError, WeightsError
+from omnitok.hub import save_pretrained
+
+_PREFIXES = {"ema": "ema.average.", "live": "tokenizer."}
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a training checkpoint safely (tensors and plain containers only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise WeightsError(f"cannot read checkpoint {path}: {err}") from err
+
+
+def tokenizer_from_checkpoint(path: str | os.PathLike, weights: str = "auto") -> nn.Module:
+    """Rebuild the tokenizer a ``TokenizerTrainer`` checkpoint holds.
+
+    Args:
+        path: a ``.ckpt`` written during ``omnitok train``.
+        weights: "ema" (the weight average), "live" (the optimized weights) or "auto" (EMA when kept).
+    """
+    checkpoint = read_checkpoint(path)
+    state = checkpoint.get("omnitok")
+    if state is None or "state_dict" not in checkpoint:
+        raise WeightsError(f"{path} is not an omnitok training checkpoint")
+    if weights == "auto":
+        weights = "ema" if any(k.startswith(_PREFIXES["ema"]) for k in checkpoint["state_dict"]) else "live"
+    if weights not in _PREFIXES:
+        raise ConfigError(f"weights must be 'auto', 'ema' or 'live', got {weights!r}")
+    prefix = _PREFIXES[weights]
+    tokenizer_state = {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+    if not tokenizer_state:
+        raise WeightsError(f"{path} holds no {weights!r} tokenizer weights")
+    tokenizer = instantiate(state["tokenizer_config"])
+    tokenizer.load_state_dict(tokenizer_state)
+    return tokenizer.eval()
+
+
+def export_checkpoint(path: str | os.PathLike, out: str | os.PathLike, weights: str = "auto") -> Path:
+    """Write the inference-only folder (config.json + model.safetensors) for a training checkpoint."""
+    return save_pretrained(tokenizer_from_checkpoint(path, weights), out)

@@ -1,0 +1,212 @@
+"""One training run from a config: build the parts, the Lightning Trainer, fit, export, summarise.
+
+A recipe has four top-level keys::
+
+    seed: 0
+    model:   {class_path: omnitok.trainers.TokenizerTrainer, init_args: {tokenizer: ..., losses: [...], ...}}
+    data:    {class_path: omnitok.trainers.ImageDataModule, init_args: {root: builtin, size: 64, ...}}
+    trainer: {max_steps: 2000, precision: 32-true, val_every: 250, loggers: [csv], ...}   # see RunSettings
+
+The run folder holds ``config.yaml`` (as resolved), ``checkpoints/last.ckpt``, ``samples/`` (validation grids),
+``logs/`` (CSV / TensorBoard / wandb), ``heldout.md``/``heldout.json``/``reconstructions.png`` and ``tokenizer/``
+(the exported inference-only folder).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from omnitok.config import instantiate
+from omnitok.errors import ConfigError
+from omnitok.utils import atomic_path
+
+TOP_LEVEL_KEYS = {"seed", "model", "data", "trainer"}
+LOGGERS = ("csv", "tensorboard", "wandb")
+
+
+@dataclasses.dataclass
+class RunSettings:
+    """The ``trainer:`` section of a recipe.
+
+    Attributes:
+        max_steps: training length in batches (the learning-rate schedule spans it).
+        precision: Lightning precision ("32-true", "bf16-mixed", "16-mixed").
+        accelerator, devices, strategy, num_nodes: Lightning's (DDP/FSDP, multi-node are Lightning's).
+        val_every: steps between validation rounds (metrics, codebook statistics, reconstruction grid).
+        checkpoint_every: steps between rewrites of checkpoints/last.ckpt.
+        keep_checkpoint_every: steps between permanent step_XXXXXXX.ckpt copies (0: none).
+        log_every: steps between logged training figures.
+        loggers: any of "csv", "tensorboard", "wandb" (wandb honours WANDB_MODE=offline).
+        wandb_project: project name for wandb.
+        progress_bar: show Lightning's progress bar with loss, PSNR and codebook usage.
+        heldout_samples: held-out images measured before and after training.
+    """
+
+    max_steps: int = 10_000
+    precision: str = "32-true"
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    strategy: str = "auto"
+    num_nodes: int = 1
+    val_every: int = 500
+    checkpoint_every: int = 500
+    keep_checkpoint_every: int = 0
+    log_every: int = 10
+    loggers: list[str] = dataclasses.field(default_factory=lambda: ["csv"])
+    wandb_project: str = "omnitok"
+    progress_bar: bool = True
+    heldout_samples: int = 256
+
+    @classmethod
+    def from_config(cls, section: dict[str, Any] | None) -> RunSettings:
+        section = dict(section or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise ConfigError(f"unknown trainer setting(s) {unknown}; known: {sorted(known)}")
+        settings = cls(**section)
+        bad = [name for name in settings.loggers if name not in LOGGERS]
+        if bad:
+            raise ConfigError(f"unknown logger(s) {bad}; choose from {list(LOGGERS)}")
+        if settings.max_steps < 1 or settings.val_every < 1 or settings.log_every < 1:
+            raise ConfigError("trainer.max_steps, val_every and log_every must be >= 1")
+        return settings
+
+
+@dataclasses.dataclass
+class RunResult:
+    folder: Path
+    step: int
+    tokenizer: Path | None
+    skipped_files: list[str]
+
+
+def check_recipe(config: dict[str, Any]) -> RunSettings:
+    """Validate the recipe's shape before anything is built; returns its trainer settings."""
+    unknown = sorted(set(config) - TOP_LEVEL_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown top-level config key(s) {unknown}; a recipe has {sorted(TOP_LEVEL_KEYS)}")
+    for key in ("model", "data"):
+        if not isinstance(config.get(key), dict) or "class_path" not in config[key]:
+            raise ConfigError(f"config needs a '{key}' section naming a class (class_path / init_args)")
+    if "max_steps" in (config["model"].get("init_args") or {}):
+        raise ConfigError("set the training length as trainer.max_steps, not model.init_args.max_steps")
+    return RunSettings.from_config(config.get("trainer"))
+
+
+def train(
+    config: dict[str, Any],
+    out: str | os.PathLike,
+    resume: str | os.PathLike | None = None,
+    init_from: str | os.PathLike | None = None,
+    callbacks: list[Any] | None = None,
+) -> RunResult:
+    """Run the recipe ``config`` in folder ``out``; ``resume`` continues a checkpoint exactly, ``init_from`` starts
+    from a checkpoint's or a saved tokenizer's weights with fresh optimizers (fine-tuning)."""
+    import lightning.pytorch as pl
+    import yaml
+
+    from omnitok.trainers.callbacks import LAST, HeldOutEvaluation, RollingCheckpoint, StepProgressBar
+    from omnitok.trainers.system import TokenizerTrainer
+
+    settings = check_recipe(config)
+    out = Path(out)
+    checkpoints = out / "checkpoints"
+    if resume is None and (checkpoints / LAST).exists():
+        raise ConfigError(f"{out} already holds a run (checkpoints/{LAST}); resume it with --resume {out} or pick another --out")
+    seed = int(config.get("seed", 0))
+    pl.seed_everything(seed, workers=True, verbose=False)
+    data = instantiate(config["data"])
+    model_config = {**config["model"], "init_args": {**(config["model"].get("init_args") or {}), "max_steps": settings.max_steps}}
+    module = instantiate(model_config)
+    if not isinstance(module, TokenizerTrainer):
+        raise ConfigError(f"model must be an omnitok.trainers.TokenizerTrainer, got {type(module).__name__}")
+    if not isinstance(data, pl.LightningDataModule):
+        raise ConfigError(f"data must be a LightningDataModule, got {type(data).__name__}")
+    if init_from is not None:
+        _load_initial_weights(module, init_from)
+    if resume is None or not (out / "config.yaml").exists():
+        with atomic_path(out / "config.yaml") as tmp:
+            tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    trainer = pl.Trainer(
+        max_epochs=-1,
+        max_steps=-1,  # the module stops itself at its own step count (two optimizers step per batch)
+        val_check_interval=settings.val_every,
+        check_val_every_n_epoch=None,
+        num_sanity_val_steps=0,
+        log_every_n_steps=settings.log_every,
+        precision=settings.precision,
+        accelerator=settings.accelerator,
+        devices=settings.devices,
+        strategy=settings.strategy,
+        num_nodes=settings.num_nodes,
+        default_root_dir=str(out),
+        enable_checkpointing=False,
+        enable_progress_bar=settings.progress_bar,
+        enable_model_summary=False,
+        logger=_loggers(settings, out) or False,
+        callbacks=[
+            RollingCheckpoint(checkpoints, settings.checkpoint_every, settings.keep_checkpoint_every),
+            HeldOutEvaluation(out, settings.heldout_samples),
+            *([StepProgressBar(refresh_rate=5)] if settings.progress_bar else []),
+            *(callbacks or []),
+        ],
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the frozen EMA copy and LPIPS
+        trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None, weights_only=True)
+    exported = None
+    if trainer.is_global_zero:
+        exported = module.inference_model.save_pretrained(out / "tokenizer")
+        if module.skipped_files:
+            print(f"skipped {len(module.skipped_files)} unreadable file(s); first: {module.skipped_files[:5]}")
+    return RunResult(out, module.step, exported, list(module.skipped_files))
+
+
+def _loggers(settings: RunSettings, out: Path) -> list[Any]:
+    from lightning.pytorch import loggers
+
+    made: list[Any] = []
+    for name in settings.loggers:
+        if name == "csv":
+            made.append(loggers.CSVLogger(save_dir=str(out), name="logs"))
+        elif name == "tensorboard":
+            made.append(loggers.TensorBoardLogger(save_dir=str(out), name="logs/tensorboard"))
+        elif name == "wandb":
+            made.append(loggers.WandbLogger(save_dir=str(out), project=settings.wandb_project, name=out.name))
+    return made
+
+
+def _load_initial_weights(module: Any, source: str | os.PathLike) -> None:
+    """Copy tokenizer weights from a training checkpoint (.ckpt) or a save_pretrained folder into ``module``."""
+    from omnitok.hub import load_tokenizer
+    from omnitok.trainers.export import tokenizer_from_checkpoint
+
+    source_path = Path(source)
+    pretrained = tokenizer_from_checkpoint(source_path) if source_path.suffix == ".ckpt" else load_tokenizer(source)
+    try:
+        module.tokenizer.load_state_dict(pretrained.state_dict())
+    except RuntimeError as err:
+        raise ConfigError(f"--init-from {source}: weights do not fit this recipe's tokenizer: {err}") from err
+    if module.ema is not None:
+        module.ema.average.load_state_dict(pretrained.state_dict())
+
+
+def resolve_resume(target: str | os.PathLike) -> tuple[Path, Path]:
+    """``--resume`` takes a run folder or a checkpoint file -> (run folder, checkpoint)."""
+    from omnitok.trainers.callbacks import LAST
+
+    target = Path(target)
+    if target.is_dir():
+        checkpoint = target / "checkpoints" / LAST
+        if not checkpoint.is_file():
+            raise ConfigError(f"--resume {target}: no checkpoints/{LAST} in that folder")
+        return target, checkpoint
+    if target.is_file():
+        return target.parent.parent if target.parent.name == "checkpoints" else target.parent, target
+    raise ConfigError(f"--resume {target}: no such run folder or checkpoint")

@@ -1,0 +1,371 @@
+"""``TokenizerTrainer``: the one LightningModule that trains every tokenizer family.
+
+Manual optimization, one step per batch: the generator (encoder + quantizer + decoder) on its loss terms, the
+quantizer's loss and the adversarial term; then the discriminator. A step whose loss or gradients are not finite
+is skipped and counted; too many in a row stop training with a clear error. The module's own ``step`` counter
+(batches consumed) drives schedules, the discriminator start and the data position, so resuming continues exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from omnitok.config import Configurable, to_config
+from omnitok.errors import ConfigError, NonFiniteError
+from omnitok.metrics import psnr, to_unit_range
+from omnitok.quantizers.stats import CodebookStats
+from omnitok.trainers.adversarial import AdversarialLoss
+from omnitok.trainers.ema import WeightEma
+
+CHECKPOINT_KEY = "omnitok"
+
+
+class TokenizerTrainer(pl.LightningModule, Configurable):
+    """Trains ``tokenizer`` (an ``omnitok.models.Autoencoder``) on media batches ``{"image": x, ...}``.
+
+    Args:
+        tokenizer: the model; its ``forward(x)`` returns reconstruction + quantizer output.
+        losses: generator loss terms (``ReconstructionLoss``, ``PerceptualLoss``, ...), each weighted.
+        adversarial: discriminator + GAN loss, or None.
+        learning_rate: generator peak learning rate (Adam).
+        discriminator_learning_rate: defaults to ``learning_rate``.
+        betas, weight_decay: Adam(W) settings for both optimizers (VQGAN uses betas (0.5, 0.9)).
+        warmup_steps: linear warm-up of both learning rates.
+        lr_schedule: "constant" after warm-up, or "cosine" decay to ``min_lr_ratio`` at ``max_steps``.
+        max_steps: length of training in batches (the run stops there).
+        gradient_clip: max global gradient norm per optimizer, or None.
+        ema_decay: keep an EMA of the tokenizer's weights (used for validation and export), or None.
+        max_nonfinite_steps: consecutive skipped (NaN/Inf) steps tolerated before training stops.
+        media_key: key of the media tensor in a batch.
+        log_images_every: validation rounds between saved reconstruction grids (0: never).
+    """
+
+    def __init__(
+        self,
+        tokenizer: nn.Module,
+        losses: Sequence[nn.Module] = (),
+        adversarial: AdversarialLoss | None = None,
+        learning_rate: float = 1e-4,
+        discriminator_learning_rate: float | None = None,
+        betas: tuple[float, float] = (0.5, 0.9),
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        lr_schedule: Literal["constant", "cosine"] = "constant",
+        min_lr_ratio: float = 0.1,
+        max_steps: int = 10_000,
+        gradient_clip: float | None = 1.0,
+        ema_decay: float | None = None,
+        max_nonfinite_steps: int = 20,
+        media_key: str = "image",
+        log_images_every: int = 1,
+    ):
+        super().__init__()
+        if lr_schedule not in ("constant", "cosine"):
+            raise ConfigError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+        if max_steps < 1:
+            raise ConfigError(f"max_steps must be >= 1, got {max_steps}")
+        for term in losses:
+            if not hasattr(term, "weight") or not hasattr(term, "name"):
+                raise ConfigError(f"loss term {type(term).__name__} needs 'name' and 'weight' attributes")
+        self.automatic_optimization = False
+        self.tokenizer = tokenizer
+        self.losses = nn.ModuleList(losses)
+        self.adversarial = adversarial
+        self.ema = WeightEma(tokenizer, ema_decay) if ema_decay else None
+        self.learning_rate, self.discriminator_learning_rate = learning_rate, discriminator_learning_rate or learning_rate
+        self.betas, self.weight_decay = tuple(betas), weight_decay
+        self.warmup_steps, self.lr_schedule, self.min_lr_ratio = warmup_steps, lr_schedule, min_lr_ratio
+        self.max_steps, self.gradient_clip = max_steps, gradient_clip
+        self.max_nonfinite_steps, self.media_key, self.log_images_every = max_nonfinite_steps, media_key, log_images_every
+        self.step = 0  # batches consumed, skipped ones included
+        self.skipped_steps = 0
+        self.consecutive_nonfinite = 0
+        self.skipped_files: list[str] = []
+        self._rng_to_restore: dict[str, Any] | None = None
+        self._val_stats: CodebookStats | None = None
+        self._val_figures: dict[str, list[Tensor]] = {}
+        self._val_rounds = 0
+
+    # ----------------------------------------------------------------------------------------------- models
+    @property
+    def inference_model(self) -> nn.Module:
+        """The weights to evaluate and export: the EMA average when kept, else the live tokenizer."""
+        return self.ema.average if self.ema is not None else self.tokenizer
+
+    def _last_layer(self) -> Tensor | None:
+        decoder = getattr(self.tokenizer, "decoder", None)
+        if decoder is None:
+            return None
+        last = getattr(decoder, "last_layer", None)
+        if isinstance(last, Tensor):
+            return last
+        weights = [p for p in decoder.parameters() if p.ndim > 1 and p.requires_grad]
+        return weights[-1] if weights else None
+
+    # ------------------------------------------------------------------------------------------- optimizers
+    def _schedule(self, step: int) -> float:
+        if self.warmup_steps and step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        if self.lr_schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps))
+        return self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    def _make_optimizer(self, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+        cls = torch.optim.AdamW if self.weight_decay else torch.optim.Adam
+        return cls(params, lr=lr, betas=self.betas, weight_decay=self.weight_decay)
+
+    def configure_optimizers(self) -> Any:
+        params = [p for p in self.tokenizer.parameters() if p.requires_grad]
+        optimizers = [self._make_optimizer(params, self.learning_rate)]
+        if self.adversarial is not None:
+            optimizers.append(
+                self._make_optimizer(list(self.adversarial.discriminator.parameters()), self.discriminator_learning_rate)
+            )
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, self._schedule) for opt in optimizers]
+        return optimizers, schedulers
+
+    def _optimizers(self) -> list[Any]:
+        optimizers = self.optimizers()
+        return list(optimizers) if isinstance(optimizers, (list, tuple)) else [optimizers]
+
+    def _schedulers(self) -> list[Any]:
+        schedulers = self.lr_schedulers()
+        if schedulers is None:
+            return []
+        return list(schedulers) if isinstance(schedulers, (list, tuple)) else [schedulers]
+
+    # --------------------------------------------------------------------------------------------- training
+    def _media(self, batch: Any) -> Tensor:
+        if isinstance(batch, Tensor):
+            return batch
+        if self.media_key not in batch:
+            raise ConfigError(f"batch has no {self.media_key!r} entry (keys: {sorted(batch)}); set media_key")
+        return batch[self.media_key]
+
+    def _all_finite(self, *values: Tensor) -> bool:
+        """True when every value is finite on every rank (a collective under DDP, so all ranks skip together)."""
+        flag = torch.tensor([float(all(bool(torch.isfinite(v).all()) for v in values))], device=self.device)
+        if self.trainer is not None and self.trainer.world_size > 1:
+            flag = self.trainer.strategy.reduce(flag, reduce_op="min")
+        return bool(flag.item() > 0)
+
+    def _note_nonfinite(self, what: str) -> None:
+        self.skipped_steps += 1
+        self.consecutive_nonfinite += 1
+        if self.consecutive_nonfinite > self.max_nonfinite_steps:
+            raise NonFiniteError(
+                f"{what} was NaN/Inf for {self.consecutive_nonfinite} consecutive steps (last at step {self.step}); "
+                "lower the learning rate, enable gradient_clip, or train in fp32 instead of bf16"
+            )
+
+    def _clip(self, optimizer: Any) -> Tensor:
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if not params:
+            return torch.zeros((), device=self.device)
+        max_norm = self.gradient_clip if self.gradient_clip else float("inf")
+        return torch.nn.utils.clip_grad_norm_(params, max_norm)
+
+    def training_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor] | None:
+        x = self._media(batch)
+        if isinstance(batch, dict) and batch.get("skipped"):
+            self.skipped_files.extend(batch["skipped"])
+        step = self.step
+        self.step += 1
+        optimizers, schedulers = self._optimizers(), self._schedulers()
+        if x.shape[0] == 0:  # every file of this batch was unreadable
+            return None
+        logs = self._generator_step(x, step, optimizers[0])
+        schedulers[0].step()
+        if self.adversarial is not None and self.adversarial.active(step):
+            if logs is not None:
+                logs.update(self._discriminator_step(x, logs.pop("_reconstruction"), optimizers[1]))
+            schedulers[1].step()
+        if logs is None:
+            return None
+        logs.pop("_reconstruction", None)
+        self.log_dict({f"train/{k}": v for k, v in logs.items()}, on_step=True, batch_size=x.shape[0])
+        for name in ("loss", "psnr"):
+            self.log(name, logs[name], prog_bar=True, on_step=True, logger=False, batch_size=x.shape[0])
+        if "usage" in logs:
+            self.log("usage", logs["usage"], prog_bar=True, on_step=True, logger=False, batch_size=x.shape[0])
+        return {"loss": logs["loss"].detach()}
+
+    def _generator_step(self, x: Tensor, step: int, optimizer: Any) -> dict[str, Tensor] | None:
+        self.toggle_optimizer(optimizer)
+        out = self.tokenizer(x)
+        x_hat = out.reconstruction
+        terms = {term.name: term(x_hat, x) for term in self.losses}
+        reconstruction = sum((term.weight * terms[term.name] for term in self.losses), x_hat.new_zeros(()).float())
+        total = reconstruction + out.quantizer.loss
+        logs: dict[str, Tensor] = {f"loss_{name}": value.detach() for name, value in terms.items()}
+        if self.adversarial is not None and self.adversarial.active(step):
+            gen = self.adversarial.generator_loss(x_hat)
+            weight = self.adversarial.balance(reconstruction, gen, self._last_layer()) if self._all_finite(gen) else None
+            if weight is not None:
+                total = total + weight * gen
+                logs.update(loss_generator=gen.detach(), adversarial_weight=weight)
+        if not self._all_finite(total):
+            optimizer.zero_grad(set_to_none=True)
+            self.untoggle_optimizer(optimizer)
+            self._note_nonfinite("the generator loss")
+            return None
+        self.manual_backward(total)
+        grad_norm = self._clip(optimizer)
+        if not self._all_finite(grad_norm):
+            optimizer.zero_grad(set_to_none=True)
+            self.untoggle_optimizer(optimizer)
+            self._note_nonfinite("the generator's gradient norm")
+            return None
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        self.untoggle_optimizer(optimizer)
+        self.consecutive_nonfinite = 0
+        if self.ema is not None:
+            self.ema.update(self.tokenizer, step)
+        with torch.no_grad():
+            quality = psnr(to_unit_range(x_hat.detach()), to_unit_range(x)).mean()
+        logs.update(
+            loss=total.detach(),
+            loss_quantizer=out.quantizer.loss.detach(),
+            psnr=quality,
+            grad_norm=grad_norm.detach(),
+            lr=torch.tensor(optimizer.param_groups[0]["lr"]),
+            skipped_steps=torch.tensor(float(self.skipped_steps)),
+            _reconstruction=x_hat.detach(),
+        )
+        logs.update({k: v.detach().float() for k, v in out.quantizer.metrics.items()})
+        if "batch_usage" in logs:
+            logs["usage"] = logs.pop("batch_usage")
+        return logs
+
+    def _discriminator_step(self, x: Tensor, x_hat: Tensor, optimizer: Any) -> dict[str, Tensor]:
+        assert self.adversarial is not None
+        self.toggle_optimizer(optimizer)
+        loss, figures = self.adversarial.discriminator_loss(x, x_hat)
+        if not self._all_finite(loss):
+            optimizer.zero_grad(set_to_none=True)
+            self.untoggle_optimizer(optimizer)
+            self._note_nonfinite("the discriminator loss")
+            return {}
+        self.manual_backward(loss)
+        grad_norm = self._clip(optimizer)
+        if self._all_finite(grad_norm):
+            optimizer.step()
+        else:
+            self._note_nonfinite("the discriminator's gradient norm")
+        optimizer.zero_grad(set_to_none=True)
+        self.untoggle_optimizer(optimizer)
+        return {"loss_discriminator": loss.detach(), **figures}
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.step >= self.max_steps:
+            self.trainer.should_stop = True
+
+    # ------------------------------------------------------------------------------------------- validation
+    def on_validation_epoch_start(self) -> None:
+        sizes = getattr(getattr(self.tokenizer, "spec", None), "codebook_sizes", ())
+        self._val_stats = CodebookStats(sizes) if sizes else None
+        self._val_figures = {"psnr": [], "l1": []}
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x = self._media(batch)
+        if x.shape[0] == 0:
+            return
+        model = self.inference_model
+        out = model(x)
+        x_hat = out.reconstruction
+        self._val_figures["psnr"].append(psnr(to_unit_range(x_hat), to_unit_range(x)))
+        self._val_figures["l1"].append((x_hat.float() - x.float()).abs().flatten(1).mean(1))
+        if self._val_stats is not None and out.quantizer.indices is not None:
+            self._val_stats.update(out.quantizer.indices)
+        if batch_idx == 0 and self.log_images_every and self._val_rounds % self.log_images_every == 0:
+            self._log_reconstructions(x, x_hat)
+
+    def on_validation_epoch_end(self) -> None:
+        self._val_rounds += 1
+        figures: dict[str, Any] = {}
+        for name, values in self._val_figures.items():
+            if values:
+                figures[f"val/{name}"] = torch.cat(values).mean()
+        if self._val_stats is not None:
+            self._val_stats.sync()
+            for name, value in self._val_stats.compute().items():
+                if name in ("usage", "perplexity", "dead_codes", "entropy_bits"):
+                    figures[f"val/{name}"] = torch.tensor(value)
+        if figures:
+            self.log_dict(figures, sync_dist=True)
+            if "val/psnr" in figures:
+                self.log("val_psnr", figures["val/psnr"], prog_bar=True, logger=False, sync_dist=True)
+
+    def _log_reconstructions(self, x: Tensor, x_hat: Tensor, count: int = 8) -> None:
+        """Save a grid (originals over reconstructions) under <run>/samples and send it to wandb/TensorBoard."""
+        if x.ndim != 4 or not self.trainer.is_global_zero:
+            return
+        from torchvision.utils import make_grid, save_image
+
+        count = min(count, x.shape[0])
+        grid = make_grid(torch.cat([to_unit_range(x[:count]), to_unit_range(x_hat[:count])]).cpu(), nrow=count)
+        folder = Path(self.trainer.default_root_dir) / "samples"
+        folder.mkdir(parents=True, exist_ok=True)
+        save_image(grid, folder / f"step_{self.step:07d}.png")
+        for logger in self.loggers:
+            name = type(logger).__name__
+            if name == "WandbLogger":
+                logger.log_image(key="val/reconstructions", images=[grid], step=self.step)
+            elif name == "TensorBoardLogger":
+                logger.experiment.add_image("val/reconstructions", grid, self.step)
+
+    # ------------------------------------------------------------------------------------------ checkpoints
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = {
+            "step": self.step,
+            "skipped_steps": self.skipped_steps,
+            "consecutive_nonfinite": self.consecutive_nonfinite,
+            "val_rounds": self._val_rounds,
+            "tokenizer_config": to_config(self.tokenizer),
+            "rng": _rng_state(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get(CHECKPOINT_KEY)
+        if state is None:
+            raise ConfigError("this checkpoint was not written by omnitok's TokenizerTrainer (no 'omnitok' entry)")
+        self.step, self.skipped_steps = int(state["step"]), int(state["skipped_steps"])
+        self.consecutive_nonfinite, self._val_rounds = int(state["consecutive_nonfinite"]), int(state["val_rounds"])
+        self._rng_to_restore = state["rng"]
+
+    def on_train_start(self) -> None:
+        if self._rng_to_restore is not None:  # applied here, after Lightning's own set-up drew random numbers
+            _set_rng_state(self._rng_to_restore)
+            self._rng_to_restore = None
+
+
+def _rng_state() -> dict[str, Any]:
+    """Host RNG states as tensors and plain lists (loadable with ``torch.load(weights_only=True)``)."""
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "python": list(random.getstate()[1]),
+        "python_version": random.getstate()[0],
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+    }
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    random.setstate((state["python_version"], tuple(state["python"]), None))
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
