@@ -129,9 +129,8 @@ def train(
         raise ConfigError(f"data must be a LightningDataModule, got {type(data).__name__}")
     if init_from is not None:
         _load_initial_weights(module, init_from)
-    if resume is None or not (out / "config.yaml").exists():
-        with atomic_path(out / "config.yaml") as tmp:
-            tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+    with atomic_path(out / "config.yaml") as tmp:  # the recipe as last run (a resume may extend max_steps)
+        tmp.write_text(yaml.safe_dump(config, sort_keys=False))
 
     trainer = pl.Trainer(
         max_epochs=-1,
