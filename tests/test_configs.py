@@ -22,10 +22,10 @@ def test_quantizer_config_builds_and_runs(path):
 
 
 EXPECTED = {  # recipe: (downsample, codebook sizes or latent channels)
-    "quickstart_vq": (8, (1024,)),
-    "quickstart_fsq": (8, (64000,)),
-    "quickstart_lfq": (8, (4096,)),
-    "quickstart_kl": (8, 4),
+    "quickstart_vq": (4, (1024,)),
+    "quickstart_fsq": (4, (64000,)),
+    "quickstart_lfq": (4, (4096,)),
+    "quickstart_kl": (4, 4),
     "vq_f16_llamagen": (16, (16384,)),
     "fsq_f16_cosmos": (16, (64000,)),
     "lfq_f16_open_magvit2": (16, (2**18,)),
@@ -57,7 +57,7 @@ def test_image_recipe_builds_a_tokenizer_of_the_stated_kind(path):
         assert settings.accelerator == "cpu" and config["data"]["init_args"]["root"] == "builtin"
         x = torch.rand(2, 3, 64, 64) * 2 - 1
         tokens = tokenizer.encode(x)
-        assert tokens.shape[-2:] == (64 // factor, 64 // factor) if spec.discrete else tokens.shape[-2:] == (8, 8)
+        assert tokens.shape[-2:] == (64 // factor, 64 // factor)
         assert tokenizer.decode(tokens).shape == x.shape
     else:
         assert settings.precision == "bf16-mixed" and config["data"]["init_args"]["size"] == 256

@@ -79,7 +79,8 @@ class HeldOutEvaluation(pl.Callback):
 
     Writes ``<run>/heldout.json`` and ``<run>/heldout.md`` (before / after / baselines: per-image mean colour, the
     held-out mean image, and resampling at the tokens' information budget, see ``omnitok.metrics.baselines``) and
-    ``<run>/reconstructions.png`` (originals, reconstructions, absolute error).
+    ``<run>/reconstructions.png`` (originals, reconstructions, absolute error) and ``<run>/showcase.png`` (a few
+    whole held-out images, original beside reconstruction, when the data offers them).
     """
 
     def __init__(self, folder: str | Path, max_samples: int = 256):
@@ -103,6 +104,25 @@ class HeldOutEvaluation(pl.Callback):
         model.train(was_training)
         x, x_hat = torch.cat(originals), torch.cat(reconstructions)
         return {"x": x, "x_hat": x_hat, "psnr": _mean_psnr(x_hat, x), "samples": seen}
+
+    @torch.no_grad()
+    def _showcase(self, module: Any, data: Any) -> list[float]:
+        """Reconstruct a few whole held-out images (larger than the training crops) into showcase.png."""
+        images = data.showcase_images() if hasattr(data, "showcase_images") else []
+        if not images:
+            return []
+        model = module.inference_model
+        was_training = model.training
+        model.eval()
+        pairs, figures = [], []
+        for image in images:
+            x = image.unsqueeze(0).to(module.device)
+            x_hat = model(x).reconstruction.float().cpu()
+            figures.append(_mean_psnr(x_hat, x.cpu()))
+            pairs.append(torch.cat([to_unit_range(x.cpu()), to_unit_range(x_hat)], dim=-1)[0])
+        model.train(was_training)
+        _save_column(pairs, self.folder / "showcase.png")
+        return figures
 
     def on_fit_start(self, trainer: pl.Trainer, module: Any) -> None:
         before = self.folder / "heldout_before.json"
@@ -135,6 +155,7 @@ class HeldOutEvaluation(pl.Callback):
             "budget_pixels": pixels,
             "skipped_files": len(module.skipped_files),
         }
+        result["showcase_psnr"] = self._showcase(module, trainer.datamodule)
         with atomic_path(self.folder / "heldout.json") as tmp:
             tmp.write_text(json.dumps(result, indent=2) + "\n")
         with atomic_path(self.folder / "heldout.md") as tmp:
@@ -171,6 +192,9 @@ def _markdown(result: dict[str, Any]) -> str:
         "carry (bits / 24 for discrete tokens, latent scalars / 3 for continuous ones).",
         "",
     ]
+    if result.get("showcase_psnr"):
+        figures = ", ".join(f"{value:.2f}" for value in result["showcase_psnr"])
+        lines += [f"Whole held-out images in showcase.png (original | reconstruction): PSNR {figures} dB.", ""]
     return "\n".join(lines)
 
 
@@ -183,3 +207,18 @@ def _save_comparison(x: Tensor, x_hat: Tensor, path: Path, count: int = 8) -> No
     grid = make_grid(torch.cat([original, recon, error]), nrow=count, padding=2, pad_value=1.0)
     with atomic_path(path) as tmp:
         save_image(grid, tmp, format="png")
+
+
+def _save_column(images: list[Tensor], path: Path, gap: int = 4) -> None:
+    """Stack [3, H, W_i] images of different sizes top to bottom on a white page."""
+    from torchvision.utils import save_image
+
+    width = max(image.shape[-1] for image in images)
+    height = sum(image.shape[-2] for image in images) + gap * (len(images) - 1)
+    page = torch.ones(3, height, width)
+    top = 0
+    for image in images:
+        page[:, top : top + image.shape[-2], : image.shape[-1]] = image
+        top += image.shape[-2] + gap
+    with atomic_path(path) as tmp:
+        save_image(page, tmp, format="png")

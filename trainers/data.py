@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 import lightning.pytorch as pl
 import torch
+from torch import Tensor
+from torchvision.transforms.v2.functional import resize
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from omnitok.config import Configurable
@@ -186,6 +188,27 @@ class ImageDataModule(pl.LightningDataModule, Configurable):
     def test_dataloader(self) -> DataLoader | list:
         return [] if self.test_data is None else self._loader(self.test_data)
 
+    def showcase_images(self, count: int = 4, max_size: int = 256) -> list[Tensor]:
+        """A few whole held-out images at a larger size than the training crops, in [-1, 1], for people to look at:
+        the held-out built-in photos (at the training scale), or the first validation files of a folder."""
+        from omnitok import data
+
+        if self.kind == BUILTIN:
+            images = []
+            for name in data.builtin.TEST_PHOTOS[:count]:
+                photo = data.builtin.load_photo(name)
+                height, width = (round(s * self.builtin_scale) for s in photo.shape[-2:])
+                photo = resize(photo, [height, width], antialias=True)
+                images.append(_center_crop_multiple(photo, max_size, 16).float() / 127.5 - 1.0)
+            return images
+        if isinstance(self.val_data, data.ImageFolderDataset):
+            return [
+                data.resize_and_crop(data.read_image(path), max_size, crop="center")
+                for path in self.val_data.files[:count]
+                if _readable(path)
+            ]
+        return []
+
     def describe(self) -> str:
         if self.kind == BUILTIN and self.train_data is not None:
             return self.train_data.describe()
@@ -203,3 +226,20 @@ def _kind(root: str) -> str:
     if not path.is_dir():
         raise DataError(f"image data {root} is a file; give a folder, a tar-shard pattern, or 'builtin'")
     return "folder"
+
+
+def _center_crop_multiple(image: Tensor, max_size: int, multiple: int) -> Tensor:
+    """Center crop [C, H, W] to at most ``max_size`` per side, each side a multiple of ``multiple``."""
+    height, width = (min(max_size, s) // multiple * multiple for s in image.shape[-2:])
+    top, left = (image.shape[-2] - height) // 2, (image.shape[-1] - width) // 2
+    return image[:, top : top + height, left : left + width]
+
+
+def _readable(path: Path) -> bool:
+    from omnitok.data import read_image
+
+    try:
+        read_image(path)
+    except DataError:
+        return False
+    return True

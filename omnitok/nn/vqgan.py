@@ -185,6 +185,11 @@ class ConvDecoder2d(nn.Module, Configurable):
         self.norm_out = group_norm(channels[0], norm_groups)
         self.conv_out = nn.Conv2d(channels[0], out_channels, 3, padding=1)
 
+    @property
+    def last_layer(self) -> Tensor:
+        """The output convolution's weight: where the trainer balances reconstruction and adversarial gradients."""
+        return self.conv_out.weight
+
     def forward(self, z: Tensor) -> Tensor:
         """z: [B, in_channels, h, w] -> [B, out_channels, h*f, w*f]."""
         _check_input(self, z, self.in_channels, 1, "latents [B, C, h, w]")
