@@ -17,7 +17,7 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
         "encode",
         help="images (files or folders) -> token files",
         description="Encode images into token files (safetensors: indices or latents, plus the tokenizer's spec). "
-        "Folders are searched recursively; the output keeps their layout, one NAME.safetensors per image.",
+        "Folders are searched recursively; the output keeps their layout, one NAME.EXT.safetensors per image.",
     )
     encode.add_argument("inputs", nargs="+", help="image files and/or folders")
     encode.add_argument("--tokenizer", required=True, help="tokenizer folder, zoo name or hub id")
@@ -88,7 +88,7 @@ def run_encode(args: argparse.Namespace) -> int:
         except OmnitokError as err:
             failures.append(str(err) if str(path) in str(err) else f"{path}: {err}")
             continue
-        save_tokens(Path(args.out) / relative.with_suffix(TOKEN_SUFFIX), tokens, spec)
+        save_tokens(Path(args.out) / f"{relative}{TOKEN_SUFFIX}", tokens, spec)  # a.jpg -> a.jpg.safetensors
     return _finish("encoded", len(files) - len(failures), failures, args.out)
 
 
@@ -115,9 +115,15 @@ def run_decode(args: argparse.Namespace) -> int:
             failures.append(str(err) if str(path) in str(err) else f"{path}: {err}")
             continue
         image = ((image - low) / (high - low)).clamp(0, 1)
-        with atomic_path(Path(args.out) / relative.with_suffix(".png")) as tmp:
+        with atomic_path(Path(args.out) / _image_name(relative)) as tmp:
             save_image(image[0], tmp, format="png")
     return _finish("decoded", len(files) - len(failures), failures, args.out)
+
+
+def _image_name(token_file: Path) -> Path:
+    """a.png.safetensors -> a.png; a.jpg.safetensors -> a.jpg.png (no two token files share an image name)."""
+    name = token_file.name.removesuffix(TOKEN_SUFFIX)
+    return token_file.with_name(name if name.lower().endswith(".png") else f"{name}.png")
 
 
 def _finish(verb: str, done: int, failures: list[str], out: str) -> int:

@@ -7,11 +7,23 @@ import sys
 HEAVY = ["lightning", "pytorch_lightning", "wandb", "lpips", "torchmetrics", "timm", "triton", "decord", "torchaudio", "diffusers", "transformers"]
 
 
-def test_import_omnitok_stays_light():
-    code = "import sys, json, omnitok, omnitok.quantizers, omnitok.models, omnitok.ops; print(json.dumps(sorted(sys.modules)))"
+def _heavy_modules_after(imports: str, baseline: str = "") -> list[str]:
+    """Heavy modules loaded by ``imports`` in a fresh interpreter, minus those ``baseline`` alone loads."""
+    code = (
+        f"import sys, json\n{baseline}\nbefore = set(sys.modules)\n{imports}\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
-    heavy = [m for m in loaded if m.split(".")[0] in HEAVY]
-    assert heavy == []
+    return [m for m in loaded if m.split(".")[0] in HEAVY]
+
+
+def test_import_omnitok_stays_light():
+    assert _heavy_modules_after("import omnitok, omnitok.quantizers, omnitok.models, omnitok.ops, omnitok.nn, omnitok.metrics") == []
+
+
+def test_data_readers_load_nothing_beyond_torchvision():
+    # torchvision itself imports triton when it is installed; omnitok.data must add nothing heavy on top
+    assert _heavy_modules_after("import omnitok.data", baseline="import torchvision") == []
 
 
 def test_trainers_and_cli_install_into_the_omnitok_namespace():

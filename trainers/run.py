@@ -146,6 +146,7 @@ def train(
         num_nodes=settings.num_nodes,
         default_root_dir=str(out),
         enable_checkpointing=False,
+        use_distributed_sampler=False,  # ImageDataModule's sampler already gives each rank its share
         enable_progress_bar=settings.progress_bar,
         enable_model_summary=False,
         logger=_loggers(settings, out) or False,

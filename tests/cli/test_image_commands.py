@@ -28,11 +28,14 @@ def _write_images(root: Path) -> dict[str, torch.Tensor]:
         "a.png": (torch.rand(3, 32, 32) * 255).to(torch.uint8),
         "sub/b.png": (torch.rand(3, 48, 64) * 255).to(torch.uint8),
         "sub/deeper/c.png": (torch.rand(3, 32, 64) * 255).to(torch.uint8),
+        "sub/b.jpg": (torch.rand(3, 48, 64) * 255).to(torch.uint8),  # same stem as b.png: must not collide
     }
+    from torchvision.io import write_jpeg
+
     for name, image in images.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
-        write_png(image, str(root / name))
-    return images
+        (write_png if name.endswith(".png") else write_jpeg)(image, str(root / name))
+    return {name: decode_image(str(root / name)) for name in images}  # what was stored (JPEG is lossy)
 
 
 def test_encode_decode_round_trip_keeps_layout_and_matches_the_library(tokenizer_folder, tmp_path, capsys):
@@ -40,19 +43,19 @@ def test_encode_decode_round_trip_keeps_layout_and_matches_the_library(tokenizer
     assert main(["encode", str(tmp_path / "images"), "--tokenizer", str(tokenizer_folder), "--out", str(tmp_path / "tok")]) == 0
     tokenizer = load_tokenizer(tokenizer_folder)
     for name, image in images.items():
-        tokens, spec = load_tokens((tmp_path / "tok" / name).with_suffix(".safetensors"))
+        tokens, spec = load_tokens(tmp_path / "tok" / f"{name}.safetensors")
         assert spec == tokenizer.spec
         assert tokens.shape == (1, image.shape[1] // 4, image.shape[2] // 4)
         x = image.float().unsqueeze(0) / 127.5 - 1
         assert torch.equal(tokens, tokenizer.encode(x))
     assert main(["decode", str(tmp_path / "tok"), "--tokenizer", str(tokenizer_folder), "--out", str(tmp_path / "dec")]) == 0
     for name, image in images.items():
-        decoded = decode_image(str(tmp_path / "dec" / name))
+        decoded = decode_image(str(tmp_path / "dec" / (name if name.endswith(".png") else f"{name}.png")))
         assert decoded.shape == image.shape
-        tokens, _ = load_tokens((tmp_path / "tok" / name).with_suffix(".safetensors"))
+        tokens, _ = load_tokens(tmp_path / "tok" / f"{name}.safetensors")
         expected = ((tokenizer.decode(tokens)[0] + 1) / 2).clamp(0, 1)
         assert (decoded.float() / 255 - expected).abs().max() <= 1 / 255 + 1e-6  # PNG rounding only
-    assert "encoded 3 file(s)" in capsys.readouterr().out
+    assert "encoded 4 file(s)" in capsys.readouterr().out
 
 
 def test_encode_with_resize_and_clear_failures(tokenizer_folder, tmp_path, capsys):
@@ -63,9 +66,9 @@ def test_encode_with_resize_and_clear_failures(tokenizer_folder, tmp_path, capsy
     code = main(["encode", str(tmp_path / "images"), "--tokenizer", str(tokenizer_folder), "--out", str(tmp_path / "t1")])
     out = capsys.readouterr().out
     assert code == 1 and "2 file(s) failed" in out and "--size" in out and "broken.jpg" in out
-    assert len(list((tmp_path / "t1").rglob("*.safetensors"))) == 3  # the good files were still written
+    assert len(list((tmp_path / "t1").rglob("*.safetensors"))) == 4  # the good files were still written
     code = main(["encode", str(tmp_path / "images" / "odd.png"), "--tokenizer", str(tokenizer_folder), "--out", str(tmp_path / "t2"), "--size", "32"])
-    assert code == 0 and load_tokens(tmp_path / "t2" / "odd.safetensors")[0].shape == (1, 8, 8)
+    assert code == 0 and load_tokens(tmp_path / "t2" / "odd.png.safetensors")[0].shape == (1, 8, 8)
 
 
 def test_decode_refuses_tokens_from_another_tokenizer(tokenizer_folder, tmp_path, capsys):
