@@ -17,12 +17,15 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
         "encode",
         help="images (files or folders) -> token files",
         description="Encode images into token files (safetensors: indices or latents, plus the tokenizer's spec). "
-        "Folders are searched recursively; the output keeps their layout, one NAME.EXT.safetensors per image.",
+        "Folders are searched recursively; the output keeps their layout, one NAME.EXT.safetensors per image. "
+        "Images must be multiples of the tokenizer's downsampling factor, or pass --size.",
     )
     encode.add_argument("inputs", nargs="+", help="image files and/or folders")
     encode.add_argument("--tokenizer", required=True, help="tokenizer folder, zoo name or hub id")
     encode.add_argument("--out", required=True, help="folder for the token files")
-    encode.add_argument("--size", type=int, help="resize the shorter side to SIZE and center-crop a square first")
+    encode.add_argument(
+        "--size", type=_positive, help="resize the shorter side to SIZE and center-crop a square first"
+    )
     _common(encode)
     encode.set_defaults(run=run_encode)
 
@@ -38,8 +41,16 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
     decode.set_defaults(run=run_decode)
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--overwrite", action="store_true", help="replace files that already exist in --out")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow configs naming non-omnitok classes")
 
 
@@ -75,7 +86,8 @@ def run_encode(args: argparse.Namespace) -> int:
     low, high = spec.value_range
     failures = []
     files = _collect(args.inputs, list_image_files)
-    for path, relative in files:
+    targets = _plan(files, lambda relative: Path(args.out) / f"{relative}{TOKEN_SUFFIX}", args.overwrite)
+    for (path, _), target in zip(files, targets):
         try:
             image = read_image(path)
             x = resize_and_crop(image, args.size, crop="center") if args.size else image.float() / 127.5 - 1.0
@@ -88,7 +100,7 @@ def run_encode(args: argparse.Namespace) -> int:
         except OmnitokError as err:
             failures.append(str(err) if str(path) in str(err) else f"{path}: {err}")
             continue
-        save_tokens(Path(args.out) / f"{relative}{TOKEN_SUFFIX}", tokens, spec)  # a.jpg -> a.jpg.safetensors
+        save_tokens(target, tokens, spec)
     return _finish("encoded", len(files) - len(failures), failures, args.out)
 
 
@@ -103,7 +115,8 @@ def run_decode(args: argparse.Namespace) -> int:
     low, high = spec.value_range
     failures = []
     files = _collect(args.inputs, lambda root: sorted(root.rglob(f"*{TOKEN_SUFFIX}")))
-    for path, relative in files:
+    targets = _plan(files, lambda relative: Path(args.out) / _image_name(relative), args.overwrite)
+    for (path, _), target in zip(files, targets):
         try:
             tokens, file_spec = load_tokens(path)
             if (file_spec.codebook_sizes, file_spec.latent_dim, file_spec.downsample) != (
@@ -115,9 +128,24 @@ def run_decode(args: argparse.Namespace) -> int:
             failures.append(str(err) if str(path) in str(err) else f"{path}: {err}")
             continue
         image = ((image - low) / (high - low)).clamp(0, 1)
-        with atomic_path(Path(args.out) / _image_name(relative)) as tmp:
+        with atomic_path(target) as tmp:
             save_image(image[0], tmp, format="png")
     return _finish("decoded", len(files) - len(failures), failures, args.out)
+
+
+def _plan(files: list[tuple[Path, Path]], target_of, overwrite: bool) -> list[Path]:
+    """Every output path, checked before anything is written: no two inputs may share one, and existing files
+    (the inputs themselves, when --out is the input folder) are only replaced with --overwrite."""
+    targets = [target_of(relative) for _, relative in files]
+    seen: dict[Path, Path] = {}
+    for (path, _), target in zip(files, targets):
+        if target in seen:
+            raise ConfigError(f"{seen[target]} and {path} would both be written to {target}; encode them separately")
+        seen[target] = path
+    existing = [t for t in targets if t.exists()]
+    if existing and not overwrite:
+        raise ConfigError(f"{len(existing)} output file(s) already exist (first: {existing[0]}); pass --overwrite")
+    return targets
 
 
 def _image_name(token_file: Path) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import yaml
@@ -62,8 +63,19 @@ def _recipe(args: argparse.Namespace, resumed_folder: Path | None) -> dict:
         key, sep, value = override.partition("=")
         if not sep:
             raise ConfigError(f"--set expects KEY=VALUE, got {override!r}")
-        set_by_path(config, key.strip(), yaml.safe_load(value))
+        set_by_path(config, key.strip(), parse_value(value))
     return config
+
+
+_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def parse_value(text: str) -> object:
+    """A --set value as YAML, except that 1e-4 is a number (YAML 1.1 would read it as a string)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
+        return float(value)
+    return value
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -166,7 +166,9 @@ def set_by_path(config: dict[str, Any], dotted: str, value: Any) -> None:
     node = config
     for i, key in enumerate(keys):
         if isinstance(node, Mapping) and "class_path" in node and key not in ("class_path", "init_args"):
-            node = node.setdefault("init_args", {})
+            if node.get("init_args") is None:
+                node["init_args"] = {}
+            node = node["init_args"]
         last = i == len(keys) - 1
         if last:
             node[key] = value

@@ -65,3 +65,14 @@ def test_yaml_files_compose_left_to_right(tmp_path):
     assert isinstance(fsq, FiniteScalarQuantizer) and fsq.codebook_size == 1000
     with pytest.raises(ConfigError, match="not found"):
         load_yaml_config(tmp_path / "missing.yaml")
+
+
+def test_set_by_path_reaches_into_class_entries():
+    from omnitok.config import set_by_path
+
+    config = {"model": {"class_path": "x.Y", "init_args": None}, "trainer": {}}
+    set_by_path(config, "model.learning_rate", 0.1)
+    set_by_path(config, "model.tokenizer.encoder.base_channels", 8)
+    set_by_path(config, "trainer.max_steps", 5)
+    assert config["model"]["init_args"] == {"learning_rate": 0.1, "tokenizer": {"encoder": {"base_channels": 8}}}
+    assert config["trainer"] == {"max_steps": 5}

@@ -36,8 +36,11 @@ class RollingCheckpoint(pl.Callback):
     def _save(self, trainer: pl.Trainer, name: str) -> None:
         path = self.folder / name
         tmp = path.with_name(f".{name}.tmp")
-        trainer.save_checkpoint(tmp, weights_only=False)  # the full training state; a collective: every rank calls it, rank zero writes
+        trainer.save_checkpoint(tmp, weights_only=False)  # full training state; every rank calls, rank zero writes
         if trainer.is_global_zero:
+            if tmp.is_file():
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())  # on disk before the rename makes it visible
             os.replace(tmp, path)
         trainer.strategy.barrier("omnitok-checkpoint")
 
@@ -61,8 +64,15 @@ class StepProgressBar(TQDMProgressBar):
         metrics.pop("v_num", None)
         return metrics
 
+    def on_train_start(self, trainer: pl.Trainer, module: Any) -> None:
+        super().on_train_start(trainer, module)
+        self._reset(module)
+
     def on_train_epoch_start(self, trainer: pl.Trainer, module: Any) -> None:
         super().on_train_epoch_start(trainer, module)
+        self._reset(module)
+
+    def _reset(self, module: Any) -> None:  # a resumed run may skip the epoch start; set the bar up either way
         self.train_progress_bar.reset(total=module.max_steps)
         self.train_progress_bar.initial = module.step
         self.train_progress_bar.set_description("train")
@@ -188,8 +198,10 @@ def _markdown(result: dict[str, Any]) -> str:
         lines.append(f"| baseline: {name.replace('_', ' ')} | {fmt(value)} |")
     lines += [
         "",
-        f"The resampling baseline keeps {result['budget_pixels']} RGB pixels per image, the information the tokens "
-        "carry (bits / 24 for discrete tokens, latent scalars / 3 for continuous ones).",
+        (
+            f"The resampling baseline keeps {result['budget_pixels']} RGB pixels per image, the information the "
+            "tokens carry (bits / 24 for discrete tokens, latent scalars / 3 for continuous ones)."
+        ),
         "",
     ]
     if result.get("showcase_psnr"):

@@ -7,6 +7,7 @@ counter, so a resumed run sees exactly the batches the uninterrupted run would h
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -14,8 +15,8 @@ from typing import Any, Literal
 import lightning.pytorch as pl
 import torch
 from torch import Tensor
-from torchvision.transforms.v2.functional import resize
 from torch.utils.data import DataLoader, Dataset, Sampler
+from torchvision.transforms.v2.functional import resize
 
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError, DataError
@@ -65,6 +66,29 @@ class EpochIndexed(Dataset):
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
         return self.dataset[item]
+
+
+class EndlessStream(torch.utils.data.IterableDataset):
+    """Loops an iterable dataset (tar shards) epoch after epoch, calling ``set_epoch`` before each pass.
+
+    Training never meets an epoch end, so data-parallel ranks holding different numbers of samples cannot leave
+    one another waiting in a collective, and shuffles and crops change from epoch to epoch. (A resumed run
+    restarts the stream at epoch 0: exact resumption is for folders and the built-in data.)
+    """
+
+    def __init__(self, dataset: torch.utils.data.IterableDataset):
+        self.dataset = dataset
+
+    def __iter__(self) -> Iterator[Any]:
+        for epoch in itertools.count():
+            if hasattr(self.dataset, "set_epoch"):
+                self.dataset.set_epoch(epoch)
+            produced = False
+            for sample in self.dataset:
+                produced = True
+                yield sample
+            if not produced:  # this worker holds no shard
+                return
 
 
 class ImageDataModule(pl.LightningDataModule, Configurable):
@@ -165,7 +189,7 @@ class ImageDataModule(pl.LightningDataModule, Configurable):
 
     def train_dataloader(self) -> DataLoader:
         if isinstance(self.train_data, torch.utils.data.IterableDataset):
-            return self._loader(self.train_data)
+            return self._loader(EndlessStream(self.train_data))
         trainer = self.trainer
         sampler = EndlessSampler(
             len(self.train_data),

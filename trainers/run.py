@@ -15,6 +15,7 @@ The run folder holds ``config.yaml`` (as resolved), ``checkpoints/last.ckpt``, `
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -26,6 +27,7 @@ from omnitok.utils import atomic_path
 
 TOP_LEVEL_KEYS = {"seed", "model", "data", "trainer"}
 LOGGERS = ("csv", "tensorboard", "wandb")
+PRECISIONS = {"32-true", "32", "bf16-mixed", "bf16-true"}
 
 
 @dataclasses.dataclass
@@ -34,7 +36,7 @@ class RunSettings:
 
     Attributes:
         max_steps: training length in batches (the learning-rate schedule spans it).
-        precision: Lightning precision ("32-true", "bf16-mixed", "16-mixed").
+        precision: "32-true" or "bf16-mixed" (or "bf16-true").
         accelerator, devices, strategy, num_nodes: Lightning's (DDP/FSDP, multi-node are Lightning's).
         val_every: steps between validation rounds (metrics, codebook statistics, reconstruction grid).
         checkpoint_every: steps between rewrites of checkpoints/last.ckpt.
@@ -69,6 +71,11 @@ class RunSettings:
         if unknown:
             raise ConfigError(f"unknown trainer setting(s) {unknown}; known: {sorted(known)}")
         settings = cls(**section)
+        if str(settings.precision) not in PRECISIONS:
+            raise ConfigError(
+                f"trainer.precision {settings.precision!r} is not supported; choose from {sorted(PRECISIONS)} "
+                "(fp16 loss scaling is not wired into the manual GAN steps; bf16 needs none)"
+            )
         bad = [name for name in settings.loggers if name not in LOGGERS]
         if bad:
             raise ConfigError(f"unknown logger(s) {bad}; choose from {list(LOGGERS)}")
@@ -118,6 +125,12 @@ def train(
     checkpoints = out / "checkpoints"
     if resume is None and (checkpoints / LAST).exists():
         raise ConfigError(f"{out} already holds a run (checkpoints/{LAST}); resume it with --resume {out} or pick another --out")
+    if resume is not None:
+        from omnitok.trainers.export import read_checkpoint
+
+        done = int(read_checkpoint(resume).get("omnitok", {}).get("step", 0))
+        if done >= settings.max_steps:
+            raise ConfigError(f"{resume} already reached step {done}; raise trainer.max_steps to train further")
     seed = int(config.get("seed", 0))
     pl.seed_everything(seed, workers=True, verbose=False)
     data = instantiate(config["data"])
@@ -132,6 +145,7 @@ def train(
     with atomic_path(out / "config.yaml") as tmp:  # the recipe as last run (a resume may extend max_steps)
         tmp.write_text(yaml.safe_dump(config, sort_keys=False))
 
+    _quiet_lightning_tips()
     trainer = pl.Trainer(
         max_epochs=-1,
         max_steps=-1,  # the module stops itself at its own step count (two optimizers step per batch)
@@ -142,7 +156,7 @@ def train(
         precision=settings.precision,
         accelerator=settings.accelerator,
         devices=settings.devices,
-        strategy=settings.strategy,
+        strategy=_strategy(settings.strategy, module),
         num_nodes=settings.num_nodes,
         default_root_dir=str(out),
         enable_checkpointing=False,
@@ -159,6 +173,7 @@ def train(
     )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the frozen EMA copy and LPIPS
+        warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")  # Lightning's own deprecation noise
         trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None, weights_only=True)
     exported = None
     if trainer.is_global_zero:
@@ -166,6 +181,28 @@ def train(
         if module.skipped_files:
             print(f"skipped {len(module.skipped_files)} unreadable file(s); first: {module.skipped_files[:5]}")
     return RunResult(out, module.step, exported, list(module.skipped_files))
+
+
+class _DropAdvertisements(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+def _quiet_lightning_tips() -> None:
+    """Keep Lightning's log to what concerns the run (it advertises a cloud logger when none is installed)."""
+    log = logging.getLogger("lightning.pytorch.utilities.rank_zero")
+    if not any(isinstance(f, _DropAdvertisements) for f in log.filters):
+        log.addFilter(_DropAdvertisements())
+
+
+def _strategy(name: str, module: Any) -> Any:
+    """DDP with a discriminator needs find_unused_parameters: each optimizer's step leaves the other's
+    parameters without gradients (toggle_optimizer)."""
+    if name == "ddp" and module.adversarial is not None:
+        from lightning.pytorch.strategies import DDPStrategy
+
+        return DDPStrategy(find_unused_parameters=True)
+    return name
 
 
 def _loggers(settings: RunSettings, out: Path) -> list[Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -152,12 +153,16 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
             raise ConfigError(f"batch has no {self.media_key!r} entry (keys: {sorted(batch)}); set media_key")
         return batch[self.media_key]
 
+    def _all_true(self, local: bool) -> bool:
+        """``local`` on every rank (a collective under DDP, so all ranks take the same branch)."""
+        if self._trainer is None or self.trainer.world_size == 1:
+            return local
+        flag = torch.tensor([float(local)], device=self.device)
+        return bool(self.trainer.strategy.reduce(flag, reduce_op="min").item() > 0)
+
     def _all_finite(self, *values: Tensor) -> bool:
-        """True when every value is finite on every rank (a collective under DDP, so all ranks skip together)."""
-        flag = torch.tensor([float(all(bool(torch.isfinite(v).all()) for v in values))], device=self.device)
-        if self.trainer is not None and self.trainer.world_size > 1:
-            flag = self.trainer.strategy.reduce(flag, reduce_op="min")
-        return bool(flag.item() > 0)
+        """True when every value is finite on every rank."""
+        return self._all_true(all(bool(torch.isfinite(v).all()) for v in values))
 
     def _note_nonfinite(self, what: str) -> None:
         self.skipped_steps += 1
@@ -182,14 +187,17 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         step = self.step
         self.step += 1
         optimizers, schedulers = self._optimizers(), self._schedulers()
-        if x.shape[0] == 0:  # every file of this batch was unreadable
-            return None
-        logs = self._generator_step(x, step, optimizers[0])
-        schedulers[0].step()
-        if self.adversarial is not None and self.adversarial.active(step):
-            if logs is not None:
+        try:
+            if not self._all_true(x.shape[0] > 0):  # some rank's files were all unreadable: every rank skips
+                return None
+            logs = self._generator_step(x, step, optimizers[0])
+            if logs is not None and self.adversarial is not None and self.adversarial.active(step):
                 logs.update(self._discriminator_step(x, logs.pop("_reconstruction"), optimizers[1]))
-            schedulers[1].step()
+        finally:
+            with warnings.catch_warnings():  # schedules follow the step, even where an optimizer did not step
+                warnings.filterwarnings("ignore", message=r".*lr_scheduler\.step\(\)` before `optimizer\.step\(\)`.*")
+                for scheduler in schedulers:
+                    scheduler.step()
         if logs is None:
             return None
         logs.pop("_reconstruction", None)
@@ -301,7 +309,7 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
             self._val_stats.sync()
             for name, value in self._val_stats.compute().items():
                 if name in ("usage", "perplexity", "dead_codes", "entropy_bits"):
-                    figures[f"val/{name}"] = torch.tensor(value)
+                    figures[f"val/{name}"] = torch.tensor(value, device=self.device)
         if figures:
             self.log_dict(figures, sync_dist=True)
             if "val/psnr" in figures:
@@ -345,6 +353,8 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         self._rng_to_restore = state["rng"]
 
     def on_train_start(self) -> None:
+        if self.step >= self.max_steps:  # a finished run resumed without a longer max_steps: nothing to do
+            self.trainer.should_stop = True
         if self._rng_to_restore is not None:  # applied here, after Lightning's own set-up drew random numbers
             _set_rng_state(self._rng_to_restore)
             self._rng_to_restore = None
@@ -355,9 +365,10 @@ def _rng_state() -> dict[str, Any]:
     np_state = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "cuda": [torch.cuda.get_rng_state()] if torch.cuda.is_available() and torch.cuda.is_initialized() else [],
         "python": list(random.getstate()[1]),
         "python_version": random.getstate()[0],
+        "python_gauss": random.getstate()[2],
         "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
     }
 
@@ -365,7 +376,7 @@ def _rng_state() -> dict[str, Any]:
 def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    random.setstate((state["python_version"], tuple(state["python"]), None))
+        torch.cuda.set_rng_state(state["cuda"][0])  # this rank's current device
+    random.setstate((state["python_version"], tuple(state["python"]), state.get("python_gauss")))
     name, keys, *rest = state["numpy"]
     np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))

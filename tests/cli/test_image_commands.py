@@ -121,3 +121,24 @@ def test_help_explains_each_command(command, capsys):
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert "usage: omnitok" in text and "--out" in text
+
+
+def test_outputs_never_collide_or_overwrite_silently(tokenizer_folder, tmp_path, capsys):
+    for folder in ("d1", "d2"):
+        (tmp_path / folder).mkdir()
+        write_png((torch.rand(3, 32, 32) * 255).to(torch.uint8), str(tmp_path / folder / "a.png"))
+    tok = str(tokenizer_folder)
+    code = main(["encode", str(tmp_path / "d1"), str(tmp_path / "d2"), "--tokenizer", tok, "--out", str(tmp_path / "t")])
+    assert code == 2 and "would both be written" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()  # nothing written
+    assert main(["encode", str(tmp_path / "d1"), "--tokenizer", tok, "--out", str(tmp_path / "t")]) == 0
+    assert main(["decode", str(tmp_path / "t"), "--tokenizer", tok, "--out", str(tmp_path / "d1")]) == 2
+    assert "--overwrite" in capsys.readouterr().err  # decoding next to the originals would replace a.png
+    assert main(["decode", str(tmp_path / "t"), "--tokenizer", tok, "--out", str(tmp_path / "d1"), "--overwrite"]) == 0
+
+
+def test_set_reads_scientific_notation_as_numbers():
+    from omnitok.cli.train import parse_value
+
+    assert parse_value("1e-4") == 1e-4 and parse_value("3") == 3 and parse_value("[1, 2]") == [1, 2]
+    assert parse_value("builtin") == "builtin" and parse_value("true") is True

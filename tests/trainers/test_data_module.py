@@ -56,8 +56,11 @@ def test_folder_split_and_shards_feed_batches(tmp_path):
     assert len(shards) == 4
     sharded = ImageDataModule(pattern, size=32, batch_size=5, num_workers=0, val_root=str(folder))
     sharded.setup("fit")
-    images = torch.cat([b["image"] for b in sharded.train_dataloader()])
-    assert images.shape == (20, 3, 32, 32)
+    batches = list(itertools.islice(iter(sharded.train_dataloader()), 8))  # endless: two passes over 20 images
+    paths = [p for b in batches for p in b["path"]]
+    assert all(b["image"].shape == (5, 3, 32, 32) for b in batches)
+    assert sorted(paths[:20]) == sorted(paths[20:]) and len(set(paths[:20])) == 20  # each image once per epoch
+    assert paths[:20] != paths[20:]  # the next epoch is shuffled anew
     assert next(iter(sharded.val_dataloader()))["image"].shape[1:] == (3, 32, 32)
 
 

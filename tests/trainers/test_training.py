@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import lightning.pytorch as pl
@@ -37,14 +38,14 @@ class Crash(pl.Callback):
             raise RuntimeError("simulated crash")
 
 
-FULL = dict(  # every moving part on: GAN from step 2, EMA, LPIPS (random backbone), k-means, restarts
-    model__adversarial__start_step=2,
-    model__ema_decay=0.9,
-    model__losses=[
+FULL = {  # every moving part on: GAN from step 2, EMA, LPIPS (random backbone), k-means, restarts
+    "model__adversarial__start_step": 2,
+    "model__ema_decay": 0.9,
+    "model__losses": [
         {"class_path": "omnitok.trainers.ReconstructionLoss", "init_args": {"kind": "l1"}},
         {"class_path": "omnitok.trainers.PerceptualLoss", "init_args": {"pretrained": False, "weight": 0.1}},
     ],
-)
+}
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +157,7 @@ def test_fine_tuning_starts_from_given_weights(full_run, tmp_path):
 def test_bf16_mixed_precision_trains(tmp_path):
     recorder = RecordLosses()
     train(tiny_recipe("quickstart_fsq", trainer__precision="bf16-mixed", trainer__max_steps=3), tmp_path, callbacks=[recorder])
-    assert len(recorder.losses) == 3 and all(v == v for v in recorder.losses.values())
+    assert len(recorder.losses) == 3 and all(math.isfinite(v) for v in recorder.losses.values())
 
 
 def test_bad_recipes_fail_before_training(tmp_path):
@@ -188,3 +189,14 @@ def test_unreadable_images_are_skipped_and_reported(tmp_path):
     result = train(tiny_recipe(data__root=str(tmp_path / "images"), data__val_fraction=0.0, trainer__max_steps=8), tmp_path / "run")
     assert result.step == 8
     assert {Path(line.split(":")[0]).name for line in result.skipped_files} == {"broken.png", "truncated.png"}
+
+
+def test_resuming_a_finished_run_asks_for_more_steps(full_run):
+    out, _, _ = full_run
+    with pytest.raises(ConfigError, match="raise trainer.max_steps"):
+        train(tiny_recipe(**FULL), out, resume=out / "checkpoints" / "last.ckpt")
+
+
+def test_fp16_mixed_precision_is_refused_up_front(tmp_path):
+    with pytest.raises(ConfigError, match="precision"):
+        train(tiny_recipe(trainer__precision="16-mixed"), tmp_path)
