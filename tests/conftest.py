@@ -10,6 +10,11 @@ os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="omnitok-hf-cache-")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One intra-op thread per xdist worker: with -n 2 on 2 cores, two workers of 2 OpenMP threads each spin-wait
+    # on each other and training tests run many times slower.
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed() -> None:
