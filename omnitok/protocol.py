@@ -20,7 +20,7 @@ from omnitok.errors import DTypeError, IndexRangeError, NonFiniteError, ShapeErr
 
 Modality = Literal["image", "video", "audio"]
 CodebookKind = Literal["single", "residual", "grouped"]
-_AXES = {"image": 2, "video": 3, "audio": 1}
+GRID_AXES = {"image": 2, "video": 3, "audio": 1}  # grid axes per modality
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,10 +62,10 @@ class TokenizerSpec:
         object.__setattr__(self, "codebook_sizes", tuple(int(s) for s in self.codebook_sizes))
         object.__setattr__(self, "downsample", tuple(int(d) for d in self.downsample))
         object.__setattr__(self, "value_range", tuple(float(v) for v in self.value_range))
-        if self.modality not in _AXES:
-            raise ValueError(f"modality must be one of {sorted(_AXES)}, got {self.modality!r}")
-        if len(self.downsample) != _AXES[self.modality]:
-            raise ValueError(f"{self.modality} needs {_AXES[self.modality]} downsample factors, got {self.downsample}")
+        if self.modality not in GRID_AXES:
+            raise ValueError(f"modality must be one of {sorted(GRID_AXES)}, got {self.modality!r}")
+        if len(self.downsample) != GRID_AXES[self.modality]:
+            raise ValueError(f"{self.modality} needs {GRID_AXES[self.modality]} downsample factors, got {self.downsample}")
         if any(d < 1 for d in self.downsample):
             raise ValueError(f"downsample factors must be >= 1, got {self.downsample}")
         if self.discrete != bool(self.codebook_sizes):

@@ -225,13 +225,14 @@ class ImageDataModule(pl.LightningDataModule, Configurable):
                 photo = resize(photo, [height, width], antialias=True)
                 images.append(_center_crop_multiple(photo, max_size, 16).float() / 127.5 - 1.0)
             return images
+        images = []
         if isinstance(self.val_data, data.ImageFolderDataset):
-            return [
-                data.resize_and_crop(data.read_image(path), max_size, crop="center")
-                for path in self.val_data.files[:count]
-                if _readable(path)
-            ]
-        return []
+            for path in self.val_data.files[:count]:
+                try:
+                    images.append(data.resize_and_crop(data.read_image(path), max_size, crop="center"))
+                except DataError:  # unreadable files are reported by training; the showcase just leaves them out
+                    continue
+        return images
 
     def describe(self) -> str:
         if self.kind == BUILTIN and self.train_data is not None:
@@ -258,12 +259,3 @@ def _center_crop_multiple(image: Tensor, max_size: int, multiple: int) -> Tensor
     top, left = (image.shape[-2] - height) // 2, (image.shape[-1] - width) // 2
     return image[:, top : top + height, left : left + width]
 
-
-def _readable(path: Path) -> bool:
-    from omnitok.data import read_image
-
-    try:
-        read_image(path)
-    except DataError:
-        return False
-    return True

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError
-from omnitok.protocol import Modality, TokenizerSpec, check_media, check_tokens
+from omnitok.protocol import GRID_AXES, Modality, TokenizerSpec, check_media, check_tokens
 from omnitok.quantizers import Quantizer, QuantizerOutput
 
 
@@ -106,7 +106,6 @@ class Autoencoder(nn.Module, Configurable):
         return save_pretrained(self, directory)
 
 
-_AXES = {"image": 2, "video": 3, "audio": 1}
 
 
 def _downsample(encoder: nn.Module, modality: str, downsample: Sequence[int] | None) -> tuple[int, ...]:
@@ -115,7 +114,7 @@ def _downsample(encoder: nn.Module, modality: str, downsample: Sequence[int] | N
     factor = getattr(encoder, "downsample_factor", None)
     if factor is None:
         raise ConfigError(f"{type(encoder).__name__} has no downsample_factor; give the Autoencoder downsample=[...]")
-    return tuple(factor) if isinstance(factor, Sequence) else (int(factor),) * _AXES.get(modality, 1)
+    return tuple(factor) if isinstance(factor, Sequence) else (int(factor),) * GRID_AXES[modality]
 
 
 def _check_channels(encoder: nn.Module, quantizer: Quantizer, decoder: nn.Module) -> None:

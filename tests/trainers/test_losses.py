@@ -76,7 +76,11 @@ def test_ema_tracks_parameters_and_copies_buffers():
     ema.update(model, step=1000)
     torch.testing.assert_close(ema.average.weight, 0.9 * start + 0.1 * model.weight.detach())
     torch.testing.assert_close(ema.average.running_mean, model.running_mean)
+    before = ema.average.weight.detach().clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
     ema.update(model, step=0)  # warm-up: decay min(0.9, 1/10) = 0.1
+    torch.testing.assert_close(ema.average.weight, 0.1 * before + 0.9 * model.weight.detach())
     assert not ema.average.training and not ema.average.weight.requires_grad
 
 
