@@ -102,6 +102,4 @@ def build_metrics(modality: Modality, device: torch.device) -> tuple[list[Metric
 
 def _load_builtin_metrics() -> None:
     """Import the modules whose factories register the built-in metrics (they import heavy packages lazily)."""
-    import omnitok.metrics.image  # noqa: F401  (psnr, ssim)
-    import omnitok.metrics.perceptual  # noqa: F401  (lpips)
-    import omnitok.metrics.fid  # noqa: F401  (rfid)
+    import omnitok.metrics.defaults  # noqa: F401
