@@ -1,6 +1,8 @@
 """k-means for codebook initialisation, built on :func:`nearest_code` and ``index_add_`` (no one-hot matrices).
 
-Under data parallelism every rank contributes its own vectors and all ranks end with the same centroids.
+Each Lloyd iteration is one nearest-code search (the Triton kernel on CUDA tensors, the chunked torch path
+elsewhere) plus :func:`cluster_sums`, so memory stays O(N D + K D) and 16384 codes on 10^6 vectors is practical
+on a GPU. Under data parallelism every rank contributes its own vectors and all ranks end with the same centroids.
 """
 
 from __future__ import annotations
@@ -10,16 +12,25 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from omnitok.distributed import all_reduce_sum_, sample_rows
+from omnitok.ops.backend import Backend
+from omnitok.ops.codebook_update import cluster_sums
 from omnitok.ops.nearest_code import Metric, nearest_code
 
 
 @torch.no_grad()
 def kmeans(
-    x: Tensor, num_clusters: int, *, iters: int = 10, metric: Metric = "l2", init: Tensor | None = None
+    x: Tensor,
+    num_clusters: int,
+    *,
+    iters: int = 10,
+    metric: Metric = "l2",
+    init: Tensor | None = None,
+    backend: Backend = "auto",
 ) -> tuple[Tensor, Tensor]:
     """Lloyd's k-means on x [N, D] -> (centroids [K, D] float32, cluster sizes [K] float32 from the last pass).
 
     Starts from ``init`` [K, D] or from K random input rows; a cluster that empties keeps its previous centroid.
+    ``backend`` is the nearest-code backend (see :func:`nearest_code`).
     """
     x = x.float()
     if metric == "cosine":
@@ -31,9 +42,8 @@ def kmeans(
     centroids = init.float().clone()
     counts = torch.zeros(num_clusters, device=x.device)
     for _ in range(iters):
-        assign = nearest_code(x, centroids, metric=metric).indices
-        counts = torch.zeros(num_clusters, device=x.device).index_add_(0, assign, torch.ones_like(assign, dtype=x.dtype))
-        sums = torch.zeros_like(centroids).index_add_(0, assign, x)
+        assign = nearest_code(x, centroids, metric=metric, backend=backend).indices
+        counts, sums = cluster_sums(x, assign, num_clusters)
         all_reduce_sum_(counts, sums)
         filled = counts > 0
         centroids[filled] = sums[filled] / counts[filled, None]

@@ -1,7 +1,15 @@
 """Nearest-code search: for each row of x, the index of the closest codebook row and its squared distance.
 
-Backends: ``"torch"`` streams over row chunks so memory stays bounded (the CPU default), ``"reference"`` is the
-plain formula materializing the whole N x K matrix (for tests). Ties go to the lowest index.
+Backends (see :mod:`omnitok.ops.backend`):
+
+- ``"triton"``: a fused kernel streaming over codebook tiles with a running min per row (never N x K);
+- ``"torch"``: row chunks x codebook tiles of a fixed size, ``addmm`` + ``min`` with a running min, so extra memory
+  is bounded whatever K is (the CPU default);
+- ``"reference"``: the plain formula ``||x||^2 - 2 x C^T + ||C||^2`` over the whole N x K matrix (for tests).
+
+All backends compute in float32 (bf16/fp16 products are exact in float32, so only the summation order differs) and
+break ties towards the lowest index. ``distance`` is recomputed from the chosen code in every backend, so two
+backends that pick the same index report the same distance bit for bit.
 """
 
 from __future__ import annotations
@@ -14,10 +22,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from omnitok.errors import DTypeError, ShapeError
+from omnitok.ops.backend import Backend, resolve_backend, same_device
 
 Metric = Literal["l2", "cosine"]
-Backend = Literal["auto", "torch", "reference"]
-_CHUNK_BYTES = 64 * 2**20
+Fp32Precision = Literal["ieee", "tf32"]
+_SCORE_ELEMENTS = 2**20  # one [rows, codes] float32 score tile of the torch path: 4 MiB, cache-sized
+_MIN_TILE_ROWS = 256  # rows per matmul: fewer starve the BLAS kernels
+_KERNEL_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+__all__ = ["Backend", "Metric", "NearestCode", "code_distances", "nearest_code"]
 
 
 @dataclasses.dataclass
@@ -31,13 +44,27 @@ class NearestCode:
 def code_distances(x: Tensor, codebook: Tensor, metric: Metric, codebook_sq: Tensor | None = None) -> Tensor:
     """All distances [N, K]: squared l2, or 1 - x.c for cosine (x and codebook already l2-normalized).
 
-    Differentiable; ``codebook_sq`` (the codebook's squared norms) may be passed in when reused across chunks.
+    Differentiable; materializes N x K (the reference formula). ``codebook_sq`` (the codebook's squared norms) may be
+    passed in when reused across chunks.
     """
     if metric == "cosine":
         return 1.0 - x @ codebook.T
     if codebook_sq is None:
         codebook_sq = (codebook * codebook).sum(1)
     return (x * x).sum(1, keepdim=True) - 2.0 * (x @ codebook.T) + codebook_sq
+
+
+def _check(x: Tensor, codebook: Tensor, metric: str) -> None:
+    if x.ndim != 2 or codebook.ndim != 2 or x.shape[1] != codebook.shape[1]:
+        raise ShapeError(
+            f"nearest_code needs x [N, D] and codebook [K, D], got {tuple(x.shape)}, {tuple(codebook.shape)}"
+        )
+    if codebook.shape[0] == 0 or codebook.shape[1] == 0:
+        raise ShapeError(f"nearest_code needs a non-empty codebook [K, D], got {tuple(codebook.shape)}")
+    if not (x.is_floating_point() and codebook.is_floating_point()):
+        raise DTypeError(f"nearest_code needs floating-point inputs, got {x.dtype} and {codebook.dtype}")
+    if metric not in ("l2", "cosine"):
+        raise ValueError(f"metric must be 'l2' or 'cosine', got {metric!r}")
 
 
 @torch.no_grad()
@@ -48,32 +75,104 @@ def nearest_code(
     metric: Metric = "l2",
     backend: Backend = "auto",
     chunk_rows: int | None = None,
+    fp32_precision: Fp32Precision = "ieee",
 ) -> NearestCode:
-    """x: [N, D] float, codebook: [K, D] float -> NearestCode. Computed in float32 whatever the input dtype."""
-    if x.ndim != 2 or codebook.ndim != 2 or x.shape[1] != codebook.shape[1]:
-        raise ShapeError(f"nearest_code needs x [N, D] and codebook [K, D], got {tuple(x.shape)}, {tuple(codebook.shape)}")
-    if not (x.is_floating_point() and codebook.is_floating_point()):
-        raise DTypeError(f"nearest_code needs floating-point inputs, got {x.dtype} and {codebook.dtype}")
-    if metric not in ("l2", "cosine"):
-        raise ValueError(f"metric must be 'l2' or 'cosine', got {metric!r}")
-    if backend not in ("auto", "torch", "reference"):
-        raise ValueError(f"backend must be 'auto', 'torch' or 'reference', got {backend!r}")
+    """x: [N, D] float, codebook: [K, D] float -> NearestCode (indices [N] int64, distance [N] float32).
+
+    Args:
+        metric: "l2" (squared euclidean) or "cosine" (both sides l2-normalized, distance 1 - cos).
+        backend: "auto" (Triton on CUDA tensors, else "torch"), "triton", "torch" or "reference".
+        chunk_rows: rows per chunk of the torch path (None: sized so a score tile stays ~4 MiB).
+        fp32_precision: "ieee" (exact float32 dot products) or "tf32" (the kernel's fast, inexact mode on
+            float32 inputs; ignored by the torch backends).
+    """
+    _check(x, codebook, metric)
+    same_device("nearest_code", x, codebook)
+    if fp32_precision not in ("ieee", "tf32"):
+        raise ValueError(f"fp32_precision must be 'ieee' or 'tf32', got {fp32_precision!r}")
+    chosen = resolve_backend(backend, x, codebook, op="nearest_code")
+    if x.shape[0] == 0:
+        return NearestCode(torch.empty(0, dtype=torch.long, device=x.device), torch.empty(0, device=x.device))
+    if chosen == "reference":
+        indices = _reference_indices(x, codebook, metric)
+    elif chosen == "torch":
+        indices = _chunked_indices(x, codebook, metric, chunk_rows)
+    else:
+        indices = _triton_indices(x, codebook, metric, fp32_precision)
+    return NearestCode(indices, code_distance(x, codebook, indices, metric))
+
+
+def code_distance(x: Tensor, codebook: Tensor, indices: Tensor, metric: Metric) -> Tensor:
+    """Distance [N] float32 from each row of x [N, D] to its code ``codebook[indices]`` (squared l2 or 1 - cos)."""
+    x, nearest = x.float(), codebook[indices].float()
+    if metric == "cosine":
+        return 1.0 - (F.normalize(x, dim=1) * F.normalize(nearest, dim=1)).sum(1)
+    return ((x - nearest) ** 2).sum(1)
+
+
+def _reference_indices(x: Tensor, codebook: Tensor, metric: Metric) -> Tensor:
     x, codebook = x.float(), codebook.float()
     if metric == "cosine":
         x, codebook = F.normalize(x, dim=1), F.normalize(codebook, dim=1)
-    codebook_sq = None if metric == "cosine" else (codebook * codebook).sum(1)
-    n, k = x.shape[0], codebook.shape[0]
-    if backend == "reference":
-        chunk = max(n, 1)
-    else:
-        chunk = chunk_rows or max(1, _CHUNK_BYTES // (4 * max(k, 1)))
-    indices = torch.empty(n, dtype=torch.long, device=x.device)
-    for start in range(0, n, chunk):
-        rows = slice(start, start + chunk)
-        indices[rows] = code_distances(x[rows], codebook, metric, codebook_sq).argmin(1)
-    nearest = codebook[indices]
+    return code_distances(x, codebook, metric).argmin(1)
+
+
+def _tile_sizes(n: int, k: int, chunk_rows: int | None) -> tuple[int, int]:
+    """(rows per chunk, codes per tile) so one float32 score tile holds about ``_SCORE_ELEMENTS`` values."""
+    if chunk_rows is not None:
+        return max(1, chunk_rows), max(1, min(k, _SCORE_ELEMENTS // max(1, chunk_rows)))
+    codes = min(k, _SCORE_ELEMENTS // _MIN_TILE_ROWS)
+    return max(_MIN_TILE_ROWS, _SCORE_ELEMENTS // codes), codes
+
+
+def _prepared_tile(codebook: Tensor, start: int, stop: int, metric: Metric) -> tuple[Tensor, Tensor, float]:
+    """(codes [T, D] float32, bias [T], dot scale): score = bias + scale * x.c is minimal at the nearest code."""
+    codes = codebook[start:stop].float()
     if metric == "cosine":
-        distance = 1.0 - (x * nearest).sum(1)
-    else:
-        distance = ((x - nearest) ** 2).sum(1)
-    return NearestCode(indices, distance)
+        return F.normalize(codes, dim=1), codes.new_zeros(codes.shape[0]), -1.0
+    return codes, (codes * codes).sum(1), -2.0
+
+
+def _chunked_indices(x: Tensor, codebook: Tensor, metric: Metric, chunk_rows: int | None) -> Tensor:
+    """Running (min, argmin) over codebook tiles for each row chunk; extra memory independent of N and K."""
+    n, k = x.shape[0], codebook.shape[0]
+    rows_per_chunk, codes_per_tile = _tile_sizes(n, k, chunk_rows)
+    tile_starts = range(0, k, codes_per_tile)
+    single_tile = _prepared_tile(codebook, 0, k, metric) if codes_per_tile >= k else None
+    indices = torch.empty(n, dtype=torch.long, device=x.device)
+    score = torch.empty(rows_per_chunk, codes_per_tile, device=x.device)
+    for row in range(0, n, rows_per_chunk):
+        xs = x[row : row + rows_per_chunk].float()
+        if metric == "cosine":
+            xs = F.normalize(xs, dim=1)
+        best_val: Tensor | None = None
+        for start in tile_starts:
+            codes, bias, scale = single_tile or _prepared_tile(codebook, start, start + codes_per_tile, metric)
+            tile = score[: xs.shape[0], : codes.shape[0]]
+            torch.addmm(bias, xs, codes.T, alpha=scale, out=tile)  # (rows, T): bias + scale * x.c
+            val, arg = tile.min(1)  # first minimum on ties
+            if best_val is None:
+                best_val, best_arg = val, arg
+            else:
+                better = val < best_val  # strict: an earlier tile keeps a tie
+                best_val = torch.where(better, val, best_val)
+                best_arg = torch.where(better, arg + start, best_arg)
+        indices[row : row + xs.shape[0]] = best_arg
+    return indices
+
+
+def _triton_indices(x: Tensor, codebook: Tensor, metric: Metric, fp32_precision: Fp32Precision) -> Tensor:
+    from omnitok.ops.triton_nearest_code import nearest_code_indices
+
+    dtype = torch.promote_types(x.dtype, codebook.dtype)
+    dtype = dtype if dtype in _KERNEL_DTYPES else torch.float32
+    codes32 = codebook.float()
+    if metric == "cosine":  # score = -(x.c) / max(||c||, eps): argmin is the largest cosine
+        bias = codes32.new_zeros(codes32.shape[0])
+        scale = -1.0 / codes32.norm(dim=1).clamp_min(1e-12)
+    else:  # score = ||c||^2 - 2 x.c
+        bias = (codes32 * codes32).sum(1)
+        scale = torch.full_like(bias, -2.0)
+    return nearest_code_indices(
+        x.to(dtype).contiguous(), codebook.to(dtype).contiguous(), bias, scale, fp32_precision=fp32_precision
+    )

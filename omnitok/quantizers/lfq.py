@@ -2,8 +2,8 @@
 
 Index bits are most-significant first (channel 0 is the top bit), matching vector-quantize-pytorch's ``LFQ``.
 The entropy loss (per-sample entropy minus ``diversity_gamma`` x codebook entropy) is computed over groups of
-``entropy_group_bits`` bits, each with its own 2^group softmax, so a 2^18 codebook never materializes N x 2^18
-probabilities; with one group it is exactly MAGVIT-v2's loss.
+``entropy_group_bits`` bits, each with its own 2^group softmax; with one group it is exactly MAGVIT-v2's loss.
+:func:`omnitok.ops.lfq_entropy_terms` factorizes that softmax over bits, so no N x 2^group matrix is ever built.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from omnitok.distributed import is_distributed
+from omnitok.ops.backend import Backend
+from omnitok.ops.lfq import lfq_entropy_terms, lfq_quantize
 from omnitok.quantizers.base import FlatQuantized, Quantizer
 from omnitok.utils import entropy
 
@@ -36,6 +38,7 @@ class LookupFreeQuantizer(Quantizer):
         entropy_group_bits: bits per entropy group (must divide ``codebook_bits``); None picks the largest
             divisor up to 12 (exact MAGVIT-v2 loss up to 2^12 codes).
         codebook_scale: code values are +-codebook_scale.
+        backend: LFQ op backend, see :func:`omnitok.ops.lfq_quantize` and :func:`omnitok.ops.lfq_entropy_terms`.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class LookupFreeQuantizer(Quantizer):
         inv_temperature: float = 100.0,
         entropy_group_bits: int | None = None,
         codebook_scale: float = 1.0,
+        backend: Backend = "auto",
     ):
         super().__init__()
         if not 1 <= codebook_bits <= 30:
@@ -58,16 +62,14 @@ class LookupFreeQuantizer(Quantizer):
         self.dim, self.codebook_bits, self.codebook_size = dim, codebook_bits, 2**codebook_bits
         self.entropy_weight, self.diversity_gamma = entropy_weight, diversity_gamma
         self.commitment_weight, self.inv_temperature = commitment_weight, inv_temperature
-        self.entropy_group_bits, self.codebook_scale = group_bits, codebook_scale
+        self.entropy_group_bits, self.codebook_scale, self.backend = group_bits, codebook_scale, backend
         projected = dim != codebook_bits
         self.project_in = nn.Linear(dim, codebook_bits) if projected else nn.Identity()
         self.project_out = nn.Linear(codebook_bits, dim) if projected else nn.Identity()
         self.register_buffer("_bit_values", 2 ** torch.arange(codebook_bits - 1, -1, -1), persistent=False)
-        group_codes = torch.arange(2**group_bits)[:, None] & (2 ** torch.arange(group_bits - 1, -1, -1)) != 0
-        self.register_buffer("_group_codes", group_codes.float() * 2 - 1, persistent=False)  # (2^g, g) of +-1
 
     def encode_flat(self, x: Tensor) -> Tensor:
-        return ((self.project_in(x) > 0).long() * self._bit_values).sum(1)
+        return lfq_quantize(self.project_in(x), scale=self.codebook_scale, backend=self.backend).indices
 
     def decode_flat(self, indices: Tensor) -> Tensor:
         bits = (indices[:, None] & self._bit_values) != 0
@@ -75,8 +77,7 @@ class LookupFreeQuantizer(Quantizer):
 
     def quantize_flat(self, x: Tensor, active: Tensor | None = None) -> FlatQuantized:
         xe = self.project_in(x)
-        codes = torch.where(xe > 0, self.codebook_scale, -self.codebook_scale)
-        indices = ((xe > 0).long() * self._bit_values).sum(1)
+        signs = lfq_quantize(xe, scale=self.codebook_scale, backend=self.backend)  # exact codes, straight-through
         rows = xe if active is None else xe[active]
         loss = xe.new_zeros(())
         metrics: dict[str, Tensor] = {}
@@ -87,18 +88,19 @@ class LookupFreeQuantizer(Quantizer):
             if rows.numel():
                 loss = loss + self.entropy_weight * (per_sample - self.diversity_gamma * codebook)
             metrics["per_sample_entropy"], metrics["codebook_entropy"] = per_sample.detach(), codebook.detach()
-        quantized = self.project_out(xe + (codes - xe).detach())
-        return FlatQuantized(quantized, indices, loss, metrics)
+        return FlatQuantized(self.project_out(signs.codes), signs.indices, loss, metrics)
 
     def entropy_terms(self, xe: Tensor) -> tuple[Tensor, Tensor]:
         """(mean per-sample entropy, entropy of the mean distribution), in nats, averaged over bit groups."""
-        groups = xe.shape[1] // self.entropy_group_bits
-        xg = xe.reshape(xe.shape[0], groups, self.entropy_group_bits)  # (N, G, g)
-        # softmax over codes of -||x - c||^2 * inv_temperature; terms constant across codes cancel
-        logits = 2 * self.inv_temperature * self.codebook_scale * (xg @ self._group_codes.T)  # (N, G, 2^g)
-        probs = logits.softmax(-1)
-        per_sample = entropy(probs).mean() if xe.shape[0] else xe.new_zeros(())
-        prob_sum, count = probs.sum(0), torch.tensor(float(xe.shape[0]), device=xe.device)
+        terms = lfq_entropy_terms(
+            xe,
+            group_bits=self.entropy_group_bits,
+            inv_temperature=self.inv_temperature,
+            scale=self.codebook_scale,
+            backend=self.backend,
+        )  # never materializes N x 2^group_bits
+        per_sample, prob_sum = terms.per_sample, terms.probability_sums  # scalar, (G, 2^g)
+        count = torch.tensor(float(xe.shape[0]), device=xe.device)
         if is_distributed():  # the batch-average distribution over all ranks' tokens, with gradients
             import torch.distributed.nn.functional as dist_fn
 

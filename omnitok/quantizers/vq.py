@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from omnitok.distributed import all_reduce_sum_, sample_rows
+from omnitok.ops.codebook_update import cluster_sums, ema_codebook, ema_update_
 from omnitok.ops.kmeans import kmeans
 from omnitok.ops.nearest_code import Backend, Metric, code_distances, nearest_code
 from omnitok.quantizers.base import FlatQuantized, Quantizer
@@ -134,7 +135,9 @@ class VectorQuantizer(Quantizer):
 
     @torch.no_grad()
     def _kmeans_init(self, xe: Tensor) -> None:
-        centroids, counts = kmeans(xe, self.codebook_size, iters=self.kmeans_iters, metric=self.metric)
+        centroids, counts = kmeans(
+            xe, self.codebook_size, iters=self.kmeans_iters, metric=self.metric, backend=self.backend
+        )
         self.codebook.data.copy_(centroids)
         self.ema_count.copy_(counts)
         self.ema_sum.copy_(centroids * counts[:, None])
@@ -144,15 +147,12 @@ class VectorQuantizer(Quantizer):
     def _update_codebook(self, xe: Tensor, indices: Tensor, active: Tensor | None) -> None:
         if active is not None:
             xe, indices = xe[active], indices[active]
-        counts = torch.zeros_like(self.ema_count).index_add_(0, indices, torch.ones_like(indices, dtype=xe.dtype))
-        sums = torch.zeros_like(self.ema_sum).index_add_(0, indices, xe)
+        counts, sums = cluster_sums(xe, indices, self.codebook_size)
         all_reduce_sum_(counts, sums)
-        self.ema_count.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        ema_update_(self.ema_count, counts, self.decay)
         if self.update == "ema":
-            self.ema_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
-            total = self.ema_count.sum()
-            smoothed = (self.ema_count + self.eps) / (total + self.codebook_size * self.eps) * total
-            codebook = self.ema_sum / smoothed[:, None]
+            ema_update_(self.ema_sum, sums, self.decay)
+            codebook = ema_codebook(self.ema_count, self.ema_sum, self.eps)
             self.codebook.data.copy_(F.normalize(codebook, dim=1) if self.metric == "cosine" else codebook)
         if self.dead_code_threshold > 0:
             self._restart_dead_codes(xe)
