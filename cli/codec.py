@@ -21,7 +21,7 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
         "Images must be multiples of the tokenizer's downsampling factor, or pass --size.",
     )
     encode.add_argument("inputs", nargs="+", help="image files and/or folders")
-    encode.add_argument("--tokenizer", required=True, help="tokenizer folder, zoo name or hub id")
+    encode.add_argument("--tokenizer", required=True, help="tokenizer folder, zoo name, hub id, diffusers:/transformers: adapter or module:attribute")
     encode.add_argument("--out", required=True, help="folder for the token files")
     encode.add_argument(
         "--size", type=_positive, help="resize the shorter side to SIZE and center-crop a square first"
@@ -55,9 +55,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from omnitok.hub import load_tokenizer
+    from omnitok.resolve import resolve_tokenizer
 
-    tokenizer = load_tokenizer(args.tokenizer, trust_remote_code=args.trust_remote_code, map_location=args.device)
+    tokenizer = resolve_tokenizer(args.tokenizer, trust_remote_code=args.trust_remote_code, map_location=args.device)
     if tokenizer.spec.modality != "image":
         raise ConfigError(f"{args.tokenizer} is a {tokenizer.spec.modality} tokenizer; this command handles images")
     return tokenizer

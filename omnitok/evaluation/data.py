@@ -1,0 +1,115 @@
+"""The evaluation set: a folder of images (or the built-in held-out images), prepared by one pinned policy.
+
+Every image is resized so its shorter side equals the resolution (antialiased bicubic) and center-cropped to a
+square, then kept as uint8 [3, R, R]. The same files, the same policy and the same seed give the same tensors,
+bit for bit. The fingerprint hashes every used file's relative path and bytes, so two reports computed on
+different data can never be mistaken for each other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from omnitok.data import list_image_files, read_image, resize_and_crop
+from omnitok.errors import DataError
+
+BUILTIN = "builtin"
+RESIZE_POLICY = "shorter side resized to {r} (bicubic, antialiased), center crop {r} x {r}, 8-bit RGB"
+
+
+@dataclasses.dataclass
+class EvalImages:
+    """images: uint8 [N, 3, R, R]; names: one per image (path relative to the root); fingerprint: SHA-256."""
+
+    images: Tensor
+    names: list[str]
+    root: str
+    resolution: int
+    fingerprint: str
+    skipped: list[str] = dataclasses.field(default_factory=list)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def batch(self, start: int, stop: int) -> Tensor:
+        """Images start..stop as float32 [B, 3, R, R] in [0, 1]."""
+        return self.images[start:stop].float() / 255.0
+
+    def describe(self) -> str:
+        return f"{len(self)} images from {self.root} at {self.resolution}x{self.resolution}"
+
+
+def load_eval_images(
+    root: str | os.PathLike,
+    resolution: int,
+    max_samples: int | None = None,
+    seed: int = 0,
+    skip_unreadable: bool = False,
+) -> EvalImages:
+    """Read the evaluation set from a folder of images (searched recursively) or ``"builtin"``.
+
+    Args:
+        root: a folder, or ``"builtin"`` for the built-in held-out set (whole test photos never seen in
+            training, tiled at ``resolution``, plus unseen procedural scenes).
+        resolution: side R of the square each image becomes.
+        max_samples: use at most this many images, a subset drawn with ``seed`` (all when None).
+        seed: seeds the subset choice.
+        skip_unreadable: leave unreadable files out (listed in ``skipped`` and in the report) instead of failing.
+
+    Raises:
+        DataError: the folder is missing or empty, or a file cannot be read (unless ``skip_unreadable``).
+    """
+    if resolution < 1:
+        raise ValueError(f"resolution must be a positive number of pixels, got {resolution}")
+    if str(root) == BUILTIN:
+        return _builtin(resolution, max_samples, seed)
+    root = Path(root)
+    files = choose_subset(list_image_files(root), max_samples, seed)
+    images, names, skipped = [], [], []
+    digest = hashlib.sha256(f"{RESIZE_POLICY}\n".encode())
+    for path in files:
+        name = path.relative_to(root).as_posix()
+        try:
+            image = read_image(path)
+        except DataError as err:
+            skipped.append(str(err))
+            continue
+        images.append(((resize_and_crop(image, resolution, crop="center") + 1.0) * 127.5).round().to(torch.uint8))
+        names.append(name)
+        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    if skipped and not skip_unreadable:
+        listed = "\n  ".join(skipped[:10]) + (f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        raise DataError(
+            f"{len(skipped)} file(s) under {root} cannot be read (pass --skip-unreadable to leave them out):\n  {listed}"
+        )
+    if not images:
+        raise DataError(f"no readable images under {root}")
+    return EvalImages(torch.stack(images), names, str(root), resolution, digest.hexdigest(), skipped)
+
+
+def choose_subset(items: list, max_samples: int | None, seed: int) -> list:
+    if max_samples is None or max_samples >= len(items):
+        return items
+    if max_samples < 1:
+        raise ValueError(f"max_samples must be positive, got {max_samples}")
+    chosen = torch.randperm(len(items), generator=torch.Generator().manual_seed(seed))[:max_samples]
+    return [items[i] for i in sorted(chosen.tolist())]
+
+
+def _builtin(resolution: int, max_samples: int | None, seed: int) -> EvalImages:
+    from omnitok.data import BuiltinImages
+
+    data = BuiltinImages(split="test", size=resolution)
+    order = choose_subset(list(range(len(data))), max_samples, seed)
+    images = data.images[order]
+    names = [data.paths[i] for i in order]
+    digest = hashlib.sha256(f"{RESIZE_POLICY}\n{data.describe()}\n".encode())
+    for name, image in zip(names, images):
+        digest.update(name.encode() + b"\0" + image.numpy().tobytes())
+    return EvalImages(images, names, BUILTIN, resolution, digest.hexdigest())

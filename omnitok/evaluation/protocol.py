@@ -1,0 +1,94 @@
+"""The pinned evaluation protocol: everything a number in a report depends on, printed with the report.
+
+Two runs with the same protocol (same data fingerprint, policy, resolution, sample count, seed, metric
+implementations and versions) give the same reconstruction numbers; speed figures depend on the machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+from importlib import metadata
+from typing import Any
+
+import torch
+
+import omnitok
+from omnitok.evaluation.data import RESIZE_POLICY, EvalImages
+
+PSNR_CONVENTION = "PSNR on float images in [0, 1], data range 1, mean over pixels and channels per image"
+SSIM_CONVENTION = (
+    "SSIM: Gaussian window 11x11, sigma 1.5, population covariance, data range 1, on [0, 1] images, averaged "
+    "over channels (scikit-image structural_similarity(gaussian_weights=True, sigma=1.5, "
+    "use_sample_covariance=False, data_range=1))"
+)
+INTENSITY_SCALE = (
+    "metrics see every tokenizer's input and output mapped to [0, 1] from its own value range "
+    "(reconstructions clamped to [0, 1])"
+)
+_PACKAGES = ("torch", "torchvision", "torchmetrics", "torch-fidelity", "lpips", "scipy", "numpy")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalProtocol:
+    """What the numbers of a report were computed under; ``to_dict`` is the ``protocol`` block of metrics.json."""
+
+    data: str
+    fingerprint: str
+    num_samples: int
+    resolution: int
+    resize_policy: str
+    seed: int
+    batch_size: int
+    device: str
+    metrics: dict[str, str]
+    conventions: tuple[str, ...]
+    versions: dict[str, str]
+    skipped_files: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["conventions"] = list(self.conventions)
+        out["skipped_files"] = list(self.skipped_files)
+        return out
+
+    def reproducibility_key(self) -> dict[str, Any]:
+        """The fields that must match for two reports' reconstruction numbers to be comparable."""
+        out = self.to_dict()
+        for field in ("device", "batch_size"):
+            out.pop(field)
+        return out
+
+
+def make_protocol(data: EvalImages, seed: int, batch_size: int, device: torch.device, metrics: dict[str, str]) -> EvalProtocol:
+    """The protocol of an evaluation of ``data`` with ``metrics`` ({name: implementation})."""
+    return EvalProtocol(
+        data=data.root,
+        fingerprint=data.fingerprint,
+        num_samples=len(data),
+        resolution=data.resolution,
+        resize_policy=RESIZE_POLICY.format(r=data.resolution),
+        seed=seed,
+        batch_size=batch_size,
+        device=_device_name(device),
+        metrics=dict(metrics),
+        conventions=(PSNR_CONVENTION, SSIM_CONVENTION, INTENSITY_SCALE),
+        versions=package_versions(),
+        skipped_files=tuple(data.skipped),
+    )
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"omnitok": omnitok.__version__, "python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"{device.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

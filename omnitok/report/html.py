@@ -1,0 +1,86 @@
+"""``report.html``: one self-contained page (pictures embedded as data URIs, no scripts, no network)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+
+from omnitok.evaluation.evaluate import EvalRun
+from omnitok.report.pictures import Figure
+from omnitok.report.tables import Table
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1200px;
+       padding: 0 1rem; color: #1d1d1f; line-height: 1.45; }
+h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
+.subtitle { color: #666; margin-top: 0; }
+table { border-collapse: collapse; margin: .5rem 0; font-variant-numeric: tabular-nums; }
+th, td { padding: .35rem .7rem; border-bottom: 1px solid #e5e5e5; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+th { background: #f6f6f8; font-weight: 600; }
+td.best { font-weight: 700; background: #e7f6ea; }
+.note { color: #666; font-size: .85rem; }
+.protocol { background: #f6f6f8; border-radius: 6px; padding: .8rem 1rem; font-size: .85rem; }
+.protocol dt { font-weight: 600; } .protocol dd { margin: 0 0 .4rem 0; word-break: break-all; }
+figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { color: #555; font-size: .85rem; }
+"""
+
+
+def render_html(run: EvalRun, tables: list[Table], figures: list[Figure]) -> str:
+    names = ", ".join(html.escape(r.name) for r in run.results)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>omnitok reconstruction report: {names}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        "<h1>Reconstruction report</h1>",
+        f'<p class="subtitle">{names} on {html.escape(run.data.describe())}. '
+        + ("Best figure per column in <b>bold</b>." if len(run.results) > 1 else "")
+        + "</p>",
+    ]
+    for table in tables:
+        parts.append(_table(table))
+    parts.append("<h2>Pictures</h2>")
+    for figure in figures:
+        data = base64.b64encode(figure.png).decode("ascii")
+        parts.append(
+            f'<figure id="{figure.slug}"><h3>{html.escape(figure.title)}</h3>'
+            f'<img src="data:image/png;base64,{data}" alt="{html.escape(figure.title)}">'
+            f"<figcaption>{html.escape(figure.caption)}</figcaption></figure>"
+        )
+    parts.append(_protocol(run))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _table(table: Table) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.header)
+    rows = "".join(
+        "<tr>" + "".join(f'<td{" class=best" if c.best else ""}>{html.escape(c.text)}</td>' for c in row) + "</tr>"
+        for row in table.rows
+    )
+    note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
+    slug = table.title.lower().replace(" ", "-")
+    return f'<h2>{html.escape(table.title)}</h2><table id="{slug}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}'
+
+
+def _protocol(run: EvalRun) -> str:
+    p = run.protocol
+    items = [
+        ("data", p.data),
+        ("dataset fingerprint (SHA-256 of file names and bytes)", p.fingerprint),
+        ("samples", str(p.num_samples)),
+        ("resolution and resize / crop policy", p.resize_policy),
+        ("seed", str(p.seed)),
+        ("device, batch size", f"{p.device}, {p.batch_size}"),
+    ]
+    items += [(f"metric: {name}", impl) for name, impl in p.metrics.items()]
+    items += [("convention", text) for text in p.conventions]
+    items.append(("versions", json.dumps(p.versions, sort_keys=True)))
+    if p.skipped_files:
+        items.append(("skipped unreadable files", "; ".join(p.skipped_files)))
+    rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items)
+    return f'<h2>Protocol</h2><dl class="protocol" id="protocol">{rows}</dl>'
