@@ -19,6 +19,7 @@ def _heavy_modules_after(imports: str, baseline: str = "") -> list[str]:
 
 def test_import_omnitok_stays_light():
     assert _heavy_modules_after("import omnitok, omnitok.quantizers, omnitok.models, omnitok.ops, omnitok.nn, omnitok.metrics") == []
+    assert _heavy_modules_after("import omnitok.adapters") == []
 
 
 def test_data_readers_load_nothing_beyond_torchvision():

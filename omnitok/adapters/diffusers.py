@@ -1,0 +1,168 @@
+"""Adapters for diffusers' image autoencoders: ``VQModel`` (discrete) and ``AutoencoderKL`` (continuous).
+
+Input format (both): RGB ``[B, 3, H, W]`` in [-1, 1] — diffusers' ``VaeImageProcessor`` feeds its VAEs images
+normalised with ``2 * x - 1`` (``do_normalize=True``) and maps decoded images back with ``(y + 1) / 2``. H and W must
+be multiples of the encoder's downsampling ``f = 2 ** (len(block_out_channels) - 1)``: one stride-2 step between
+consecutive ``DownEncoderBlock2D`` levels.
+
+diffusers is imported only when a model is wrapped or loaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from torch import Tensor, nn
+
+from omnitok.adapters.base import ModelAdapter, config_get, spatial_factor
+from omnitok.errors import ConfigError, WeightsError
+from omnitok.protocol import TokenizerSpec
+
+DIFFUSERS_RANGE = (-1.0, 1.0)
+
+
+class VQModelAdapter(ModelAdapter):
+    """diffusers ``VQModel`` (latent-diffusion VQ-f4/f8, Kandinsky's MoVQ) as an omnitok tokenizer.
+
+    ``encode``: x [B, 3, H, W] -> indices [B, H/f, W/f] in [0, num_vq_embeddings): ``model.encode(x).latents``
+    (encoder + quant_conv) then the model's own nearest-code search ``model.quantize``.
+    ``decode``: indices -> the codebook vectors [B, vq_embed_dim, h, w] -> ``model.decode(..., force_not_quantize=True)``
+    (post_quant_conv + decoder; MoVQ's spatial norm gets the code vectors too) -> [B, 3, H, W] in [-1, 1].
+
+    Args:
+        model: a ``diffusers.VQModel``.
+        value_range: the range ``encode`` takes and ``decode`` returns; default the model's own (-1, 1).
+    """
+
+    library = "diffusers"
+    wrapped_classes = ("VQModel",)
+    config_types = ("VQModel",)
+
+    def __init__(self, model: nn.Module, *, value_range: Sequence[float] | None = None):
+        _require(model, "VQModel")
+        c = model.config
+        spec = TokenizerSpec(
+            modality="image",
+            discrete=True,
+            codebook_sizes=(c.num_vq_embeddings,),
+            latent_dim=c.vq_embed_dim or c.latent_channels,
+            downsample=(_factor(c),) * 2,
+            channels=_channels(c),
+            value_range=DIFFUSERS_RANGE,
+        )
+        super().__init__(model, spec, value_range)
+
+    @classmethod
+    def from_pretrained(
+        cls, ref: str | os.PathLike, *, value_range: Sequence[float] | None = None, **kwargs: Any
+    ) -> VQModelAdapter:
+        """Load with ``diffusers.VQModel.from_pretrained(ref, **kwargs)`` (folder or hub id; ``subfolder=``,
+        ``revision=``, ``torch_dtype=`` ... pass through)."""
+        import diffusers
+
+        return cls(_load(diffusers.VQModel, ref, kwargs), value_range=value_range)
+
+    def _encode(self, x: Tensor) -> Tensor:
+        latents = self.model.encode(x).latents  # (B, vq_embed_dim, h, w)
+        _, _, (_, _, indices) = self.model.quantize(latents)  # flat (B*h*w,)
+        b, _, h, w = latents.shape
+        return indices.reshape(b, h, w)
+
+    def _decode(self, tokens: Tensor) -> Tensor:
+        b, h, w = tokens.shape
+        shape = (b, h, w, self.spec.latent_dim)
+        if self.model.config.lookup_from_codebook:  # the model looks the codes up itself
+            return self.model.decode(tokens.reshape(-1), force_not_quantize=True, shape=shape).sample
+        quantized = self.model.quantize.get_codebook_entry(tokens.reshape(-1), shape)  # (B, D, h, w)
+        return self.model.decode(quantized, force_not_quantize=True).sample
+
+
+class AutoencoderKLAdapter(ModelAdapter):
+    """diffusers ``AutoencoderKL`` (Stable Diffusion / SDXL / SD3 / FLUX VAEs) as a continuous omnitok tokenizer.
+
+    ``encode``: x [B, 3, H, W] -> the posterior's mode ``model.encode(x).latent_dist.mode()`` [B, latent_channels,
+    H/f, W/f], unscaled: a diffusion model takes ``(z - spec.latent_shift) * spec.latent_scale``, with the config's
+    ``scaling_factor`` and ``shift_factor`` (0 when unset). Per-channel ``latents_mean``/``latents_std``, where a config
+    has them, stay on ``adapter.model.config``. ``decode``: latents -> ``model.decode(z).sample`` in [-1, 1]. Tiling
+    and slicing, if enabled on the model, apply as in diffusers.
+
+    Args:
+        model: a ``diffusers.AutoencoderKL``.
+        value_range: the range ``encode`` takes and ``decode`` returns; default the model's own (-1, 1).
+    """
+
+    library = "diffusers"
+    wrapped_classes = ("AutoencoderKL",)
+    config_types = ("AutoencoderKL",)
+
+    def __init__(self, model: nn.Module, *, value_range: Sequence[float] | None = None):
+        _require(model, "AutoencoderKL")
+        c = model.config
+        shift = config_get(c, "shift_factor")
+        spec = TokenizerSpec(
+            modality="image",
+            discrete=False,
+            latent_dim=c.latent_channels,
+            downsample=(_factor(c),) * 2,
+            channels=_channels(c),
+            value_range=DIFFUSERS_RANGE,
+            latent_scale=float(config_get(c, "scaling_factor", 1.0)),
+            latent_shift=float(shift) if shift is not None else 0.0,
+        )
+        super().__init__(model, spec, value_range)
+
+    @classmethod
+    def from_pretrained(
+        cls, ref: str | os.PathLike, *, value_range: Sequence[float] | None = None, **kwargs: Any
+    ) -> AutoencoderKLAdapter:
+        """Load with ``diffusers.AutoencoderKL.from_pretrained(ref, **kwargs)``; a pipeline repo needs
+        ``subfolder="vae"``."""
+        import diffusers
+
+        return cls(_load(diffusers.AutoencoderKL, ref, kwargs), value_range=value_range)
+
+    def _encode(self, x: Tensor) -> Tensor:
+        return self.model.encode(x).latent_dist.mode()
+
+    def _decode(self, tokens: Tensor) -> Tensor:
+        return self.model.decode(tokens).sample
+
+
+def _require(model: Any, class_name: str) -> None:
+    import diffusers
+
+    if not isinstance(model, getattr(diffusers, class_name)):
+        raise ConfigError(f"expected a diffusers.{class_name}, got {type(model).__module__}.{type(model).__name__}")
+
+
+def _factor(config: Any) -> int:
+    return spatial_factor(len(config.block_out_channels), "the autoencoder's block_out_channels")
+
+
+def _channels(config: Any) -> int:
+    if config.in_channels != config.out_channels:
+        raise ConfigError(
+            f"the autoencoder takes {config.in_channels} channels but decodes {config.out_channels}; a tokenizer "
+            "must decode to its input format"
+        )
+    return int(config.in_channels)
+
+
+def _load(model_class: type[nn.Module], ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
+    """``model_class.from_pretrained`` with diffusers' failures turned into omnitok's WeightsError."""
+    if importlib.util.find_spec("accelerate") is None:
+        kwargs.setdefault("low_cpu_mem_usage", False)  # what diffusers falls back to anyway, without its warning
+    name = model_class.__name__
+    try:
+        return model_class.from_pretrained(ref, **kwargs)
+    except OSError as err:
+        offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
+        raise WeightsError(f"cannot load a diffusers {name} from {str(ref)!r}{offline}: {err}") from err
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise WeightsError(f"{str(ref)!r} does not hold a loadable diffusers {name}: {err}") from err
+
+
+__all__ = ["AutoencoderKLAdapter", "VQModelAdapter"]
