@@ -14,6 +14,7 @@ feature sets reuse it) and as a check of the library's figure.
 
 from __future__ import annotations
 
+import inspect
 import pickle
 from pathlib import Path
 
@@ -89,8 +90,15 @@ class RFID:
                 raise MetricUnavailable("torch-fidelity is not installed (pip install 'omnitok[eval]')")
             weights = _inception_weights()
             try:
+                # torchmetrics >= 1.8 resizes with antialiasing by default; the TF1-compatible resize of
+                # torch-fidelity (and of older torchmetrics, which lack the argument) keeps figures comparable.
+                resize = (
+                    {"antialias": False}
+                    if "antialias" in inspect.signature(FrechetInceptionDistance).parameters
+                    else {}
+                )
                 fid = FrechetInceptionDistance(
-                    feature=FID_FEATURES, normalize=False, antialias=False, feature_extractor_weights_path=str(weights)
+                    feature=FID_FEATURES, normalize=False, feature_extractor_weights_path=str(weights), **resize
                 )
             except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:
                 raise MetricUnavailable(f"weights not loadable: {weights} ({type(err).__name__}: {err})") from err

@@ -138,3 +138,27 @@ def test_real_rfid_is_unavailable_offline_quickly(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(MetricUnavailable, match=r"^weights not found: .*weights-inception-2015-12-05-6726825d\.pth"):
         RFID.pretrained(torch.device("cpu"))
     assert time.monotonic() - start < 5
+
+
+def test_real_rfid_builds_from_cached_weights_without_network(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The real construction path: Inception weights found in the torch hub cache (here random ones of the right
+    architecture), no network, torch-fidelity's TF1-compatible resize, 2048-d features, the same update."""
+    import torch_fidelity.feature_extractor_inceptionv3 as fidelity
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with monkeypatch.context() as patch:  # build the architecture without its weights, to save random ones
+        patch.setattr(fidelity, "load_state_dict_from_url", lambda *args, **kwargs: {})
+        patch.setattr(fidelity.FeatureExtractorInceptionV3, "load_state_dict", lambda self, state: None)
+        random_inception = fidelity.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    cache = tmp_path / "hub" / "checkpoints"
+    cache.mkdir(parents=True)
+    torch.save(random_inception.state_dict(), cache / "weights-inception-2015-12-05-6726825d.pth")
+
+    metric = RFID.pretrained(torch.device("cpu"))
+    assert metric._fid.inception.use_antialias is False
+    assert "torch-fidelity" in metric.implementation and "2048-d pool3" in metric.implementation
+    originals = photo_crops(40, 1)[:2]  # Inception on the CPU is slow, and compute() on 2048-d features more so:
+    metric.update(originals, DISTORTIONS["blur"](originals))  # the arithmetic is checked above on small features
+    assert metric.count == 2
+    assert metric._fid.real_features_sum.shape == (2048,) and torch.isfinite(metric._fid.fake_features_sum).all()
