@@ -12,7 +12,7 @@ from omnitok.errors import ConfigError
 from omnitok.evaluation.data import EvalImages, choose_subset
 from omnitok.evaluation.protocol import EvalProtocol, make_protocol
 from omnitok.evaluation.runner import MetricInfo, TokenizerResult, check_compatible, evaluate_tokenizer, metric_infos
-from omnitok.metrics.registry import Metric, build_metrics
+from omnitok.metrics.registry import Metric, SampleMetric, build_metrics
 from omnitok.protocol import Tokenizer
 
 
@@ -76,9 +76,13 @@ def evaluate(
         check_compatible(entry.tokenizer, entry.name, data.resolution)
     if metrics is None:
         metrics, unavailable = build_metrics("image", device)
+    unavailable = dict(unavailable or {})
+    if len(data) < 2:  # a distribution distance (rFID) of one image is undefined
+        unavailable.update({m.name: "needs at least 2 images" for m in metrics if not isinstance(m, SampleMetric)})
+        metrics = [m for m in metrics if isinstance(m, SampleMetric)]
     infos = metric_infos(metrics)
     implementations = {info.name: info.implementation for info in infos}
-    for name, reason in (unavailable or {}).items():
+    for name, reason in unavailable.items():
         implementations[name] = f"unavailable ({reason})"
     protocol = make_protocol(data, seed, batch_size, device, implementations)
     shown = choose_subset(list(range(len(data))), show, seed) if show > 0 else []
@@ -97,4 +101,4 @@ def evaluate(
         )
         for entry in tokenizers
     ]
-    return EvalRun(protocol, infos, dict(unavailable or {}), results, data, shown)
+    return EvalRun(protocol, infos, unavailable, results, data, shown)

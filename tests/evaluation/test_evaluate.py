@@ -125,3 +125,9 @@ def test_fingerprint_follows_file_contents(tmp_path):
     image[0, 0, 0] ^= 1
     write_png(image, str(tmp_path / "a.png"))
     assert load_eval_images(tmp_path, 32).fingerprint != first
+
+
+def test_a_single_image_reports_rfid_as_unavailable():
+    one = load_eval_images("builtin", resolution=32, max_samples=1)
+    run = evaluate([NamedTokenizer("pool", PoolingQuantizer())], one, metrics=_metrics(), show=1)
+    assert run.unavailable == {"rfid": "needs at least 2 images"} and "rfid" not in run.results[0].summary
