@@ -84,7 +84,8 @@ class ChameleonVQVAEAdapter(ModelAdapter):
         **kwargs: Any,
     ) -> ChameleonVQVAEAdapter:
         """Load the VQ of a Chameleon checkpoint (or a saved ChameleonVQVAE) from a folder or hub id."""
-        return cls(_load("ChameleonVQVAE", ref, kwargs), decoder=decoder, value_range=value_range)
+        model = _load("ChameleonVQVAE", ref, kwargs, cls.config_types)
+        return cls(model, decoder=decoder, value_range=value_range)
 
     @property
     def can_decode(self) -> bool:
@@ -160,7 +161,7 @@ class Emu3VQVAEAdapter(ModelAdapter):
         **kwargs: Any,
     ) -> Emu3VQVAEAdapter:
         """Load the VQ of an Emu3 checkpoint (or a saved Emu3VQVAE) from a folder or hub id."""
-        return cls(_load("Emu3VQVAE", ref, kwargs), mode=mode, value_range=value_range)
+        return cls(_load("Emu3VQVAE", ref, kwargs, cls.config_types), mode=mode, value_range=value_range)
 
     def _encode(self, x: Tensor) -> Tensor:
         sizes = torch.tensor([list(x.shape[2:])] * x.shape[0], device=x.device)  # (B, 2): no padding to crop
@@ -223,7 +224,7 @@ class JanusVQVAEAdapter(ModelAdapter):
         **kwargs: Any,
     ) -> JanusVQVAEAdapter:
         """Load the VQ of a Janus checkpoint (or a saved JanusVQVAE) from a folder or hub id."""
-        model = _load("JanusVQVAE", ref, kwargs)
+        model = _load("JanusVQVAE", ref, kwargs, cls.config_types)
         return cls(model, l2_normalized_lookup=l2_normalized_lookup, value_range=value_range)
 
     def _encode(self, x: Tensor) -> Tensor:
@@ -266,12 +267,14 @@ def _vq_submodule(model: Any, class_name: str) -> nn.Module:
     )
 
 
-def _load(class_name: str, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
-    """``VQClass.from_pretrained`` for a VQ folder or a full-model checkpoint; missing weights are an error."""
+def _load(class_name: str, ref: str | os.PathLike, kwargs: dict[str, Any], accepted: Sequence[str]) -> nn.Module:
+    """``VQClass.from_pretrained`` for a VQ folder or a full-model checkpoint whose config ``model_type`` is in
+    ``accepted``; missing weights are an error (transformers would only warn and leave them random)."""
     import transformers
     from transformers.utils import logging as hf_logging
 
     vq_class = getattr(transformers, class_name)
+    _check_model_type(class_name, ref, kwargs, accepted)
     kwargs.setdefault("key_mapping", VQ_KEYS)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # a full checkpoint's language-model weights are expectedly left unused
@@ -288,6 +291,23 @@ def _load(class_name: str, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn
     if missing:
         raise WeightsError(f"{str(ref)!r} lacks {class_name} weights (e.g. {missing[:3]}); is it a {class_name} checkpoint?")
     return model
+
+
+def _check_model_type(class_name: str, ref: str | os.PathLike, kwargs: dict[str, Any], accepted: Sequence[str]) -> None:
+    """Refuse another model's checkpoint up front: similar VQGANs share weight names, so loading alone would not."""
+    from transformers import PretrainedConfig
+
+    hub_keys = ("subfolder", "revision", "cache_dir", "token", "local_files_only")
+    try:
+        config, _ = PretrainedConfig.get_config_dict(ref, **{k: kwargs[k] for k in hub_keys if k in kwargs})
+    except OSError as err:
+        offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
+        raise WeightsError(f"cannot load a transformers {class_name} from {str(ref)!r}{offline}: {err}") from err
+    model_type = config.get("model_type")
+    if model_type not in accepted:
+        raise ConfigError(
+            f"{str(ref)!r} holds a model_type {model_type!r} checkpoint; {class_name} loads {', '.join(accepted)}"
+        )
 
 
 __all__ = ["ChameleonVQVAEAdapter", "Emu3VQVAEAdapter", "JanusVQVAEAdapter"]

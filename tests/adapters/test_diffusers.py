@@ -6,11 +6,11 @@ import torch
 
 pytest.importorskip("diffusers")
 
-import omnitok  # noqa: E402
-from omnitok import DTypeError, IndexRangeError, NonFiniteError, ShapeError  # noqa: E402
-from omnitok.adapters import AutoencoderKLAdapter, VQModelAdapter  # noqa: E402
-from omnitok.errors import ConfigError  # noqa: E402
-from tests.adapters.tiny import build_autoencoder_kl, build_vqmodel, images  # noqa: E402
+import omnitok
+from omnitok import DTypeError, IndexRangeError, NonFiniteError, ShapeError
+from omnitok.adapters import AutoencoderKLAdapter, VQModelAdapter
+from omnitok.errors import ConfigError
+from tests.adapters.tiny import build_autoencoder_kl, build_vqmodel, images
 
 
 @pytest.fixture(scope="module")

@@ -7,23 +7,32 @@ transformers' VQGANs hard-code GroupNorm(32 groups), so their channels start at 
 import torch
 
 # diffusers: three levels (block_out_channels of length 3) -> two stride-2 steps -> f = 2 ** (3 - 1) = 4
-DIFFUSERS_ARCH = dict(
-    block_out_channels=(8, 16, 16),
-    down_block_types=("DownEncoderBlock2D",) * 3,
-    up_block_types=("UpDecoderBlock2D",) * 3,
-    layers_per_block=1,
-    norm_num_groups=4,
-    sample_size=16,
-)
+DIFFUSERS_ARCH = {
+    "block_out_channels": (8, 16, 16),
+    "down_block_types": ("DownEncoderBlock2D",) * 3,
+    "up_block_types": ("UpDecoderBlock2D",) * 3,
+    "layers_per_block": 1,
+    "norm_num_groups": 4,
+    "sample_size": 16,
+}
 # transformers: channel_multiplier of length 2 -> one stride-2 step -> f = 2 ** (2 - 1) = 2
-CHAMELEON = dict(embed_dim=4, num_embeddings=16, latent_channels=4, resolution=16, base_channels=32,
-                 channel_multiplier=[1, 1], num_res_blocks=1, attn_resolutions=[8])
-EMU3 = dict(codebook_size=16, embed_dim=4, latent_channels=4, temporal_downsample_factor=2, base_channels=32,
-            channel_multiplier=[1, 1], num_res_blocks=1, attn_resolutions=[1], hidden_size=32, num_attention_heads=1)
-JANUS = dict(embed_dim=4, num_embeddings=16, latent_channels=4, base_channels=32, channel_multiplier=[1, 1],
-             num_res_blocks=1, num_patches=8, projection_dim=16, image_token_embed_dim=16)
-TEXT = dict(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-            num_key_value_heads=2, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+CHAMELEON = {
+    "embed_dim": 4, "num_embeddings": 16, "latent_channels": 4, "resolution": 16, "base_channels": 32,
+    "channel_multiplier": [1, 1], "num_res_blocks": 1, "attn_resolutions": [8],
+}
+EMU3 = {
+    "codebook_size": 16, "embed_dim": 4, "latent_channels": 4, "temporal_downsample_factor": 2, "base_channels": 32,
+    "channel_multiplier": [1, 1], "num_res_blocks": 1, "attn_resolutions": [1], "hidden_size": 32,
+    "num_attention_heads": 1,
+}
+JANUS = {
+    "embed_dim": 4, "num_embeddings": 16, "latent_channels": 4, "base_channels": 32, "channel_multiplier": [1, 1],
+    "num_res_blocks": 1, "num_patches": 8, "projection_dim": 16, "image_token_embed_dim": 16,
+}
+TEXT = {
+    "vocab_size": 64, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+    "num_key_value_heads": 2, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2,
+}
 
 
 def build_vqmodel(**overrides):
@@ -72,8 +81,10 @@ def build_full(name):
         config = transformers.Emu3Config(vq_config=EMU3, text_config=TEXT, vocabulary_map={"<image>": 3})
         model = transformers.Emu3ForConditionalGeneration(config)
     else:
-        vision = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, image_size=32,
-                      patch_size=16, projection_dim=16)
+        vision = {
+            "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
+            "image_size": 32, "patch_size": 16, "projection_dim": 16,
+        }
         config = transformers.JanusConfig(vq_config=JANUS, text_config=dict(model_type="llama", **TEXT),
                                           vision_config=vision)
         model = transformers.JanusForConditionalGeneration(config)
