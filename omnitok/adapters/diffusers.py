@@ -1,7 +1,8 @@
 """Adapters for diffusers' image autoencoders: ``VQModel`` (discrete) and ``AutoencoderKL`` (continuous).
 
 Input format (both): RGB ``[B, 3, H, W]`` in [-1, 1] — diffusers' ``VaeImageProcessor`` feeds its VAEs images
-normalised with ``2 * x - 1`` (``do_normalize=True``) and maps decoded images back with ``(y + 1) / 2``. H and W must
+normalised with ``2 * x - 1`` (``do_normalize=True``) and maps decoded images back with ``(y * 0.5 + 0.5).clamp(0, 1)``
+(``diffusers/image_processor.py``, ``VaeImageProcessor.normalize`` / ``denormalize``). H and W must
 be multiples of the encoder's downsampling ``f = 2 ** (len(block_out_channels) - 1)``: one stride-2 step between
 consecutive ``DownEncoderBlock2D`` levels.
 
@@ -29,8 +30,9 @@ class VQModelAdapter(ModelAdapter):
 
     ``encode``: x [B, 3, H, W] -> indices [B, H/f, W/f] in [0, num_vq_embeddings): ``model.encode(x).latents``
     (encoder + quant_conv) then the model's own nearest-code search ``model.quantize``.
-    ``decode``: indices -> the codebook vectors [B, vq_embed_dim, h, w] -> ``model.decode(..., force_not_quantize=True)``
-    (post_quant_conv + decoder; MoVQ's spatial norm gets the code vectors too) -> [B, 3, H, W] in [-1, 1].
+    ``decode``: indices -> the codebook vectors [B, vq_embed_dim, h, w] ->
+    ``model.decode(..., force_not_quantize=True)`` (post_quant_conv + decoder; MoVQ's spatial norm gets the code
+    vectors too) -> [B, 3, H, W] in [-1, 1].
 
     Args:
         model: a ``diffusers.VQModel``.

@@ -55,7 +55,8 @@ def load_adapter(ref: str, **kwargs: Any) -> ModelAdapter:
     location, subfolder, config = _locate(library, target, kwargs.get("subfolder"), kwargs.get("revision"))
     if subfolder:
         kwargs["subfolder"] = subfolder
-    adapter_class = _adapter_for_config(library, config, f"{ref!r}" + (f" (subfolder {subfolder!r})" if subfolder else ""))
+    where = f"{ref!r}" + (f" (subfolder {subfolder!r})" if subfolder else "")
+    adapter_class = _adapter_for_config(library, config, where)
     return adapter_class.from_pretrained(location, **kwargs)
 
 
@@ -75,7 +76,8 @@ def wrap(model: Any, **kwargs: Any) -> ModelAdapter:
             if _is_instance_by_name(candidate, adapter_class):
                 return adapter_class(candidate, **kwargs)
     supported = ", ".join(f"{a.library}.{n}" for a in ADAPTERS for n in a.wrapped_classes)
-    raise ConfigError(f"no omnitok adapter wraps {type(model).__module__}.{type(model).__name__}; supported: {supported}")
+    name = f"{type(model).__module__}.{type(model).__name__}"
+    raise ConfigError(f"no omnitok adapter wraps {name}; supported: {supported}")
 
 
 def _candidates(model: Any) -> list[Any]:
@@ -132,18 +134,24 @@ def _locate(
 
 def _fetch_config(repo_id: str, tries: list[str], revision: str | None) -> tuple[str | None, dict[str, Any]]:
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
     for sub in tries:
         try:
             file = hf_hub_download(repo_id, "config.json", subfolder=sub or None, revision=revision)
-        except EntryNotFoundError:
-            continue
-        except Exception as err:  # offline, unknown repo, auth, network: one failure for the caller
-            offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
-            raise WeightsError(f"cannot fetch config.json of {repo_id!r} from the hub{offline}: {err}") from err
+        except EntryNotFoundError as err:
+            if not isinstance(err, LocalEntryNotFoundError):  # the hub answered: no such file, try the next place
+                continue
+            raise _unreachable(repo_id, err) from err  # offline and not in the cache
+        except Exception as err:  # unknown repo, auth, network: one failure for the caller
+            raise _unreachable(repo_id, err) from err
         return sub or None, _read_json(Path(file))
     raise WeightsError(f"hub repo {repo_id!r} has no config.json in {', '.join(t or '/' for t in tries)}")
+
+
+def _unreachable(repo_id: str, err: Exception) -> WeightsError:
+    offline = " (HF_HUB_OFFLINE is set)" if os.environ.get("HF_HUB_OFFLINE") else ""
+    return WeightsError(f"cannot fetch config.json of {repo_id!r} from the hub{offline}: {err}")
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -289,7 +289,9 @@ def _load(class_name: str, ref: str | os.PathLike, kwargs: dict[str, Any], accep
         hf_logging.set_verbosity(verbosity)
     missing = sorted(info.get("missing_keys", ())) + sorted(str(k) for k in info.get("mismatched_keys", ()))
     if missing:
-        raise WeightsError(f"{str(ref)!r} lacks {class_name} weights (e.g. {missing[:3]}); is it a {class_name} checkpoint?")
+        raise WeightsError(
+            f"{str(ref)!r} lacks {class_name} weights (e.g. {missing[:3]}); is it a {class_name} checkpoint?"
+        )
     return model
 
 

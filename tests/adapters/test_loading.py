@@ -121,7 +121,7 @@ def test_missing_or_unreadable_things(tmp_path):
 @pytest.mark.parametrize("ref", ["diffusers:omnitok-tests/no-such-repo", "transformers:omnitok-tests/no-such-repo",
                                  "diffusers:omnitok-tests/no-such-repo/vae"])
 def test_unreachable_hub_id(ref):
-    with pytest.raises(WeightsError, match="omnitok-tests/no-such-repo"):  # tests run with HF_HUB_OFFLINE=1
+    with pytest.raises(WeightsError, match="cannot fetch config.json of 'omnitok-tests/no-such-repo'"):  # offline
         load_adapter(ref)
 
 
@@ -145,3 +145,25 @@ def test_wrap_picks_the_adapter():
     assert adapter.spec.value_range == (0.0, 1.0) and wrap(adapter) is adapter
     with pytest.raises(ConfigError, match="no omnitok adapter wraps torch.nn.modules.linear.Linear"):
         wrap(torch.nn.Linear(2, 2))
+
+
+def test_hub_pipeline_repo_finds_its_vae(tmp_path, monkeypatch):
+    """A hub pipeline repo has no top-level config.json: the ref falls through to vae/ and loads from there."""
+    import huggingface_hub
+    from huggingface_hub.errors import EntryNotFoundError
+
+    build_autoencoder_kl().save_pretrained(tmp_path / "vae")
+    fetched, loaded = [], []
+
+    def fake_download(repo_id, filename, subfolder=None, revision=None):
+        fetched.append((repo_id, subfolder, revision))
+        if subfolder != "vae":
+            raise EntryNotFoundError(f"{repo_id} has no {filename} in {subfolder}")  # what the hub answers
+        return str(tmp_path / "vae" / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    record = classmethod(lambda cls, ref, **kw: loaded.append((ref, kw)))
+    monkeypatch.setattr(AutoencoderKLAdapter, "from_pretrained", record)
+    load_adapter("diffusers:owner/pipeline", revision="v1")
+    assert fetched == [("owner/pipeline", None, "v1"), ("owner/pipeline", "vae", "v1")]
+    assert loaded == [("owner/pipeline", {"revision": "v1", "subfolder": "vae"})]
