@@ -1,0 +1,276 @@
+"""Quantizer ops: omnitok vs vector-quantize-pytorch (VectorQuantize, FSQ, LFQ) on the same inputs, in one table.
+
+Every (case, implementation) runs in its own subprocess with a memory cap, so a case that exhausts memory prints
+"out of memory" instead of killing the script. Columns: median wall time over ``--repeats`` runs after one warm-up,
+peak extra memory of a run after the warm-up (host RSS above the inputs on the CPU, with glibc returning freed
+blocks to the OS; allocator peak above the inputs on the GPU),
+speed-up and memory ratio against vector-quantize-pytorch, and on the GPU the fraction of the bf16 matmul rate
+measured in the same run (VQ search counted as 2 N K D FLOPs).
+
+What each row times:
+- vq: the nearest-code search (indices + distances); vqp is ``VectorQuantize(...).eval()`` forward with the same
+  codebook; "matmul+argmin" is the plain formula in torch.
+- fsq: forward + backward of the codes (levels multiplying to K); vqp is ``FSQ(levels)``.
+- lfq: forward + backward of sign codes and the exact one-group MAGVIT-v2 entropy loss over K = 2^d codes; vqp is
+  ``LFQ(dim=d, codebook_size=K)`` in training mode (it materializes N x K distances).
+- kmeans: Lloyd iterations of k-means codebook initialisation (omnitok only; vqp has no standalone k-means).
+
+    .venv/bin/python benchmarks/quantizers.py --preset cpu            # CPU table (a few minutes on 2 cores)
+    .venv/bin/python benchmarks/quantizers.py --preset quick          # seconds: checks the script works
+    python benchmarks/quantizers.py --preset gpu --device cuda        # the issue's full grid on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+FSQ_LEVELS = {1024: [8, 5, 5, 5], 16384: [8, 8, 8, 8, 4], 65536: [8, 8, 8, 8, 4, 4]}
+IMPLS = {"vq": ["vqp", "matmul+argmin", "omnitok"], "fsq": ["vqp", "omnitok"], "lfq": ["vqp", "omnitok"]}
+
+
+def _grid(ops: list[str], ns: list[int], ds: list[int], ks: list[int], lfq_ks: list[int]) -> list[dict[str, Any]]:
+    cases = []
+    for n in ns:
+        if "vq" in ops:
+            cases += [{"op": "vq", "n": n, "d": d, "k": k} for d in ds for k in ks]
+        if "fsq" in ops:
+            cases += [{"op": "fsq", "n": n, "d": len(FSQ_LEVELS[k]), "k": k} for k in ks if k in FSQ_LEVELS]
+        if "lfq" in ops:
+            cases += [{"op": "lfq", "n": n, "d": k.bit_length() - 1, "k": k} for k in lfq_ks]
+    return cases
+
+
+PRESETS: dict[str, list[dict[str, Any]]] = {
+    "quick": _grid(["vq", "fsq", "lfq"], [2048], [64], [1024], [1024])
+    + [{"op": "kmeans", "n": 4096, "d": 16, "k": 256, "iters": 2}],
+    "cpu": [{"op": "vq", "n": 16384, "d": 256, "k": 8192}]  # the issue's CPU target case
+    + _grid(["vq", "fsq", "lfq"], [16384], [8, 64, 256], [1024, 16384], [1024, 16384, 262144])
+    + [{"op": "kmeans", "n": 65536, "d": 64, "k": 1024, "iters": 5}],
+    "gpu": [{"op": "vq", "n": 65536, "d": 256, "k": 16384, "dtype": "bfloat16"}]  # the issue's GPU target case
+    + _grid(["vq", "fsq", "lfq"], [16384, 65536], [8, 64, 256], [1024, 16384], [1024, 16384, 262144])
+    + [{"op": "vq", "n": n, "d": d, "k": k, "dtype": "bfloat16"} for n in (16384, 65536) for d in (64, 256)
+       for k in (1024, 16384)]
+    + [{"op": "kmeans", "n": 10**6, "d": 64, "k": 16384, "iters": 5}],
+}  # fmt: skip
+
+
+# -- measurement (runs inside the worker subprocess) -------------------------------------------------------------
+def _rss_reset() -> None:
+    """Reset the kernel's peak-RSS mark (VmHWM) so the next reading covers only what follows."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _make_runner(case: dict[str, Any], impl: str, device: str) -> Callable[[], Any]:
+    import torch
+
+    torch.manual_seed(0)
+    n, d, k, op = case["n"], case["d"], case["k"], case["op"]
+    dtype = getattr(torch, case.get("dtype", "float32"))
+    if op in ("vq", "kmeans"):
+        x = torch.randn(n, d, device=device).to(dtype)
+        codebook = torch.randn(k, d, device=device).to(dtype)
+        if op == "kmeans":
+            from omnitok.ops import kmeans
+
+            init = x[:k].float()
+            return lambda: kmeans(x, k, iters=case["iters"], init=init)
+        if impl == "omnitok":
+            from omnitok.ops import nearest_code
+
+            return lambda: nearest_code(x, codebook)
+        if impl == "matmul+argmin":
+            xf, cf = x.float(), codebook.float()
+            return lambda: ((xf * xf).sum(1, keepdim=True) - 2 * xf @ cf.T + (cf * cf).sum(1)).argmin(1)
+        import vector_quantize_pytorch as vqp
+
+        vq = vqp.VectorQuantize(dim=d, codebook_size=k, sync_codebook=False).to(device).eval()
+        vq._codebook.embed.data.copy_(codebook.float()[None])
+        return lambda: vq(x[None].float())[1]
+    x = torch.randn(n, d, device=device, requires_grad=True)
+    grad = torch.randn(n, d, device=device)
+    if op == "fsq":
+        levels = FSQ_LEVELS[k]
+        if impl == "omnitok":
+            from omnitok.ops import fsq_quantize
+
+            return lambda: fsq_quantize(x, levels).codes.backward(grad)
+        import vector_quantize_pytorch as vqp
+
+        fsq = vqp.FSQ(levels=levels).to(device)
+        return lambda: fsq(x[None])[0].backward(grad[None])
+    if impl == "omnitok":  # lfq: codes + exact entropy loss (one group of d bits), forward and backward
+        from omnitok.ops import lfq_entropy_terms, lfq_quantize
+
+        def step() -> None:
+            codes = lfq_quantize(x).codes
+            terms = lfq_entropy_terms(x, group_bits=d)
+            probs = terms.probability_sums / n
+            loss = terms.per_sample + (probs * probs.clamp_min(1e-10).log()).sum()
+            (0.1 * loss + (codes * grad).sum()).backward()
+
+        return step
+    import vector_quantize_pytorch as vqp
+
+    lfq = vqp.LFQ(dim=d, codebook_size=k, entropy_loss_weight=0.1).to(device).train()
+
+    def vqp_step() -> None:
+        out = lfq(x[None])
+        (out.entropy_aux_loss + (out.quantized[0] * grad).sum()).backward()
+
+    return vqp_step
+
+
+def measure(case: dict[str, Any], impl: str, device: str, repeats: int) -> dict[str, Any]:
+    """Median seconds and peak extra memory (MiB) of one implementation on one case."""
+    import torch
+
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    run = _make_runner(case, impl, device)
+    run()  # warm-up: lazy initialisation, autotuning on the GPU
+    sync()
+    if device == "cuda":
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+    else:
+        base = _rss_kib("VmRSS") * 1024
+        _rss_reset()
+    run()  # the measured peak: every run allocates alike
+    sync()
+    peak = torch.cuda.max_memory_allocated() if device == "cuda" else _rss_kib("VmHWM") * 1024
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        sync()
+        times.append(time.perf_counter() - start)
+    return {"seconds": statistics.median(times), "extra_mib": max(0, peak - base) / 2**20}
+
+
+def bf16_matmul_rate(device: str) -> float:
+    """Measured bf16 matmul FLOP/s on 8192^3 (the roofline the VQ search is compared with)."""
+    import torch
+
+    a = torch.randn(8192, 8192, device=device, dtype=torch.bfloat16)
+    b = torch.randn(8192, 8192, device=device, dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize()
+    start, reps = time.perf_counter(), 20
+    for _ in range(reps):
+        a @ b
+    torch.cuda.synchronize()
+    return 2 * 8192**3 * reps / (time.perf_counter() - start)
+
+
+def _worker(spec: str) -> None:
+    args = json.loads(spec)
+    if args["device"] == "cpu":  # an address-space cap; CUDA reserves huge virtual ranges, so the GPU uses a fraction
+        cap = int(args["memory_gib"] * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    else:
+        import torch
+
+        total = torch.cuda.get_device_properties(0).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(1.0, args["memory_gib"] * 2**30 / total))
+    try:
+        result = measure(args["case"], args["impl"], args["device"], args["repeats"])
+    except MemoryError:
+        result = {"error": "out of memory"}
+    except RuntimeError as err:  # torch reports allocation failures as RuntimeError / OutOfMemoryError
+        text = str(err).lower()
+        result = {"error": "out of memory" if "memory" in text or "alloc" in text else str(err).splitlines()[0]}
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+# -- driver ------------------------------------------------------------------------------------------------------
+def run_case(case: dict[str, Any], impl: str, args: argparse.Namespace) -> dict[str, Any]:
+    spec = {"case": case, "impl": impl, "device": args.device, "repeats": args.repeats, "memory_gib": args.memory_gib}
+    env = dict(os.environ)
+    env.pop("TRITON_INTERPRET", None)  # real kernels on the GPU; the CPU default path never imports triton
+    env["MALLOC_MMAP_THRESHOLD_"] = "65536"  # freed blocks go back to the OS, so RSS peaks are not hidden by reuse
+    try:
+        proc = subprocess.run(
+            [sys.executable, __file__, "--worker", json.dumps(spec)],
+            check=False, capture_output=True, text=True, timeout=args.timeout, env=env,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout ({args.timeout} s)"}
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    text = proc.stderr.lower()
+    if proc.returncode in (-9, 137) or "memory" in text or "alloc" in text:
+        return {"error": "out of memory"}
+    return {"error": (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1][:80]}
+
+
+def _fmt_case(case: dict[str, Any]) -> str:
+    dtype = case.get("dtype", "float32").replace("float", "fp").replace("bfp16", "bf16")
+    return f"| {case['op']} | {case['n']} | {case['d']} | {case['k']} | {dtype} "
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument("--ops", default="vq,fsq,lfq,kmeans", help="comma-separated subset of vq,fsq,lfq,kmeans")
+    parser.add_argument("--max-n", type=int, default=None, help="skip cases with more rows (a quicker subset)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--memory-gib", type=float, default=8.0, help="memory cap of each case's subprocess")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds before a case is reported as timeout")
+    parser.add_argument("--no-vqp", action="store_true", help="skip vector-quantize-pytorch (ours only)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return _worker(args.worker)
+    ops = set(args.ops.split(","))
+    cases = [c for c in PRESETS[args.preset] if c["op"] in ops and (args.max_n is None or c["n"] <= args.max_n)]
+    rate = bf16_matmul_rate("cuda") if args.device == "cuda" else None
+    if rate:
+        print(f"measured bf16 matmul rate: {rate / 1e12:.1f} TFLOP/s (8192^3)")
+    print(f"device: {args.device}, threads: {os.environ.get('OMP_NUM_THREADS', 'default')}, repeats: {args.repeats}")
+    print("| op | N | D | K | dtype | impl | median ms | peak extra MiB | speed-up vs vqp | memory vs vqp | roofline |")
+    print("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|")
+    for case in cases:
+        impls = ["omnitok"] if case["op"] == "kmeans" else list(IMPLS[case["op"]])
+        if args.no_vqp:
+            impls = [i for i in impls if i != "vqp"]
+        results = {impl: run_case(case, impl, args) for impl in impls}
+        base = results.get("vqp", {})
+        for impl, r in results.items():
+            if "error" in r:
+                print(_fmt_case(case) + f"| {impl} | {r['error']} | | | | |", flush=True)
+                continue
+            speed = f"{base['seconds'] / r['seconds']:.2f}x" if "seconds" in base else "n/a"
+            memory = f"{r['extra_mib'] / base['extra_mib']:.2f}" if base.get("extra_mib") else "n/a"
+            roofline = ""
+            if rate and case["op"] == "vq":
+                roofline = f"{2 * case['n'] * case['k'] * case['d'] / r['seconds'] / rate:.0%}"
+            cells = f"| {impl} | {r['seconds'] * 1e3:.1f} | {r['extra_mib']:.0f} | {speed} | {memory} | {roofline} |"
+            print(_fmt_case(case) + cells, flush=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    main()
