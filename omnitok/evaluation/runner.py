@@ -48,6 +48,8 @@ class TokenizerResult:
         shown: uint8 [k, 3, R, R] reconstructions of the showcase samples (``EvalRun.shown``).
         worst: sample metric name -> indices of the worst samples, worst first.
         worst_images: sample metric name -> uint8 reconstructions of those samples.
+        decodes: False for an encoder-only tokenizer (``can_decode`` False, e.g. transformers' Chameleon VQ,
+            which ships no decoder): then only token figures and encode speed are measured.
     """
 
     name: str
@@ -61,6 +63,7 @@ class TokenizerResult:
     shown: Tensor
     worst: dict[str, list[int]]
     worst_images: dict[str, Tensor]
+    decodes: bool = True
 
 
 def check_compatible(tokenizer: Tokenizer, name: str, resolution: int) -> TokenizerSpec:
@@ -105,6 +108,9 @@ def evaluate_tokenizer(
     device = torch.device(device)
     spec = check_compatible(tokenizer, name, data.resolution)
     low, high = spec.value_range
+    decodes = bool(getattr(tokenizer, "can_decode", True))
+    if not decodes:
+        metrics, shown = [], ()
     sample_metrics = [m for m in metrics if isinstance(m, SampleMetric)]
     dataset_metrics = [m for m in metrics if isinstance(m, DatasetMetric) and not isinstance(m, SampleMetric)]
     for metric in dataset_metrics:
@@ -120,8 +126,9 @@ def evaluate_tokenizer(
         return (x01 * (high - low) + low).to(device)
 
     torch.manual_seed(seed)
-    warm = to_input(data.batch(0, min(batch_size, len(data))))
-    tokenizer.decode(tokenizer.encode(warm))
+    warm = tokenizer.encode(to_input(data.batch(0, min(batch_size, len(data)))))
+    if decodes:
+        tokenizer.decode(warm)
     torch.manual_seed(seed)
     for start in range(0, len(data), batch_size):
         x01 = data.batch(start, start + batch_size)
@@ -130,6 +137,8 @@ def evaluate_tokenizer(
         _check_tokens(tokens, spec, x.shape, name)
         if stats is not None:
             stats.update(tokens)
+        if not decodes:
+            continue
         recon = decode_clock.run(lambda: tokenizer.decode(tokens), x.shape[0])
         if tuple(recon.shape) != tuple(x.shape):
             raise ShapeError(f"{name}.decode returned {tuple(recon.shape)} for input {tuple(x.shape)}")
@@ -159,6 +168,7 @@ def evaluate_tokenizer(
         shown=torch.stack([kept[i] for i in shown]) if shown else torch.empty(0, 3, data.resolution, data.resolution, dtype=torch.uint8),
         worst=worst,
         worst_images=worst_images,
+        decodes=decodes,
     )
 
 
@@ -196,13 +206,13 @@ def _worst(values: list[float], higher_is_better: bool, k: int) -> list[int]:
 
 
 def _speed(encode: Stopwatch, decode: Stopwatch, device: torch.device) -> dict[str, float | str | None]:
-    peaks = [p for p in (encode.peak_megabytes, decode.peak_megabytes) if p is not None]
+    peaks = [p for p in (encode.peak_megabytes, decode.peak_megabytes if decode.samples else None) if p is not None]
     return {
         "device": device.type,
         "encode_samples_per_s": encode.samples_per_second,
         "decode_samples_per_s": decode.samples_per_second,
         "encode_peak_mib": encode.peak_megabytes,
-        "decode_peak_mib": decode.peak_megabytes,
+        "decode_peak_mib": decode.peak_megabytes if decode.samples else None,
         "peak_mib": max(peaks) if peaks else None,
         "memory_note": CUDA_MEMORY_NOTE if device.type == "cuda" else CPU_MEMORY_NOTE,
     }

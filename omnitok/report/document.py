@@ -10,6 +10,7 @@ Schema ``omnitok.eval/1``::
       "samples": [name, ...],             # evaluation images, in the order of every per-sample list
       "tokenizers": [{
           "name": str, "ref": str, "spec": TokenizerSpec.to_dict(),
+          "decodes": bool,                                # false: an encoder-only tokenizer, token figures only
           "reconstruction": {metric: float | null},
           "per_sample": {metric: [float, ...]},
           "worst": {metric: [sample name, ...]},          # worst first
@@ -45,6 +46,7 @@ def metrics_document(run: EvalRun) -> dict[str, Any]:
             "name": r.name,
             "ref": r.ref,
             "spec": r.spec.to_dict(),
+            "decodes": r.decodes,
             "reconstruction": {k: _finite(v) for k, v in r.summary.items()},
             "per_sample": {k: [_finite(v) for v in values] for k, values in r.per_sample.items()},
             "worst": {k: [names[i] for i in idx] for k, idx in r.worst.items()},

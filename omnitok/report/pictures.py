@@ -22,9 +22,9 @@ class Figure:
 def report_figures(run: EvalRun) -> list[Figure]:
     names = run.data.names
     figures = []
-    if run.shown:
+    if run.shown and any(r.decodes for r in run.results):
         captions = [_short(names[i]) for i in run.shown]
-        columns = [(r.name, r.shown) for r in run.results]
+        columns = [(r.name, r.shown) for r in run.results if r.decodes]
         side = "side by side, " if len(run.results) > 1 else ""
         figures.append(Figure(
             "reconstructions",

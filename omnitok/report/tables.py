@@ -87,6 +87,8 @@ def reconstruction_table(run: EvalRun) -> Table:
     columns += [(name, metric_label(name, None), None) for name in run.unavailable]
 
     def values(result, key):
+        if not result.decodes:
+            return "encoder only", None
         return result.summary.get(key), run.unavailable.get(key)
 
     note = f"Mean over {run.protocol.num_samples} images; rFID over the same images (few images bias it upward)."

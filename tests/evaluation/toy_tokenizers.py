@@ -41,6 +41,15 @@ class PoolingQuantizer:
         return F.interpolate(digits.float() / (self.levels - 1) * 2 - 1, scale_factor=4, mode="nearest")
 
 
+class EncoderOnly(PoolingQuantizer):
+    """Encodes like :class:`PoolingQuantizer` but has no decoder (as transformers' Chameleon VQ)."""
+
+    can_decode = False
+
+    def decode(self, tokens: Tensor) -> Tensor:
+        raise NotImplementedError("no decoder")
+
+
 class AudioLike:
     """A tokenizer of the wrong modality for image evaluation."""
 

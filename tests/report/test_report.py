@@ -14,7 +14,7 @@ from omnitok import ConfigError
 from omnitok.evaluation import NamedTokenizer, evaluate, load_eval_images
 from omnitok.metrics.image import PSNR, SSIM
 from omnitok.report import SCHEMA, write_report
-from tests.evaluation.toy_tokenizers import PoolingQuantizer, ShiftTokenizer
+from tests.evaluation.toy_tokenizers import EncoderOnly, PoolingQuantizer, ShiftTokenizer
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -24,7 +24,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def run():
     data = load_eval_images("builtin", resolution=32, max_samples=10, seed=1)
     tokenizers = [NamedTokenizer("pool-4", PoolingQuantizer(4)), NamedTokenizer("pool-8", PoolingQuantizer(8)),
-                  NamedTokenizer("shift", ShiftTokenizer(5.0))]
+                  NamedTokenizer("shift", ShiftTokenizer(5.0)), NamedTokenizer("encoder-only", EncoderOnly())]
     return evaluate(tokenizers, data, metrics=[PSNR(), SSIM()], unavailable={"lpips": "weights not found: offline"},
                     show=3, worst_k=2)
 
@@ -60,8 +60,8 @@ def test_html_is_self_contained_with_tables_pictures_and_protocol(report, run):
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
-    # reconstructions + worst-by-PSNR and worst-by-SSIM per tokenizer + a codebook figure per discrete tokenizer
-    assert len(page.images) == 1 + 2 * 3 + 2
+    # reconstructions + worst-by-PSNR and worst-by-SSIM per decoding tokenizer + a codebook figure per discrete one
+    assert len(page.images) == 1 + 2 * 3 + 3
     assert page.best_cells >= 2  # PSNR and SSIM columns at least
     text = (report / "report.html").read_text()
     assert run.protocol.fingerprint in text and "sigma 1.5" in text and "unavailable (weights not found)" in text
@@ -73,8 +73,8 @@ def test_markdown_links_pictures_beside_it_and_prints_the_protocol(report, run):
         if line.startswith("!["):
             assert (report / line.rsplit("](", 1)[1].rstrip(")")).read_bytes().startswith(PNG_MAGIC)
     assert "## Protocol" in text and run.protocol.fingerprint in text and "data range 1" in text
-    best_psnr = max(run.results, key=lambda r: r.summary["psnr"])
-    assert f"| {best_psnr.name} | **" in text
+    best_psnr = max((r for r in run.results if r.decodes), key=lambda r: r.summary["psnr"])
+    assert f"| {best_psnr.name} | **" in text and "| encoder-only | encoder only |" in text
 
 
 def test_metrics_json_schema(report, run):
@@ -82,8 +82,11 @@ def test_metrics_json_schema(report, run):
     assert doc["schema"] == SCHEMA
     assert doc["metrics"]["lpips"] == {"available": False, "reason": "weights not found: offline"}
     assert doc["metrics"]["psnr"]["higher_is_better"] is True
-    assert [t["name"] for t in doc["tokenizers"]] == ["pool-4", "pool-8", "shift"]
-    best = max(run.results, key=lambda r: r.summary["ssim"]).name
+    assert [t["name"] for t in doc["tokenizers"]] == ["pool-4", "pool-8", "shift", "encoder-only"]
+    encoder_only = doc["tokenizers"][3]
+    assert encoder_only["decodes"] is False and encoder_only["reconstruction"] == {}
+    assert encoder_only["tokens"]["bits_per_pixel"] == 6 / 16 and encoder_only["speed"]["decode_samples_per_s"] is None
+    best = max((r for r in run.results if r.decodes), key=lambda r: r.summary["ssim"]).name
     assert doc["best"]["ssim"] == best
     entry = doc["tokenizers"][0]
     assert entry["spec"]["codebook_sizes"] == [64] and len(entry["per_sample"]["psnr"]) == len(doc["samples"]) == 10
@@ -108,7 +111,7 @@ def test_report_renders_in_a_real_browser_without_broken_images(report, tmp_path
                          capture_output=True, text=True, timeout=120).stdout
     probe_text = dom.split('<pre id="probe">', 1)[1].split("</pre>", 1)[0]
     found = json.loads(html.unescape(probe_text))
-    assert found == {"images": 9, "broken": 0, "tables": 3, "protocol": True}
+    assert found == {"images": 10, "broken": 0, "tables": 3, "protocol": True}
     shot = tmp_path / "shot.png"
     subprocess.run(flags + ["--window-size=1280,1800", f"--screenshot={shot}", (report / "report.html").as_uri()],
                    capture_output=True, timeout=120)
