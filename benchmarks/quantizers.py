@@ -2,8 +2,8 @@
 
 Every (case, implementation) runs in its own subprocess with a memory cap, so a case that exhausts memory prints
 "out of memory" instead of killing the script. Columns: median wall time over ``--repeats`` runs after one warm-up,
-peak extra memory of a run after the warm-up (host RSS above the inputs on the CPU, with glibc returning freed
-blocks to the OS; allocator peak above the inputs on the GPU),
+peak extra memory of a run (CPU: RSS above the inputs during the first run on the case, after libraries were
+initialised on a tiny input; GPU: allocator peak above the inputs after a warm-up run),
 speed-up and memory ratio against vector-quantize-pytorch, and on the GPU the fraction of the bf16 matmul rate
 measured in the same run (VQ search counted as 2 N K D FLOPs).
 
@@ -146,16 +146,18 @@ def measure(case: dict[str, Any], impl: str, device: str, repeats: int) -> dict[
     import torch
 
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    tiny = dict(case, n=case["k"] if case["op"] == "kmeans" else 16)  # k-means needs k rows to start from
+    _make_runner(tiny, impl, device)()  # lazy library initialisation on a tiny input
     run = _make_runner(case, impl, device)
-    run()  # warm-up: lazy initialisation, autotuning on the GPU
-    sync()
-    if device == "cuda":
+    if device == "cuda":  # the allocator counts live tensors only: measure after a warm-up run (and autotuning)
+        run()
+        sync()
         base = torch.cuda.memory_allocated()
         torch.cuda.reset_peak_memory_stats()
-    else:
+    else:  # RSS: measure the first run, before freed blocks of an earlier run could be reused unseen
         base = _rss_kib("VmRSS") * 1024
         _rss_reset()
-    run()  # the measured peak: every run allocates alike
+    run()
     sync()
     peak = torch.cuda.max_memory_allocated() if device == "cuda" else _rss_kib("VmHWM") * 1024
     times = []
@@ -208,7 +210,6 @@ def run_case(case: dict[str, Any], impl: str, args: argparse.Namespace) -> dict[
     spec = {"case": case, "impl": impl, "device": args.device, "repeats": args.repeats, "memory_gib": args.memory_gib}
     env = dict(os.environ)
     env.pop("TRITON_INTERPRET", None)  # real kernels on the GPU; the CPU default path never imports triton
-    env["MALLOC_MMAP_THRESHOLD_"] = "65536"  # freed blocks go back to the OS, so RSS peaks are not hidden by reuse
     try:
         proc = subprocess.run(
             [sys.executable, __file__, "--worker", json.dumps(spec)],
@@ -263,7 +264,8 @@ def main() -> None:
                 print(_fmt_case(case) + f"| {impl} | {r['error']} | | | | |", flush=True)
                 continue
             speed = f"{base['seconds'] / r['seconds']:.2f}x" if "seconds" in base else "n/a"
-            memory = f"{r['extra_mib'] / base['extra_mib']:.2f}" if base.get("extra_mib") else "n/a"
+            measurable = min(r["extra_mib"], base.get("extra_mib", 0)) >= 1  # below 1 MiB is page-level noise
+            memory = f"{r['extra_mib'] / base['extra_mib']:.2f}" if measurable else "n/a"
             roofline = ""
             if rate and case["op"] == "vq":
                 roofline = f"{2 * case['n'] * case['k'] * case['d'] / r['seconds'] / rate:.0%}"
