@@ -1,4 +1,5 @@
-"""Neural-network building blocks: the VQGAN / LDM 2-D convolutional encoder and decoder, and their blocks."""
+"""Neural-network building blocks: the VQGAN / LDM 2-D convolutional encoder and decoder, the SEANet-style 1-D
+audio encoder and decoder, and their blocks."""
 
 from omnitok.nn.blocks import (
     Downsample2d,
@@ -9,17 +10,26 @@ from omnitok.nn.blocks import (
     Upsample2d,
 )
 from omnitok.nn.convert import decoder_state_from_diffusers, encoder_state_from_diffusers
+from omnitok.nn.seanet import SEANetDecoder, SEANetEncoder, Snake1d
+from omnitok.nn.streaming import CausalConv1d, CausalConvTranspose1d, ResidualLSTM, streaming
 from omnitok.nn.vqgan import ConvDecoder2d, ConvEncoder2d
 
 __all__ = [
+    "CausalConv1d",
+    "CausalConvTranspose1d",
     "ConvDecoder2d",
     "ConvEncoder2d",
     "Downsample2d",
     "MidBlock2d",
+    "ResidualLSTM",
     "ResnetBlock2d",
     "ResolutionLevel2d",
+    "SEANetDecoder",
+    "SEANetEncoder",
     "SelfAttention2d",
+    "Snake1d",
     "Upsample2d",
     "decoder_state_from_diffusers",
     "encoder_state_from_diffusers",
+    "streaming",
 ]
