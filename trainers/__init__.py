@@ -5,6 +5,13 @@ Imports lightning, so ``import omnitok`` never imports this package.
 """
 
 from omnitok.trainers.adversarial import AdversarialLoss, PatchDiscriminator
+from omnitok.trainers.audio_discriminators import (
+    CombinedDiscriminator,
+    FeatureMatchingGANLoss,
+    MultiPeriodDiscriminator,
+    MultiScaleSTFTDiscriminator,
+)
+from omnitok.trainers.audio_losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
 from omnitok.trainers.data import ImageDataModule
 from omnitok.trainers.ema import WeightEma
 from omnitok.trainers.export import export_checkpoint, tokenizer_from_checkpoint
@@ -14,7 +21,13 @@ from omnitok.trainers.system import TokenizerTrainer
 
 __all__ = [
     "AdversarialLoss",
+    "CombinedDiscriminator",
+    "FeatureMatchingGANLoss",
     "ImageDataModule",
+    "MultiPeriodDiscriminator",
+    "MultiResolutionSTFTLoss",
+    "MultiScaleMelLoss",
+    "MultiScaleSTFTDiscriminator",
     "PatchDiscriminator",
     "PerceptualLoss",
     "ReconstructionLoss",

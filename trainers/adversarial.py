@@ -100,8 +100,9 @@ class AdversarialLoss(nn.Module, Configurable):
     def active(self, step: int) -> bool:
         return step >= self.start_step and self.weight > 0
 
-    def generator_loss(self, fake: Tensor) -> Tensor:
-        """Loss of the generator given its reconstructions (the discriminator's weights get no gradient here)."""
+    def generator_loss(self, fake: Tensor, real: Tensor | None = None) -> Tensor:
+        """Loss of the generator given its reconstructions (the discriminator's weights get no gradient here).
+        ``real`` is unused here; losses with feature matching compare against it."""
         logits = self.discriminator(fake.float())
         if self.kind == "hinge":
             return -logits.mean()

@@ -36,7 +36,7 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
     Args:
         tokenizer: the model; its ``forward(x)`` returns reconstruction + quantizer output.
         losses: generator loss terms (``ReconstructionLoss``, ``PerceptualLoss``, ...), each weighted.
-        adversarial: discriminator + GAN loss, or None.
+        adversarial: discriminator + GAN loss (``AdversarialLoss``, or the audio ``FeatureMatchingGANLoss``), or None.
         learning_rate: generator peak learning rate (Adam).
         discriminator_learning_rate: defaults to ``learning_rate``.
         betas, weight_decay: Adam(W) settings for both optimizers (VQGAN uses betas (0.5, 0.9)).
@@ -217,7 +217,7 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         total = reconstruction + out.quantizer.loss
         logs: dict[str, Tensor] = {f"loss_{name}": value.detach() for name, value in terms.items()}
         if self.adversarial is not None and self.adversarial.active(step):
-            gen = self.adversarial.generator_loss(x_hat)
+            gen = self.adversarial.generator_loss(x_hat, x)  # real media too, for feature matching
             weight = self.adversarial.balance(reconstruction, gen, self._last_layer()) if self._all_finite(gen) else None
             if weight is not None:
                 total = total + weight * gen

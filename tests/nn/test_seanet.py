@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -121,7 +122,7 @@ def test_quantizer_dropout_gives_a_bitrate_ladder():
         assert audio.shape == x.shape
         quantized = model.quantizer.decode(tokens[..., :q])
         errors.append(float((quantized - latents).pow(2).mean()))
-    assert all(a > b for a, b in zip(errors, errors[1:]))  # each level refines the latents
+    assert all(a > b for a, b in itertools.pairwise(errors))  # each level refines the latents
     assert torch.allclose(model.decode(tokens[..., :4]), model.decode(tokens))
     spec = model.spec
     kbps = [q * math.log2(32) * spec.sample_rate / spec.downsample[0] / 1000 for q in range(1, 5)]
