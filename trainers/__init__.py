@@ -5,6 +5,7 @@ Imports lightning, so ``import omnitok`` never imports this package.
 """
 
 from omnitok.trainers.adversarial import AdversarialLoss, PatchDiscriminator
+from omnitok.trainers.audio_data import AudioDataModule
 from omnitok.trainers.audio_discriminators import (
     CombinedDiscriminator,
     FeatureMatchingGANLoss,
@@ -21,6 +22,7 @@ from omnitok.trainers.system import TokenizerTrainer
 
 __all__ = [
     "AdversarialLoss",
+    "AudioDataModule",
     "CombinedDiscriminator",
     "FeatureMatchingGANLoss",
     "ImageDataModule",

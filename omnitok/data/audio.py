@@ -1,0 +1,235 @@
+"""Audio files and folders: reading (soundfile), resampling (torchaudio), channel handling, random segments,
+loudness normalization, and failure samples for unreadable or silent files.
+
+A sample is ``{"audio": float [C, S] in [-1, 1], "path": str}``; a file that cannot be used gives
+``{"audio": None, "path": str, "error": str}`` and :func:`collate_audio` drops and reports it. Waveforms are
+channels-first; ``C`` is 1 (mono) or 2 (stereo).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from omnitok.data.images import mix_seed
+from omnitok.errors import DataError, ShapeError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
+
+
+def list_audio_files(root: str | os.PathLike) -> list[Path]:
+    """Audio files (wav/flac/ogg/mp3, any case) under ``root``, recursively, sorted; DataError when there are none."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"audio folder not found: {root}")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+    if not files:
+        raise DataError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) under {root}")
+    return files
+
+
+def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
+    """(frames, sample rate, channels) of an audio file without decoding it; DataError if unreadable."""
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except Exception as err:  # soundfile raises LibsndfileError / RuntimeError / TypeError on bad files
+        raise DataError(f"{path}: unreadable audio ({err})") from None
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise DataError(f"{path}: empty audio file")
+    return int(info.frames), int(info.samplerate), int(info.channels)
+
+
+def convert_channels(x: Tensor, channels: int) -> Tensor:
+    """[C_in, S] -> [channels, S]: mono is the channel mean; stereo from mono duplicates it, from more channels
+    keeps the first two."""
+    if channels not in (1, 2):
+        raise ShapeError(f"audio channels must be 1 or 2, got {channels}")
+    if x.shape[0] == channels:
+        return x
+    if channels == 1:
+        return x.mean(0, keepdim=True)
+    return x.expand(2, -1).clone() if x.shape[0] == 1 else x[:2]
+
+
+def resample(x: Tensor, source_rate: int, target_rate: int) -> Tensor:
+    """[C, S] from ``source_rate`` to ``target_rate`` Hz (torchaudio's windowed-sinc resampler)."""
+    if source_rate == target_rate:
+        return x
+    import torchaudio
+
+    return torchaudio.functional.resample(x, source_rate, target_rate)
+
+
+def read_audio(
+    path: str | os.PathLike,
+    sample_rate: int | None = None,
+    channels: int | None = None,
+    start: float = 0.0,
+    seconds: float | None = None,
+) -> Tensor:
+    """Decode (part of) an audio file into float32 [C, S] in [-1, 1].
+
+    Args:
+        path: wav, flac, ogg or mp3 (through soundfile).
+        sample_rate: resample to this rate (None: keep the file's).
+        channels: 1 or 2 (None: keep the file's).
+        start, seconds: read only this span (in seconds of the file), so long files cost only what is read.
+
+    Raises:
+        DataError: unreadable, truncated or empty file, or a span outside it.
+    """
+    import soundfile
+
+    frames, rate, _ = audio_info(path)
+    first = int(round(start * rate))
+    last = frames if seconds is None else min(frames, first + int(math.ceil(seconds * rate)))
+    if not 0 <= first < frames:
+        raise DataError(f"{path}: start {start}s is outside the file ({frames / rate:.2f}s)")
+    try:
+        data, rate = soundfile.read(str(path), start=first, stop=last, dtype="float32", always_2d=True)
+    except Exception as err:
+        raise DataError(f"{path}: unreadable audio ({err})") from None
+    if data.shape[0] == 0:
+        raise DataError(f"{path}: no samples could be decoded (truncated file?)")
+    x = torch.from_numpy(data.T.copy())  # (C, S)
+    if not torch.isfinite(x).all():
+        raise DataError(f"{path}: audio holds NaN or Inf")
+    if channels is not None:
+        x = convert_channels(x, channels)
+    if sample_rate is not None:
+        x = resample(x, rate, sample_rate)
+    return x
+
+
+def write_audio(path: str | os.PathLike, x: Tensor, sample_rate: int) -> None:
+    """Write [C, S] in [-1, 1] (clipped) as a 16-bit file whose format follows the suffix (wav, flac, ogg),
+    atomically."""
+    import soundfile
+
+    from omnitok.utils import atomic_path
+
+    if x.ndim != 2:
+        raise ShapeError(f"write_audio takes [C, S], got {tuple(x.shape)}")
+    path = Path(path)
+    kind = path.suffix.lower().lstrip(".")
+    formats = {"wav": "WAV", "flac": "FLAC", "ogg": "OGG"}
+    if kind not in formats:
+        raise DataError(f"{path}: write .wav, .flac or .ogg")
+    subtype = "VORBIS" if kind == "ogg" else "PCM_16"
+    data = x.detach().float().clamp(-1, 1).T.cpu().numpy()
+    with atomic_path(path) as tmp:
+        soundfile.write(str(tmp), data, sample_rate, format=formats[kind], subtype=subtype)
+
+
+def rms_db(x: Tensor) -> float:
+    """Root-mean-square level of a waveform in dB relative to full scale (-inf dB for digital silence)."""
+    rms = float(x.float().pow(2).mean().sqrt())
+    return -math.inf if rms == 0 else 20 * math.log10(rms)
+
+
+def normalize_loudness(x: Tensor, target_db: float = -20.0, peak: float = 0.99) -> Tensor:
+    """Scale x so its RMS level is ``target_db`` dBFS, then down (never up) so that |x| <= ``peak``.
+
+    RMS level is a simple loudness proxy (no K-weighting or gating as in EBU R128)."""
+    level = rms_db(x)
+    if level == -math.inf:
+        return x
+    x = x * 10 ** ((target_db - level) / 20)
+    top = float(x.abs().max())
+    return x * (peak / top) if top > peak else x
+
+
+def collate_audio(samples: list[dict]) -> dict:
+    """Batch samples, dropping failed ones: ``{"audio": [B, C, S], "path": [...], "skipped": ["path: error"]}``.
+    When every sample failed ``audio`` is ``torch.empty(0, 1, 0)``."""
+    good = [s for s in samples if s.get("audio") is not None]
+    skipped = [f"{s['path']}: {s.get('error', 'unknown error')}" for s in samples if s.get("audio") is None]
+    if not good:
+        return {"audio": torch.empty(0, 1, 0), "path": [], "skipped": skipped}
+    shapes = {tuple(s["audio"].shape) for s in good}
+    if len(shapes) > 1:
+        raise ShapeError(f"cannot batch audio of different shapes {sorted(shapes)} (first: {good[0]['path']})")
+    return {"audio": torch.stack([s["audio"] for s in good]), "path": [s["path"] for s in good], "skipped": skipped}
+
+
+class AudioFolderDataset(Dataset):
+    """Map-style dataset: item i is a segment of ``files[i]`` at ``sample_rate`` with ``channels`` channels.
+
+    The segment's offset is drawn from ``(seed, epoch, i)`` alone (so resumed runs see the same segments); only the
+    segment is decoded. Files shorter than a segment are zero-padded on the right. A segment quieter than
+    ``silence_db`` is redrawn up to ``attempts`` times; a file that stays silent (or cannot be read) becomes a
+    failure sample, which training skips and counts.
+
+    Args:
+        files: audio paths.
+        sample_rate: rate of the returned waveforms (files are resampled).
+        channels: 1 (mono, channel mean) or 2 (stereo).
+        segment_seconds: length of each sample; None returns whole files (batch size 1 or equal lengths only).
+        random_segment: random offsets (training) or the start of the file (validation).
+        normalize_db: RMS level in dBFS each segment is normalized to, or None to keep the recorded level.
+        silence_db: segments below this RMS level count as silent.
+        seed: segment offsets.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[str | os.PathLike],
+        sample_rate: int,
+        channels: int = 1,
+        segment_seconds: float | None = 1.0,
+        random_segment: bool = True,
+        normalize_db: float | None = -20.0,
+        silence_db: float = -60.0,
+        seed: int = 0,
+        attempts: int = 5,
+    ):
+        if channels not in (1, 2):
+            raise ShapeError(f"audio channels must be 1 or 2, got {channels}")
+        self.files = [str(f) for f in files]
+        self.sample_rate, self.channels, self.segment_seconds = sample_rate, channels, segment_seconds
+        self.random_segment, self.normalize_db, self.silence_db = random_segment, normalize_db, silence_db
+        self.seed, self.attempts, self.epoch = seed, attempts, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @property
+    def segment_samples(self) -> int | None:
+        return None if self.segment_seconds is None else int(round(self.segment_seconds * self.sample_rate))
+
+    def __getitem__(self, index: int) -> dict:
+        path = self.files[index]
+        try:
+            return {"audio": self._load(path, index), "path": path}
+        except DataError as err:
+            return {"audio": None, "path": path, "error": str(err).removeprefix(f"{path}: ")}
+
+    def _load(self, path: str, index: int) -> Tensor:
+        frames, rate, _ = audio_info(path)
+        duration = frames / rate
+        generator = torch.Generator().manual_seed(mix_seed(self.seed, self.epoch, index))
+        for _ in range(self.attempts if self.random_segment else 1):
+            start = 0.0
+            if self.segment_seconds is not None and self.random_segment and duration > self.segment_seconds:
+                start = float(torch.rand((), generator=generator)) * (duration - self.segment_seconds)
+            x = read_audio(path, self.sample_rate, self.channels, start=start, seconds=self.segment_seconds)
+            if rms_db(x) >= self.silence_db:
+                break
+        else:  # every drawn segment was silent
+            raise DataError(f"{path}: silent (RMS below {self.silence_db} dBFS)")
+        if self.segment_samples is not None:
+            x = torch.nn.functional.pad(x, (0, max(0, self.segment_samples - x.shape[-1])))[:, : self.segment_samples]
+        if self.normalize_db is not None:
+            x = normalize_loudness(x, self.normalize_db)
+        return x.float()
