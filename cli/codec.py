@@ -24,7 +24,7 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
     encode.add_argument("--tokenizer", required=True, help="tokenizer folder, zoo name, hub id, diffusers:/transformers: adapter or module:attribute")
     encode.add_argument("--out", required=True, help="folder for the token files")
     encode.add_argument(
-        "--size", type=_positive, help="resize the shorter side to SIZE and center-crop a square first"
+        "--size", type=positive_int, help="resize the shorter side to SIZE and center-crop a square first"
     )
     _common(encode)
     encode.set_defaults(run=run_encode)
@@ -41,7 +41,8 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
     decode.set_defaults(run=run_decode)
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a positive integer."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from omnitok.cli.codec import positive_int
 from omnitok.errors import ConfigError
 
 
@@ -24,9 +25,9 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", action="append", help="report name of each --tokenizer, in order (default: derived)")
     parser.add_argument("--data", required=True, help="folder of images (searched recursively), or 'builtin'")
     parser.add_argument("--out", required=True, help="report folder (must be new or empty unless --overwrite)")
-    parser.add_argument("--resolution", type=_positive, default=256, help="square side after resize + center crop")
-    parser.add_argument("--max-samples", type=_positive, help="evaluate a seeded subset of this many images")
-    parser.add_argument("--batch-size", type=_positive, default=16)
+    parser.add_argument("--resolution", type=positive_int, default=256, help="square side after resize + center crop")
+    parser.add_argument("--max-samples", type=positive_int, help="evaluate a seeded subset of this many images")
+    parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--seed", type=int, default=0, help="seeds the subset, the shown samples and the tokenizers")
     parser.add_argument("--show", type=int, default=8, help="samples shown side by side")
     parser.add_argument("--worst", type=int, default=4, help="worst samples shown per metric and tokenizer")
@@ -35,13 +36,6 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
     parser.add_argument("--trust-remote-code", action="store_true", help="allow configs naming non-omnitok classes")
     parser.set_defaults(run=run_eval)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def default_name(ref: str) -> str:
