@@ -62,15 +62,7 @@ class ChameleonVQVAEAdapter(ModelAdapter):
     ):
         model = _vq_submodule(model, "ChameleonVQVAE")
         c = model.config
-        spec = TokenizerSpec(
-            modality="image",
-            discrete=True,
-            codebook_sizes=(c.num_embeddings,),
-            latent_dim=c.embed_dim,
-            downsample=(spatial_factor(len(c.channel_multiplier), "channel_multiplier"),) * 2,
-            channels=c.in_channels,
-            value_range=VQ_RANGE,
-        )
+        spec = _vq_spec(c.num_embeddings, c, c.in_channels)
         super().__init__(model, spec, value_range)
         self.decoder = decoder.eval() if decoder is not None else None
 
@@ -139,15 +131,7 @@ class Emu3VQVAEAdapter(ModelAdapter):
             raise ConfigError(f"Emu3VQVAEAdapter supports mode='image' only so far, got {mode!r}")
         model = _vq_submodule(model, "Emu3VQVAE")
         c = model.config
-        spec = TokenizerSpec(
-            modality="image",
-            discrete=True,
-            codebook_sizes=(c.codebook_size,),
-            latent_dim=c.embed_dim,
-            downsample=(spatial_factor(len(c.channel_multiplier), "channel_multiplier"),) * 2,
-            channels=_same_channels(c),
-            value_range=VQ_RANGE,
-        )
+        spec = _vq_spec(c.codebook_size, c, _same_channels(c))
         super().__init__(model, spec, value_range)
         self.mode = mode
 
@@ -202,15 +186,7 @@ class JanusVQVAEAdapter(ModelAdapter):
     ):
         model = _vq_submodule(model, "JanusVQVAE")
         c = model.config
-        spec = TokenizerSpec(
-            modality="image",
-            discrete=True,
-            codebook_sizes=(c.num_embeddings,),
-            latent_dim=c.embed_dim,
-            downsample=(spatial_factor(len(c.channel_multiplier), "channel_multiplier"),) * 2,
-            channels=_same_channels(c),
-            value_range=VQ_RANGE,
-        )
+        spec = _vq_spec(c.num_embeddings, c, _same_channels(c))
         super().__init__(model, spec, value_range)
         self.l2_normalized_lookup = l2_normalized_lookup
 
@@ -242,6 +218,19 @@ class JanusVQVAEAdapter(ModelAdapter):
             return self.model.decode(tokens.flatten(1))
         codes = F.normalize(self.model.quantize.embedding(tokens), dim=-1).permute(0, 3, 1, 2).contiguous()
         return self.model.decoder(self.model.post_quant_conv(codes))
+
+
+def _vq_spec(codebook_size: int, config: Any, channels: int) -> TokenizerSpec:
+    """The spec shared by the transformers VQGANs: one codebook, f = 2 ** (len(channel_multiplier) - 1), (-1, 1)."""
+    return TokenizerSpec(
+        modality="image",
+        discrete=True,
+        codebook_sizes=(codebook_size,),
+        latent_dim=config.embed_dim,
+        downsample=(spatial_factor(len(config.channel_multiplier), "channel_multiplier"),) * 2,
+        channels=channels,
+        value_range=VQ_RANGE,
+    )
 
 
 def _same_channels(config: Any) -> int:
