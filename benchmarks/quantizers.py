@@ -16,6 +16,7 @@ What each row times:
 - kmeans: Lloyd iterations of k-means codebook initialisation (omnitok only; vqp has no standalone k-means).
 
     .venv/bin/python benchmarks/quantizers.py --preset cpu            # CPU table (a few minutes on 2 cores)
+    .venv/bin/python benchmarks/quantizers.py --preset cpu-target     # the CPU target row alone (about a minute)
     .venv/bin/python benchmarks/quantizers.py --preset quick          # seconds: checks the script works
     python benchmarks/quantizers.py --preset gpu --device cuda        # the issue's full grid on a GPU
 """
@@ -52,6 +53,7 @@ def _grid(ops: list[str], ns: list[int], ds: list[int], ks: list[int], lfq_ks: l
 PRESETS: dict[str, list[dict[str, Any]]] = {
     "quick": _grid(["vq", "fsq", "lfq"], [2048], [64], [1024], [1024])
     + [{"op": "kmeans", "n": 4096, "d": 16, "k": 256, "iters": 2}],
+    "cpu-target": [{"op": "vq", "n": 16384, "d": 256, "k": 8192}],  # the issue's CPU target case alone
     "cpu": [{"op": "vq", "n": 16384, "d": 256, "k": 8192}]  # the issue's CPU target case
     + _grid(["vq", "fsq", "lfq"], [16384], [8, 64, 256], [1024, 16384], [1024, 16384, 262144])
     + [{"op": "kmeans", "n": 65536, "d": 64, "k": 1024, "iters": 5}],
