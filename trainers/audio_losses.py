@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError, ShapeError
+from omnitok.metrics.audio import stft_magnitude
 
 
 def _fold(reconstruction: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
@@ -77,12 +78,6 @@ class MultiScaleMelLoss(nn.Module, Configurable):
                 if self.linear_weight:
                     total = total + self.linear_weight * F.l1_loss(mel_hat, mel)
         return total / len(self.transforms)
-
-
-def stft_magnitude(x: Tensor, n_fft: int, hop: int, window: Tensor) -> Tensor:
-    """|STFT| of x [N, S] (centred, reflect padding), floored at 1e-7 in power: [N, n_fft // 2 + 1, frames]."""
-    spec = torch.stft(x, n_fft, hop, window=window, center=True, pad_mode="reflect", return_complex=True)
-    return (spec.real.pow(2) + spec.imag.pow(2)).clamp_min(1e-7).sqrt()
 
 
 class MultiResolutionSTFTLoss(nn.Module, Configurable):

@@ -1,13 +1,16 @@
 """The default metrics of each modality, registered in the order the report shows them.
 
-Images: ``psnr``, ``ssim``, ``lpips`` (AlexNet), ``rfid`` (InceptionV3 pool3). A factory whose library or
-pretrained weights are missing raises :class:`MetricUnavailable`; ``build_metrics`` then lists the reason.
+Images: ``psnr``, ``ssim``, ``lpips`` (AlexNet), ``rfid`` (InceptionV3 pool3). Audio (registered in
+:mod:`omnitok.metrics.audio_defaults`): ``si_sdr``, ``mel_distance``, ``stft_distance``, ``pesq``, ``stoi``.
+A factory whose library or pretrained weights are missing raises :class:`MetricUnavailable`; ``build_metrics``
+then lists the reason.
 """
 
 from __future__ import annotations
 
 import torch
 
+import omnitok.metrics.audio_defaults  # noqa: F401  (registers the audio metrics)
 from omnitok.metrics.fid import RFID
 from omnitok.metrics.image import PSNR, SSIM
 from omnitok.metrics.perceptual import LPIPS
