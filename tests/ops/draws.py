@@ -35,3 +35,8 @@ def clear_winners(x: Tensor, codebook: Tensor, metric: str) -> tuple[Tensor, Ten
         return best, torch.ones(x.shape[0], dtype=torch.bool)
     two = dist.topk(2, dim=1, largest=False).values
     return best, (two[:, 1] - two[:, 0]) > NEAR_TIE_RELATIVE * scale.clamp_min(1e-30)
+
+
+def device_for(backend: str) -> torch.device:
+    """Where a test runs a backend: the Triton kernel on the GPU when there is one (else interpreted on the CPU)."""
+    return torch.device("cuda" if backend == "triton" and torch.cuda.is_available() else "cpu")

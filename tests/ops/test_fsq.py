@@ -8,7 +8,7 @@ import torch
 from omnitok.errors import ShapeError
 from omnitok.ops import fsq_codes_from_indices, fsq_quantize
 from omnitok.ops.fsq import fsq_constants
-from tests.ops.draws import fresh_generator
+from tests.ops.draws import device_for, fresh_generator
 
 LEVELS = [[8, 5, 5, 5], [7, 5, 3], [3, 4, 6, 2, 9], [8, 8, 8, 5, 5, 5]]
 
@@ -38,7 +38,8 @@ def test_kernel_and_reference_match_the_written_out_formula(levels, dtype):
     clear = (margin > 1e-5).all(1)  # rows with a value at a rounding boundary are near-ties
     half_width = torch.tensor([level // 2 for level in levels], dtype=torch.float32)
     for backend in ("triton", "torch", "reference"):
-        out = fsq_quantize(x, levels, backend=backend)
+        out = fsq_quantize(x.to(device_for(backend)), levels, backend=backend)
+        out = type(out)(out.codes.cpu(), out.indices.cpu())
         assert out.indices.dtype == torch.int64 and out.codes.dtype == torch.float32
         assert torch.equal(out.indices[clear], index[clear]), f"{backend} (seed {seed})"
         torch.testing.assert_close(out.codes[clear], (digits / half_width)[clear], rtol=0, atol=1e-6)
@@ -52,8 +53,10 @@ def test_kernel_gradient_is_the_reference_autograd(levels):
     upstream = torch.randn(131, len(levels), generator=gen)
     grads = {}
     for backend in ("triton", "reference"):
-        leaf = x.clone().requires_grad_()
-        (grads[backend],) = torch.autograd.grad(fsq_quantize(leaf, levels, backend=backend).codes, leaf, upstream)
+        leaf = x.to(device_for(backend)).requires_grad_()
+        codes = fsq_quantize(leaf, levels, backend=backend).codes
+        (grads[backend],) = torch.autograd.grad(codes, leaf, upstream.to(leaf.device))
+        grads[backend] = grads[backend].cpu()
     torch.testing.assert_close(grads["triton"], grads["reference"], rtol=1e-5, atol=1e-6, msg=f"seed {seed}")
     consts = fsq_constants(tuple(levels), 1e-3, x.device)
     slope = (1 - torch.tanh(x + consts.shift) ** 2) * consts.half / consts.half_width  # d code / dx, written out
@@ -66,7 +69,7 @@ def test_index_to_code_is_the_written_out_digits(levels):
     gen, _ = fresh_generator()
     indices = torch.cat([torch.tensor([0, size - 1]), torch.randint(0, size, (300,), generator=gen)])
     for backend in ("triton", "torch"):
-        codes = fsq_codes_from_indices(indices, levels, backend=backend)
+        codes = fsq_codes_from_indices(indices.to(device_for(backend)), levels, backend=backend).cpu()
         # written out: digit_c = (index // prod(L[:c])) % L_c, code = (digit - L // 2) / (L // 2)
         for row in (0, 1, 2):
             radix, expected = 1, []
@@ -86,11 +89,13 @@ def test_quantizing_each_code_gives_back_its_index():
     half = (torch.tensor(levels, dtype=torch.float32) - 1) * (1 + 1e-3) / 2
     x = torch.atanh(bounded_target / half)
     for backend in ("triton", "torch"):
-        assert torch.equal(fsq_quantize(x, levels, backend=backend).indices, indices)
+        assert torch.equal(fsq_quantize(x.to(device_for(backend)), levels, backend=backend).indices.cpu(), indices)
 
 
 def test_empty_and_bad_inputs():
-    assert fsq_quantize(torch.zeros(0, 3), [5, 5, 5], backend="triton").indices.shape == (0,)
+    assert fsq_quantize(torch.zeros(0, 3, device=device_for("triton")), [5, 5, 5], backend="triton").indices.shape == (
+        0,
+    )
     with pytest.raises(ShapeError, match=r"x \[N, 3\]"):
         fsq_quantize(torch.zeros(4, 2), [5, 5, 5])
     with pytest.raises(ValueError, match=">= 2"):

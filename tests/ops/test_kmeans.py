@@ -8,7 +8,7 @@ from scipy.cluster.vq import kmeans2
 
 from omnitok.errors import ShapeError
 from omnitok.ops import cluster_sums, ema_codebook, ema_update_, kmeans
-from tests.ops.draws import fresh_generator
+from tests.ops.draws import device_for, fresh_generator
 
 
 def test_kmeans_matches_scipy_lloyd_from_the_same_start():
@@ -26,7 +26,9 @@ def test_kmeans_on_the_kernel_equals_kmeans_on_the_torch_path(metric):
     centers = torch.randn(12, 5, generator=gen) * 6
     x = (centers[:, None] + 0.2 * torch.randn(12, 40, 5, generator=gen)).reshape(-1, 5)
     init = x[torch.randperm(x.shape[0], generator=gen)[:12]]
-    kernel, kernel_counts = kmeans(x, 12, iters=4, metric=metric, init=init, backend="triton")
+    dev = device_for("triton")
+    kernel, kernel_counts = kmeans(x.to(dev), 12, iters=4, metric=metric, init=init.to(dev), backend="triton")
+    kernel, kernel_counts = kernel.cpu(), kernel_counts.cpu()
     torch_path, torch_counts = kmeans(x, 12, iters=4, metric=metric, init=init, backend="torch")
     torch.testing.assert_close(kernel, torch_path, rtol=1e-5, atol=1e-6, msg=f"seed {seed}")
     assert torch.equal(kernel_counts, torch_counts) and kernel_counts.sum() == x.shape[0]

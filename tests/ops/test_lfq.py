@@ -8,7 +8,7 @@ import torch
 
 from omnitok.errors import ShapeError
 from omnitok.ops import lfq_entropy_terms, lfq_quantize
-from tests.ops.draws import fresh_generator
+from tests.ops.draws import device_for, fresh_generator
 
 
 def _entropy(probs: torch.Tensor) -> torch.Tensor:
@@ -22,17 +22,18 @@ def test_sign_codes_and_indices_are_the_written_out_bits(dtype):
     x[0] = 0.0  # zero is not positive: bit 0, code -scale
     expected = torch.tensor([sum(int(v > 0) << (10 - j) for j, v in enumerate(row.tolist())) for row in x.float()])
     for backend in ("triton", "torch"):
-        out = lfq_quantize(x, scale=0.5, backend=backend)
+        out = lfq_quantize(x.to(device_for(backend)), scale=0.5, backend=backend)
+        out = type(out)(out.codes.cpu(), out.indices.cpu())
         assert torch.equal(out.indices, expected), f"{backend} (seed {seed})"
         assert torch.equal(out.codes, torch.where(x.float() > 0, 0.5, -0.5)), backend
         assert out.indices[0] == 0
 
 
 def test_sign_codes_pass_gradients_straight_through():
-    x = torch.randn(20, 6, requires_grad=True)
     for backend in ("triton", "torch"):
-        (grad,) = torch.autograd.grad(lfq_quantize(x, backend=backend).codes.mul(torch.arange(6.0)).sum(), x)
-        assert torch.equal(grad, torch.arange(6.0).expand(20, 6))
+        x, weights = torch.randn(20, 6, device=device_for(backend), requires_grad=True), torch.arange(6.0)
+        (grad,) = torch.autograd.grad(lfq_quantize(x, backend=backend).codes.mul(weights.to(x.device)).sum(), x)
+        assert torch.equal(grad.cpu(), weights.expand(20, 6))
 
 
 @pytest.mark.parametrize("bits,group_bits", [(12, 12), (12, 4), (9, 3), (5, 1), (7, 7)])
@@ -42,11 +43,12 @@ def test_factorized_terms_and_gradients_match_the_materialized_softmax(bits, gro
     n = x.shape[0]
     results, grads = {}, {}
     for backend in ("triton", "torch", "reference"):
-        leaf = x.clone().requires_grad_()
+        leaf = x.to(device_for(backend)).requires_grad_()
         terms = lfq_entropy_terms(leaf, group_bits=group_bits, inv_temperature=30.0, scale=0.7, backend=backend)
         loss = terms.per_sample - _entropy(terms.probability_sums / n).mean()
-        (grads[backend],) = torch.autograd.grad(loss, leaf)
-        results[backend] = terms
+        (grad,) = torch.autograd.grad(loss, leaf)
+        grads[backend] = grad.cpu()
+        results[backend] = type(terms)(terms.per_sample.cpu(), terms.probability_sums.cpu())
     ref = results["reference"]
     assert ref.probability_sums.shape == (bits // group_bits, 2**group_bits)
     for backend in ("triton", "torch"):
@@ -82,7 +84,7 @@ def test_two_hundred_sixty_two_thousand_codes_in_one_group():
 
 
 def test_empty_batch_and_bad_inputs():
-    terms = lfq_entropy_terms(torch.zeros(0, 6), group_bits=3, backend="triton")
+    terms = lfq_entropy_terms(torch.zeros(0, 6, device=device_for("triton")), group_bits=3, backend="triton")
     assert terms.per_sample.item() == 0 and terms.probability_sums.shape == (2, 8)
     with pytest.raises(ShapeError, match="group_bits=4 must divide"):
         lfq_entropy_terms(torch.zeros(3, 6), group_bits=4)

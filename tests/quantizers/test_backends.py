@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from omnitok.quantizers import FiniteScalarQuantizer, LookupFreeQuantizer, ResidualQuantizer, VectorQuantizer
+from tests.ops.draws import device_for
 
 FACTORIES = {
     "vq_l2": lambda backend: VectorQuantizer(12, 70, backend=backend),
@@ -21,13 +22,15 @@ def test_triton_and_torch_backends_agree(name):
     outputs, grads, states = {}, {}, {}
     for backend in ("triton", "torch"):
         torch.manual_seed(0)
-        quantizer = FACTORIES[name](backend).train()
-        leaf = z.clone().requires_grad_()
+        dev = device_for(backend)
+        quantizer = FACTORIES[name](backend).to(dev).train()
+        leaf = z.to(dev).requires_grad_()
         out = quantizer(leaf)
         (out.quantized.square().mean() + out.loss).backward()
-        outputs[backend], grads[backend], states[backend] = out, leaf.grad, quantizer.state_dict()
+        outputs[backend] = type(out)(out.quantized.cpu(), out.indices.cpu(), out.loss.cpu(), {})
+        grads[backend], states[backend] = leaf.grad.cpu(), {k: v.cpu() for k, v in quantizer.state_dict().items()}
         quantizer.eval()
-        assert torch.equal(quantizer.decode(quantizer.encode(z)), quantizer(z).quantized)
+        assert torch.equal(quantizer.decode(quantizer.encode(z.to(dev))), quantizer(z.to(dev)).quantized)
     assert torch.equal(outputs["triton"].indices, outputs["torch"].indices)
     torch.testing.assert_close(outputs["triton"].quantized, outputs["torch"].quantized, rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(outputs["triton"].loss, outputs["torch"].loss, rtol=1e-5, atol=1e-6)
