@@ -9,7 +9,8 @@ measured in the same run (VQ search counted as 2 N K D FLOPs).
 
 What each row times:
 - vq: the nearest-code search (indices + distances); vqp is ``VectorQuantize(...).eval()`` forward with the same
-  codebook; "matmul+argmin" is the plain formula in torch.
+  codebook; "matmul+argmin" is the plain formula in torch; on the GPU also flash-kmeans' FlashAssign kernel
+  (``pip install flash-kmeans``; reported as not installed otherwise).
 - fsq: forward + backward of the codes (levels multiplying to K); vqp is ``FSQ(levels)``.
 - lfq: forward + backward of sign codes and the exact one-group MAGVIT-v2 entropy loss over K = 2^d codes; vqp is
   ``LFQ(dim=d, codebook_size=K)`` in training mode (it materializes N x K distances).
@@ -18,7 +19,7 @@ What each row times:
     .venv/bin/python benchmarks/quantizers.py --preset cpu            # CPU table (a few minutes on 2 cores)
     .venv/bin/python benchmarks/quantizers.py --preset cpu-target     # the CPU target row alone (about a minute)
     .venv/bin/python benchmarks/quantizers.py --preset quick          # seconds: checks the script works
-    python benchmarks/quantizers.py --preset gpu --device cuda        # the issue's full grid on a GPU
+    python benchmarks/quantizers.py --preset gpu --device cuda        # the issue's full grid on a GPU (~10-20 min)
 """
 
 from __future__ import annotations
@@ -101,6 +102,11 @@ def _make_runner(case: dict[str, Any], impl: str, device: str) -> Callable[[], A
             from omnitok.ops import nearest_code
 
             return lambda: nearest_code(x, codebook)
+        if impl == "flash-kmeans":  # FlashAssign, flash-kmeans' streaming argmin kernel (GPU only)
+            from flash_kmeans.assign_euclid_triton import euclid_assign_triton
+
+            x_sq = (x.float() ** 2).sum(1)[None]
+            return lambda: euclid_assign_triton(x[None], codebook[None], x_sq)
         if impl == "matmul+argmin":
             xf, cf = x.float(), codebook.float()
             return lambda: ((xf * xf).sum(1, keepdim=True) - 2 * xf @ cf.T + (cf * cf).sum(1)).argmin(1)
@@ -201,6 +207,8 @@ def _worker(spec: str) -> None:
         result = measure(args["case"], args["impl"], args["device"], args["repeats"])
     except MemoryError:
         result = {"error": "out of memory"}
+    except ImportError as err:
+        result = {"error": f"not installed ({err.name})"}
     except RuntimeError as err:  # torch reports allocation failures as RuntimeError / OutOfMemoryError
         text = str(err).lower()
         result = {"error": "out of memory" if "memory" in text or "alloc" in text else str(err).splitlines()[0]}
@@ -240,13 +248,16 @@ def main() -> None:
     parser.add_argument("--max-n", type=int, default=None, help="skip cases with more rows (a quicker subset)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--memory-gib", type=float, default=8.0, help="memory cap of each case's subprocess")
+    parser.add_argument(
+        "--memory-gib", type=float, default=None, help="memory cap of each case's subprocess (8 on cpu, 60 on cuda)"
+    )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before a case is reported as timeout")
     parser.add_argument("--no-vqp", action="store_true", help="skip vector-quantize-pytorch (ours only)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return _worker(args.worker)
+    args.memory_gib = args.memory_gib or (60.0 if args.device == "cuda" else 8.0)
     ops = set(args.ops.split(","))
     cases = [c for c in PRESETS[args.preset] if c["op"] in ops and (args.max_n is None or c["n"] <= args.max_n)]
     rate = bf16_matmul_rate("cuda") if args.device == "cuda" else None
@@ -257,6 +268,8 @@ def main() -> None:
     print("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|")
     for case in cases:
         impls = ["omnitok"] if case["op"] == "kmeans" else list(IMPLS[case["op"]])
+        if case["op"] == "vq" and args.device == "cuda":
+            impls.insert(-1, "flash-kmeans")
         if args.no_vqp:
             impls = [i for i in impls if i != "vqp"]
         results = {impl: run_case(case, impl, args) for impl in impls}
