@@ -40,8 +40,10 @@ def test_chunked_torch_path_tiles_rows_and_codes():
     gen, seed = fresh_generator()
     x, codebook = torch.randn(301, 9, generator=gen), torch.randn(1000, 9, generator=gen)
     best, clear = clear_winners(x, codebook, "l2")
-    chunked = nearest_code(x, codebook, backend="torch", chunk_rows=7)  # 7 rows x 149796 codes per tile
+    chunked = nearest_code(x, codebook, backend="torch", chunk_rows=7)  # 7 rows x all 1000 codes per tile
     assert torch.equal(chunked.indices[clear], best[clear]), f"seed {seed}"
+    ragged = nearest_code(x, codebook, backend="torch", chunk_rows=2**21 // 3)  # tiles of 6 codes, the last of 4
+    assert torch.equal(ragged.indices[clear], best[clear]), f"seed {seed}"
     import omnitok.ops.nearest_code as module  # noqa: F401  (the submodule, not the function)
 
     tiles = sys.modules["omnitok.ops.nearest_code"]._tile_sizes(10**6, 2**18, None)
