@@ -86,11 +86,15 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
 
         if self.root != GENERATED:
             return data.list_audio_files(self.root)
-        folder = Path(self.generated_folder) if self.generated_folder else self._cache_folder()
         paths, self.engine = data.generate_speech(
-            folder, self.generated_clips, self.sample_rate, self.seed, engine=self.generated_engine
+            self._folder(), self.generated_clips, self.sample_rate, self.seed, engine=self.generated_engine
         )
         return paths
+
+    def _folder(self) -> Path:
+        if self.root != GENERATED:
+            return Path(self.root)
+        return Path(self.generated_folder) if self.generated_folder else self._cache_folder()
 
     def _cache_folder(self) -> Path:
         from omnitok.data.speech import espeak_available
@@ -108,7 +112,7 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
         if self.val_root:
             train, val = files, data.list_audio_files(self.val_root)
         else:
-            train, val = data.split_files(files, self.val_fraction, self.seed, root=None)
+            train, val = data.split_files(files, self.val_fraction, self.seed, root=self._folder())
         if not train:
             raise DataError(f"{self.root}: every file fell into the validation split; lower val_fraction")
         common = {"sample_rate": self.sample_rate, "channels": self.channels, "normalize_db": self.normalize_db}
