@@ -3,17 +3,22 @@
 - :func:`comparison_figure`: originals, then each tokenizer's reconstruction and error heatmap, same samples;
 - :func:`worst_figure`: one tokenizer's k worst samples by one metric (original / reconstruction / error);
 - :func:`codebook_figure`: code-usage histogram (codes sorted by index) and rank-frequency plot, per level.
+
+Error heatmaps share one colour scale: mean absolute error on [0, 1] images, black 0 to yellow at
+:data:`ERROR_SCALE` or more.
 """
 
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 _CELL = 1.6  # inches per image cell
+ERROR_SCALE = 0.25  # the error heatmaps' colour scale tops out at this mean absolute error
 
 
 def _pyplot():
@@ -57,15 +62,14 @@ def comparison_figure(originals: Tensor, columns: Sequence[tuple[str, Tensor]], 
         axes[r][0].imshow(_hwc(originals[r]))
         for c, (_, recon) in enumerate(columns):
             axes[r][1 + 2 * c].imshow(_hwc(recon[r]))
-            axes[r][2 + 2 * c].imshow(error_map(originals[r], recon[r]).numpy(), cmap="inferno", vmin=0.0, vmax=0.25)
+            axes[r][2 + 2 * c].imshow(error_map(originals[r], recon[r]).numpy(), cmap="inferno", vmin=0.0, vmax=ERROR_SCALE)
         if r < len(captions):
             axes[r][0].set_ylabel(captions[r], fontsize=7)
     for c, title in enumerate(titles):
-        axes[0][c].set_title(title, fontsize=8)
+        axes[0][c].set_title(textwrap.fill(title, 16), fontsize=7)
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle("error colour scale: black 0, yellow >= 0.25 (mean absolute error on [0, 1])", fontsize=8, y=0.0)
     return _png(fig)
 
 
@@ -77,7 +81,7 @@ def worst_figure(originals: Tensor, reconstructions: Tensor, labels: Sequence[st
     for i in range(k):
         axes[0][i].imshow(_hwc(originals[i]))
         axes[1][i].imshow(_hwc(reconstructions[i]))
-        axes[2][i].imshow(error_map(originals[i], reconstructions[i]).numpy(), cmap="inferno", vmin=0.0, vmax=0.25)
+        axes[2][i].imshow(error_map(originals[i], reconstructions[i]).numpy(), cmap="inferno", vmin=0.0, vmax=ERROR_SCALE)
         axes[2][i].set_xlabel(labels[i], fontsize=7)
     for r, name in enumerate(("original", "reconstruction", "|error|")):
         axes[r][0].set_ylabel(name, fontsize=8)

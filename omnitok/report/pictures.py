@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from omnitok.evaluation.evaluate import EvalRun
-from omnitok.report.figures import codebook_figure, comparison_figure, worst_figure
+from omnitok.report.figures import ERROR_SCALE, codebook_figure, comparison_figure, worst_figure
 from omnitok.report.tables import format_value, metric_label
 
 
@@ -30,7 +30,7 @@ def report_figures(run: EvalRun) -> list[Figure]:
             "reconstructions",
             "Reconstructions",
             f"The same {len(run.shown)} images (drawn with seed {run.protocol.seed}) {side}with the per-pixel "
-            "absolute error of each reconstruction.",
+            f"absolute error of each reconstruction (black 0, yellow {ERROR_SCALE} or more, on [0, 1]).",
             comparison_figure(run.originals, columns, captions),
         ))
     directions = {m.name: m.higher_is_better for m in run.metrics}
