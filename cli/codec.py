@@ -1,4 +1,6 @@
-"""``omnitok encode`` (image files -> token files) and ``omnitok decode`` (token files -> images)."""
+"""``omnitok encode`` (image or audio files -> token files) and ``omnitok decode`` (token files -> media).
+
+The modality of the tokenizer picks the file handling; audio lives in :mod:`omnitok.cli.audio_codec`."""
 
 from __future__ import annotations
 
@@ -15,28 +17,33 @@ TOKEN_SUFFIX = ".safetensors"
 def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
     encode = commands.add_parser(
         "encode",
-        help="images (files or folders) -> token files",
-        description="Encode images into token files (safetensors: indices or latents, plus the tokenizer's spec). "
-        "Folders are searched recursively; the output keeps their layout, one NAME.EXT.safetensors per image. "
-        "Images must be multiples of the tokenizer's downsampling factor, or pass --size.",
+        help="images or audio (files or folders) -> token files",
+        description="Encode images or audio into token files (safetensors: indices or latents, plus the tokenizer's "
+        "spec). Folders are searched recursively; the output keeps their layout, one NAME.EXT.safetensors per file. "
+        "Images must be multiples of the tokenizer's downsampling factor, or pass --size. Audio (wav/flac/ogg/mp3) "
+        "is resampled to the tokenizer's rate and channels.",
     )
-    encode.add_argument("inputs", nargs="+", help="image files and/or folders")
+    encode.add_argument("inputs", nargs="+", help="image or audio files and/or folders")
     encode.add_argument("--tokenizer", required=True, help="tokenizer folder, zoo name, hub id, diffusers:/transformers: adapter or module:attribute")
     encode.add_argument("--out", required=True, help="folder for the token files")
     encode.add_argument(
-        "--size", type=positive_int, help="resize the shorter side to SIZE and center-crop a square first"
+        "--size", type=positive_int, help="images: resize the shorter side to SIZE and center-crop a square first"
+    )
+    encode.add_argument(
+        "--chunk-seconds", type=float, help="audio, causal tokenizers: encode long files this many seconds at a time"
     )
     _common(encode)
     encode.set_defaults(run=run_encode)
 
     decode = commands.add_parser(
         "decode",
-        help="token files (files or folders) -> PNG images",
-        description="Decode token files written by 'omnitok encode' back into PNG images, keeping the folder layout.",
+        help="token files (files or folders) -> PNG images or audio files",
+        description="Decode token files written by 'omnitok encode' back into PNG images or 16-bit audio (wav, or "
+        "flac for .flac inputs), keeping the folder layout.",
     )
     decode.add_argument("inputs", nargs="+", help="token files and/or folders of them")
     decode.add_argument("--tokenizer", required=True, help="the tokenizer that wrote the tokens")
-    decode.add_argument("--out", required=True, help="folder for the images")
+    decode.add_argument("--out", required=True, help="folder for the images or audio files")
     _common(decode)
     decode.set_defaults(run=run_decode)
 
@@ -59,8 +66,8 @@ def _load(args: argparse.Namespace):
     from omnitok.resolve import resolve_tokenizer
 
     tokenizer = resolve_tokenizer(args.tokenizer, trust_remote_code=args.trust_remote_code, map_location=args.device)
-    if tokenizer.spec.modality != "image":
-        raise ConfigError(f"{args.tokenizer} is a {tokenizer.spec.modality} tokenizer; this command handles images")
+    if tokenizer.spec.modality not in ("image", "audio"):
+        raise ConfigError(f"{args.tokenizer} is a {tokenizer.spec.modality} tokenizer; this command handles images and audio")
     return tokenizer
 
 
@@ -84,6 +91,14 @@ def run_encode(args: argparse.Namespace) -> int:
 
     tokenizer = _load(args)
     spec = tokenizer.spec
+    if spec.modality == "audio":
+        from omnitok.cli.audio_codec import encode_audio_files
+        from omnitok.data import list_audio_files
+
+        files = _collect(args.inputs, list_audio_files)
+        targets = _plan(files, lambda relative: Path(args.out) / f"{relative}{TOKEN_SUFFIX}", args.overwrite)
+        failures = encode_audio_files(args, tokenizer, files, targets)
+        return _finish("encoded", len(files) - len(failures), failures, args.out)
     low, high = spec.value_range
     failures = []
     files = _collect(args.inputs, list_image_files)
@@ -116,17 +131,26 @@ def run_decode(args: argparse.Namespace) -> int:
     low, high = spec.value_range
     failures = []
     files = _collect(args.inputs, lambda root: sorted(root.rglob(f"*{TOKEN_SUFFIX}")))
-    targets = _plan(files, lambda relative: Path(args.out) / _image_name(relative), args.overwrite)
+    if spec.modality == "audio":
+        from omnitok.cli.audio_codec import audio_name, write_decoded_audio
+
+        name_of, write = audio_name, write_decoded_audio
+    else:
+        name_of, write = _image_name, None
+    targets = _plan(files, lambda relative: Path(args.out) / name_of(relative), args.overwrite)
     for (path, _), target in zip(files, targets):
         try:
             tokens, file_spec = load_tokens(path)
-            if (file_spec.codebook_sizes, file_spec.latent_dim, file_spec.downsample) != (
-                spec.codebook_sizes, spec.latent_dim, spec.downsample
+            if (file_spec.modality, file_spec.codebook_sizes, file_spec.latent_dim, file_spec.downsample, file_spec.sample_rate) != (
+                spec.modality, spec.codebook_sizes, spec.latent_dim, spec.downsample, spec.sample_rate
             ):
                 raise ConfigError(f"{path} was written by a different tokenizer (its spec: {file_spec.to_json()})")
             image = tokenizer.decode(tokens.to(args.device)).float().cpu()
         except OmnitokError as err:
             failures.append(str(err) if str(path) in str(err) else f"{path}: {err}")
+            continue
+        if write is not None:
+            write(target, image, spec)
             continue
         image = ((image - low) / (high - low)).clamp(0, 1)
         with atomic_path(target) as tmp:
