@@ -22,6 +22,7 @@ def _configs() -> list[triton.Config]:
     if interpreting():  # the interpreter accepts one config; large blocks keep it fast
         return [triton.Config({"BLOCK_N": 64, "BLOCK_K": 128})]
     shapes = [(128, 128, 8, 3), (128, 64, 4, 4), (64, 128, 4, 4), (128, 256, 8, 3), (256, 128, 8, 3), (64, 64, 4, 3)]
+    shapes += [(128, 128, 8, 2), (64, 64, 4, 2)]  # fewer stages: what fits in shared memory for float32 at large D
     return [triton.Config({"BLOCK_N": bn, "BLOCK_K": bk}, num_warps=w, num_stages=s) for bn, bk, w, s in shapes]
 
 
@@ -129,7 +130,8 @@ def nearest_code_indices(
     splits = splits or _num_splits(n, k, x.device)
     per_split = triton.cdiv(triton.cdiv(k, splits), _SPLIT_GRANULE) * _SPLIT_GRANULE
     splits = triton.cdiv(k, per_split)
-    block_d = max(16, min(128, triton.next_power_of_2(d)))
+    widest = 128 if x.element_size() == 2 else 64  # float32 tiles of 128 channels overflow shared memory at D=256
+    block_d = max(16, min(widest, triton.next_power_of_2(d)))
     best_val = torch.empty(splits, n, dtype=torch.float32, device=x.device)
     best_idx = torch.empty(splits, n, dtype=torch.int32, device=x.device)
     precision = "ieee" if x.dtype != torch.float32 or interpreting() else fp32_precision
