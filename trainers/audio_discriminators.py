@@ -8,6 +8,7 @@ offers the same interface as :class:`omnitok.trainers.AdversarialLoss`, so the g
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -40,7 +41,7 @@ class PeriodDiscriminator(nn.Module):
         sizes = [in_channels, *channels]
         self.convs = nn.ModuleList(
             _wn(nn.Conv2d(c_in, c_out, (5, 1), (3, 1) if i < len(channels) - 1 else 1, padding=(2, 0)))
-            for i, (c_in, c_out) in enumerate(zip(sizes, sizes[1:]))
+            for i, (c_in, c_out) in enumerate(itertools.pairwise(sizes))
         )
         self.output = _wn(nn.Conv2d(sizes[-1], 1, (3, 1), padding=(1, 0)))
 

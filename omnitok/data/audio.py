@@ -89,8 +89,8 @@ def read_audio(
     import soundfile
 
     frames, rate, _ = audio_info(path)
-    first = int(round(start * rate))
-    last = frames if seconds is None else min(frames, first + int(math.ceil(seconds * rate)))
+    first = round(start * rate)
+    last = frames if seconds is None else min(frames, first + math.ceil(seconds * rate))
     if not 0 <= first < frames:
         raise DataError(f"{path}: start {start}s is outside the file ({frames / rate:.2f}s)")
     try:
@@ -206,7 +206,7 @@ class AudioFolderDataset(Dataset):
 
     @property
     def segment_samples(self) -> int | None:
-        return None if self.segment_seconds is None else int(round(self.segment_seconds * self.sample_rate))
+        return None if self.segment_seconds is None else round(self.segment_seconds * self.sample_rate)
 
     def __getitem__(self, index: int) -> dict:
         path = self.files[index]

@@ -90,7 +90,7 @@ def generate_speech(
                 with tempfile.TemporaryDirectory() as tmp:
                     raw = Path(tmp) / "raw.wav"
                     command = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(raw), sentence]
-                    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+                    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
                     if result.returncode != 0 or not raw.exists():
                         raise DataError(f"espeak-ng failed: {result.stderr.strip()}")
                     write_audio(path, read_audio(raw, sample_rate, 1), sample_rate)
