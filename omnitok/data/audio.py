@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -107,6 +107,28 @@ def read_audio(
     if sample_rate is not None:
         x = resample(x, rate, sample_rate)
     return x
+
+
+def stream_audio(path: str | os.PathLike, block_samples: int, channels: int | None = None) -> Iterator[Tensor]:
+    """Consecutive blocks [C, <= block_samples] of a file at its own sample rate, decoded one at a time (memory
+    bounded by the block, whatever the file's length). Resample outside, on the whole signal, if rates differ.
+
+    Raises:
+        DataError: unreadable file, or NaN/Inf in a block.
+    """
+    import soundfile
+
+    audio_info(path)
+    try:
+        for block in soundfile.blocks(str(path), blocksize=block_samples, dtype="float32", always_2d=True):
+            x = torch.from_numpy(block.T.copy())
+            if not torch.isfinite(x).all():
+                raise DataError(f"{path}: audio holds NaN or Inf")
+            yield x if channels is None else convert_channels(x, channels)
+    except DataError:
+        raise
+    except Exception as err:  # libsndfile errors on a truncated file surface mid-stream
+        raise DataError(f"{path}: unreadable audio ({err})") from None
 
 
 def write_audio(path: str | os.PathLike, x: Tensor, sample_rate: int) -> None:

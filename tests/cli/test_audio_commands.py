@@ -70,3 +70,17 @@ def test_non_causal_codec_refuses_chunks_and_bad_files_are_reported(tmp_path, ca
     assert code != 0 and "needs a causal" in capsys.readouterr().err
     assert main(["encode", str(tmp_path / "in"), "--tokenizer", str(folder), "--out", str(tmp_path / "t2")]) == 1
     assert "broken.wav" in capsys.readouterr().out
+
+
+def test_long_file_streams_off_the_disk_with_the_offline_tokens(codec_folder, tmp_path):
+    from omnitok.data.audio import stream_audio
+
+    long = torch.cat([harmonic_chirp(0.5, 16_000, seed=s) for s in range(6)], dim=-1)  # 3 s at the codec's rate
+    soundfile.write(str(tmp_path / "long.wav"), long[0].numpy(), 16_000)
+    blocks = list(stream_audio(tmp_path / "long.wav", 4001))
+    assert [b.shape[-1] for b in blocks][:2] == [4001, 4001] and torch.allclose(torch.cat(blocks, -1), long, atol=1e-4)
+    args = ["encode", str(tmp_path / "long.wav"), "--tokenizer", str(codec_folder)]
+    assert main([*args, "--out", str(tmp_path / "streamed"), "--chunk-seconds", "0.25"]) == 0
+    streamed, _ = load_tokens(tmp_path / "streamed" / "long.wav.safetensors")
+    x = read_audio(tmp_path / "long.wav").unsqueeze(0)
+    assert torch.equal(streamed, load_tokenizer(codec_folder).encode(x))
