@@ -1,4 +1,4 @@
-"""Test-wide settings: offline hubs and loggers, a private hub cache, deterministic seeds."""
+"""Test-wide settings: offline hubs and loggers, private hub caches, deterministic seeds."""
 
 import os
 import tempfile
@@ -6,6 +6,8 @@ import tempfile
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="omnitok-hf-cache-")
+# A private torch hub cache too: pretrained metric networks a developer has cached must not change what tests see.
+os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="omnitok-torch-home-")
 
 import torch  # noqa: E402
 
