@@ -56,8 +56,8 @@ def transformers_encodec() -> tuple[nn.Module, Callable, Callable]:
     from transformers import EncodecConfig, EncodecModel
 
     model = EncodecModel(EncodecConfig()).eval()  # 24 kHz defaults
-    encode = lambda x: model.encode(x, bandwidth=6.0).audio_codes  # noqa: E731
-    decode = lambda codes: model.decode(codes, [None]).audio_values  # noqa: E731
+    encode = lambda x: model.encode(x, bandwidth=6.0).audio_codes
+    decode = lambda codes: model.decode(codes, [None]).audio_values
     return model, encode, decode
 
 
@@ -65,8 +65,8 @@ def transformers_dac() -> tuple[nn.Module, Callable, Callable]:
     from transformers import DacConfig, DacModel
 
     model = DacModel(DacConfig()).eval()
-    encode = lambda x: model.encode(x).audio_codes  # noqa: E731
-    decode = lambda codes: model.decode(audio_codes=codes).audio_values  # noqa: E731
+    encode = lambda x: model.encode(x).audio_codes
+    decode = lambda codes: model.decode(audio_codes=codes).audio_values
     return model, encode, decode
 
 
@@ -107,8 +107,10 @@ def run(name: str, seconds: float, repeats: int, device: str) -> list[str]:
     rtf = {k: statistics.median(v) / seconds for k, v in times.items()}
     return [
         f"| {name} | omnitok | {params(ours):.1f} M | {tuple(our_codes.shape)} | {rtf['ours_enc']:.3f} | {rtf['ours_dec']:.3f} |",
-        f"| {name} | transformers | {params(theirs):.1f} M | {tuple(their_codes.shape)} | {rtf['theirs_enc']:.3f} "
-        f"| {rtf['theirs_dec']:.3f} |",
+        (
+            f"| {name} | transformers | {params(theirs):.1f} M | {tuple(their_codes.shape)} | {rtf['theirs_enc']:.3f} "
+            f"| {rtf['theirs_dec']:.3f} |"
+        ),
     ]
 
 
