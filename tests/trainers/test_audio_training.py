@@ -44,3 +44,23 @@ def test_audio_folder_with_broken_files_is_counted(tmp_path):
     result = train(config, tmp_path / "run")
     assert result.step == 6
     assert {s.split(":")[0].rsplit("/", 1)[-1] for s in result.skipped_files} == {"silence.wav", "broken.wav"}
+
+
+def test_audio_run_resumes_exactly(tmp_path):
+    """Random segments, k-means, dropout and the GAN all continue where they stopped (same losses, same weights)."""
+    from safetensors.torch import load_file
+
+    from tests.trainers.test_training import Crash, RecordLosses
+
+    config = tiny_audio_recipe("quickstart_rvq", tmp_path / "clips")
+    straight = RecordLosses()
+    train(config, tmp_path / "straight", callbacks=[straight])
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(config, tmp_path / "crashed", callbacks=[Crash(at=4)])
+    resumed = RecordLosses()
+    train(config, tmp_path / "crashed", resume=tmp_path / "crashed" / "checkpoints" / "last.ckpt", callbacks=[resumed])
+    assert sorted(resumed.losses) == [4, 5, 6]
+    assert all(resumed.losses[s] == straight.losses[s] for s in (4, 5, 6))
+    a = load_file(tmp_path / "straight" / "tokenizer" / "model.safetensors")
+    b = load_file(tmp_path / "crashed" / "tokenizer" / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
