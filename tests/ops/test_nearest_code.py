@@ -42,12 +42,14 @@ def test_chunked_torch_path_tiles_rows_and_codes():
     best, clear = clear_winners(x, codebook, "l2")
     chunked = nearest_code(x, codebook, backend="torch", chunk_rows=7)  # 7 rows x all 1000 codes per tile
     assert torch.equal(chunked.indices[clear], best[clear]), f"seed {seed}"
-    ragged = nearest_code(x, codebook, backend="torch", chunk_rows=2**21 // 3)  # tiles of 6 codes, the last of 4
-    assert torch.equal(ragged.indices[clear], best[clear]), f"seed {seed}"
     import omnitok.ops.nearest_code as module  # noqa: F401  (the submodule, not the function)
 
-    tiles = sys.modules["omnitok.ops.nearest_code"]._tile_sizes(10**6, 2**18, None)
-    assert tiles[0] * tiles[1] <= 2**22 and tiles[0] >= 1024  # the score tile does not grow with K
+    ops = sys.modules["omnitok.ops.nearest_code"]
+    ragged = nearest_code(x, codebook, backend="torch", chunk_rows=ops._SCORE_ELEMENTS // 6)  # 6 codes a tile, then 4
+    assert torch.equal(ragged.indices[clear], best[clear]), f"seed {seed}"
+    for k in (1000, 2**18):  # the score tile does not grow with K
+        tiles = ops._tile_sizes(10**6, k, None)
+        assert tiles[0] * tiles[1] <= ops._SCORE_ELEMENTS and tiles[0] >= ops._MIN_TILE_ROWS
 
 
 def _integer_draw(n: int, k: int, d: int) -> tuple[torch.Tensor, torch.Tensor, int]:
