@@ -2,11 +2,13 @@
 
 ``load_adapter("diffusers:<folder or hub id>")`` / ``load_adapter("transformers:<folder or hub id>")`` loads one;
 ``wrap(model)`` wraps a model instance. Each adapter holds the wrapped model as ``.model`` and runs the model's own
-encode/quantize/decode, so the evaluation report measures exactly what the library computes.
+encode/quantize/decode, so the evaluation report measures exactly what the library computes. Audio: transformers'
+DAC, EnCodec and Mimi codecs (``adapters/audio.py``).
 
 Importing this package loads neither diffusers nor transformers; they are imported when a model is wrapped or loaded.
 """
 
+from omnitok.adapters.audio import DacAdapter, EncodecAdapter, MimiAdapter
 from omnitok.adapters.base import DecoderUnavailableError, ModelAdapter
 from omnitok.adapters.diffusers import AutoencoderKLAdapter, VQModelAdapter
 from omnitok.adapters.loading import ADAPTERS, load_adapter, wrap
@@ -16,9 +18,12 @@ __all__ = [
     "ADAPTERS",
     "AutoencoderKLAdapter",
     "ChameleonVQVAEAdapter",
+    "DacAdapter",
     "DecoderUnavailableError",
     "Emu3VQVAEAdapter",
+    "EncodecAdapter",
     "JanusVQVAEAdapter",
+    "MimiAdapter",
     "ModelAdapter",
     "VQModelAdapter",
     "load_adapter",

@@ -7,7 +7,7 @@ Refs name the wrapped library, then a local folder or a hub id:
   ``vae/``, ``vqvae/`` and ``movq/``; ``diffusers:<owner/name>/<subfolder>`` or ``subfolder=`` names one.
 - ``transformers:<folder>`` / ``transformers:<owner/name>``: ``config.json`` ``model_type`` picks the adapter
   ("chameleon", "emu3", "janus" for full checkpoints; "chameleon_vqgan", "emu3_vqgan", "janus_vqgan" for a VQ saved
-  alone).
+  alone); "dac", "encodec", "mimi" for transformers' audio codecs.
 
 Only ``config.json`` is read (or fetched) here; the weights load through the library's own ``from_pretrained``.
 """
@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from omnitok.adapters.audio import DacAdapter, EncodecAdapter, MimiAdapter
 from omnitok.adapters.base import ModelAdapter
 from omnitok.adapters.diffusers import AutoencoderKLAdapter, VQModelAdapter
 from omnitok.adapters.transformers import ChameleonVQVAEAdapter, Emu3VQVAEAdapter, JanusVQVAEAdapter
@@ -31,6 +32,9 @@ ADAPTERS: tuple[type[ModelAdapter], ...] = (
     ChameleonVQVAEAdapter,
     Emu3VQVAEAdapter,
     JanusVQVAEAdapter,
+    DacAdapter,
+    EncodecAdapter,
+    MimiAdapter,
 )
 LIBRARIES = ("diffusers", "transformers")
 _TYPE_KEY = {"diffusers": "_class_name", "transformers": "model_type"}
