@@ -281,3 +281,16 @@ def test_bad_level_counts_and_unsupported_encodec_configs(models):
     chunked = transformers.EncodecModel(transformers.EncodecConfig(**ENCODEC, chunk_length_s=0.01, overlap=0.01))
     with pytest.raises(ConfigError, match="chunk_length_s"):
         EncodecAdapter(chunked)
+
+
+@pytest.mark.parametrize("name", list(ADAPTER))
+def test_protocol_helpers_take_the_audio_specs(tmp_path, models, name):
+    adapter = ADAPTER[name](models[name])
+    length = HOP[name] * 3 + (0 if name == "dac" else 1)
+    x = waves(1, CHANNELS[name], length)
+    # no trimming: decode returns whole frames, ceil(S / hop) * hop samples
+    assert omnitok.reconstruct(adapter, x).shape == (1, CHANNELS[name], HOP[name] * (3 if name == "dac" else 4))
+    tokens = adapter.encode(x)
+    omnitok.save_tokens(tmp_path / "tokens.safetensors", tokens, adapter.spec)
+    loaded, spec = omnitok.load_tokens(tmp_path / "tokens.safetensors")
+    assert torch.equal(loaded, tokens) and spec == adapter.spec
