@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import lightning.pytorch as pl
-import torch
 from torch.utils.data import DataLoader
 
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError, DataError
-from omnitok.trainers.data import EndlessSampler, EpochIndexed
+from omnitok.trainers.data import EpochIndexed, make_loader, step_indexed_sampler
 
 GENERATED = "generated"
 
@@ -125,27 +124,10 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
     def _loader(self, dataset: Any, **kwargs: Any) -> DataLoader:
         from omnitok.data import collate_audio
 
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            num_workers=self.num_workers,
-            collate_fn=collate_audio,
-            persistent_workers=False,
-            pin_memory=torch.cuda.is_available(),
-            **kwargs,
-        )
+        return make_loader(dataset, self.batch_size, self.num_workers, collate_audio, **kwargs)
 
     def train_dataloader(self) -> DataLoader:
-        trainer = self.trainer
-        sampler = EndlessSampler(
-            len(self.train_data),
-            self.batch_size,
-            self.seed,
-            start=lambda: int(getattr(trainer.lightning_module, "step", 0)) if trainer else 0,
-            rank=trainer.global_rank if trainer else 0,
-            world=trainer.world_size if trainer else 1,
-        )
-        return self._loader(EpochIndexed(self.train_data), sampler=sampler)
+        return self._loader(EpochIndexed(self.train_data), sampler=step_indexed_sampler(self, len(self.train_data)))
 
     def val_dataloader(self) -> DataLoader | list:
         return [] if self.val_data is None else self._loader(self.val_data)

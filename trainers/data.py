@@ -177,29 +177,12 @@ class ImageDataModule(pl.LightningDataModule, Configurable):
     def _loader(self, dataset: Any, **kwargs: Any) -> DataLoader:
         from omnitok.data import collate_images
 
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            num_workers=self.num_workers,
-            collate_fn=collate_images,
-            persistent_workers=False,
-            pin_memory=torch.cuda.is_available(),
-            **kwargs,
-        )
+        return make_loader(dataset, self.batch_size, self.num_workers, collate_images, **kwargs)
 
     def train_dataloader(self) -> DataLoader:
         if isinstance(self.train_data, torch.utils.data.IterableDataset):
             return self._loader(EndlessStream(self.train_data))
-        trainer = self.trainer
-        sampler = EndlessSampler(
-            len(self.train_data),
-            self.batch_size,
-            self.seed,
-            start=lambda: int(getattr(trainer.lightning_module, "step", 0)) if trainer else 0,
-            rank=trainer.global_rank if trainer else 0,
-            world=trainer.world_size if trainer else 1,
-        )
-        return self._loader(EpochIndexed(self.train_data), sampler=sampler)
+        return self._loader(EpochIndexed(self.train_data), sampler=step_indexed_sampler(self, len(self.train_data)))
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_data is None:
@@ -238,6 +221,33 @@ class ImageDataModule(pl.LightningDataModule, Configurable):
         if self.kind == BUILTIN and self.train_data is not None:
             return self.train_data.describe()
         return f"{self.kind} {self.root}"
+
+
+def make_loader(dataset: Any, batch_size: int, num_workers: int, collate_fn: Any, **kwargs: Any) -> DataLoader:
+    """The DataLoader every data module uses: fresh workers each epoch, pinned memory when CUDA is present."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        collate_fn=collate_fn,
+        persistent_workers=False,
+        pin_memory=torch.cuda.is_available(),
+        **kwargs,
+    )
+
+
+def step_indexed_sampler(module: pl.LightningDataModule, size: int) -> EndlessSampler:
+    """The training sampler of a map-style dataset of ``size`` items: batch s depends on (seed, s) alone, starting
+    at the module's current step (so a resumed run sees the batches it would have seen) and split across ranks."""
+    trainer = module.trainer
+    return EndlessSampler(
+        size,
+        module.batch_size,
+        module.seed,
+        start=lambda: int(getattr(trainer.lightning_module, "step", 0)) if trainer else 0,
+        rank=trainer.global_rank if trainer else 0,
+        world=trainer.world_size if trainer else 1,
+    )
 
 
 def _kind(root: str) -> str:
