@@ -67,17 +67,8 @@ class DacAdapter(ModelAdapter):
         self.num_quantizers = levels
 
     @classmethod
-    def from_pretrained(
-        cls,
-        ref: str | os.PathLike,
-        *,
-        num_quantizers: int | None = None,
-        value_range: Sequence[float] | None = None,
-        **kwargs: Any,
-    ) -> DacAdapter:
-        """Load a ``DacModel`` from a folder or hub id (config model_type "dac")."""
-        model = _load("DacModel", ref, kwargs, cls.config_types)
-        return cls(model, num_quantizers=num_quantizers, value_range=value_range)
+    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
+        return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
 
     def _encode(self, x: Tensor) -> Tensor:
         codes = self.model.encode(x, n_quantizers=self.num_quantizers).audio_codes  # (B, Q, frames)
@@ -145,17 +136,8 @@ class EncodecAdapter(ModelAdapter):
         self.bandwidth = float(bandwidth)
 
     @classmethod
-    def from_pretrained(
-        cls,
-        ref: str | os.PathLike,
-        *,
-        bandwidth: float | None = None,
-        value_range: Sequence[float] | None = None,
-        **kwargs: Any,
-    ) -> EncodecAdapter:
-        """Load an ``EncodecModel`` from a folder or hub id (config model_type "encodec")."""
-        model = _load("EncodecModel", ref, kwargs, cls.config_types)
-        return cls(model, bandwidth=bandwidth, value_range=value_range)
+    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
+        return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
 
     def _encode(self, x: Tensor) -> Tensor:
         codes = self.model.encode(x, bandwidth=self.bandwidth).audio_codes  # (1 chunk, B, Q, frames)
@@ -209,17 +191,8 @@ class MimiAdapter(ModelAdapter):
         self.num_quantizers = levels
 
     @classmethod
-    def from_pretrained(
-        cls,
-        ref: str | os.PathLike,
-        *,
-        num_quantizers: int | None = None,
-        value_range: Sequence[float] | None = None,
-        **kwargs: Any,
-    ) -> MimiAdapter:
-        """Load a ``MimiModel`` from a folder or hub id (config model_type "mimi")."""
-        model = _load("MimiModel", ref, kwargs, cls.config_types)
-        return cls(model, num_quantizers=num_quantizers, value_range=value_range)
+    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
+        return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
 
     def _encode(self, x: Tensor) -> Tensor:
         codes = self.model.encode(x, num_quantizers=self.num_quantizers).audio_codes  # (B, Q, frames)

@@ -8,6 +8,8 @@ adapter maps inputs linearly into the model's range and reconstructions back.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,6 +48,22 @@ class ModelAdapter:
             raise ConfigError(f"value_range must be (low, high) with low < high, got {value_range}")
         self._spec = dataclasses.replace(native, value_range=value_range)
 
+    @classmethod
+    def from_pretrained(cls, ref: str | os.PathLike, **kwargs: Any) -> ModelAdapter:
+        """Load the wrapped model from a folder or hub id with its library's own ``from_pretrained``.
+
+        Keyword arguments this adapter's constructor takes (``value_range``, ``num_quantizers``, ...) configure the
+        adapter; the others (``subfolder``, ``revision``, ``torch_dtype``, ...) go to the library.
+        """
+        own = set(inspect.signature(cls.__init__).parameters) - {"self", "model"}
+        options = {name: kwargs.pop(name) for name in list(kwargs) if name in own}
+        return cls(cls._load_model(ref, kwargs), **options)
+
+    @classmethod
+    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
+        """The wrapped model, read from ``ref`` by its library (``kwargs``: the library's loading options)."""
+        raise NotImplementedError
+
     @property
     def spec(self) -> TokenizerSpec:
         return self._spec
@@ -70,14 +88,15 @@ class ModelAdapter:
 
     @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
-        """x: [B, C, H, W] in ``spec.value_range`` -> indices [B, h, w] (int64) or latents [B, D, h, w] (float32)."""
+        """Media [B, C, *axes] in ``spec.value_range`` -> indices [B, *grid(, Q)] (int64) or latents [B, D, *grid]
+        (float32)."""
         check_media(x, self.spec)
         tokens = self._encode(self._to_model_range(x).to(self.device, self.dtype))
         return tokens.long() if self.spec.discrete else tokens.float()
 
     @torch.no_grad()
     def decode(self, tokens: Tensor) -> Tensor:
-        """tokens as ``encode`` returns them -> media [B, C, H, W] (float32) in ``spec.value_range``, unclamped."""
+        """Tokens as ``encode`` returns them -> media [B, C, *axes] (float32) in ``spec.value_range``, unclamped."""
         check_tokens(tokens, self.spec)
         tokens = tokens.to(self.device, torch.long) if self.spec.discrete else tokens.to(self.device, self.dtype)
         return self._from_model_range(self._decode(tokens).float())

@@ -58,14 +58,10 @@ class VQModelAdapter(ModelAdapter):
         super().__init__(model, spec, value_range)
 
     @classmethod
-    def from_pretrained(
-        cls, ref: str | os.PathLike, *, value_range: Sequence[float] | None = None, **kwargs: Any
-    ) -> VQModelAdapter:
-        """Load with ``diffusers.VQModel.from_pretrained(ref, **kwargs)`` (folder or hub id; ``subfolder=``,
-        ``revision=``, ``torch_dtype=`` ... pass through)."""
+    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
         import diffusers
 
-        return cls(_load(diffusers.VQModel, ref, kwargs), value_range=value_range)
+        return _load(getattr(diffusers, cls.wrapped_classes[0]), ref, kwargs)
 
     def _encode(self, x: Tensor) -> Tensor:
         latents = self.model.encode(x).latents  # (B, vq_embed_dim, h, w)
@@ -117,14 +113,10 @@ class AutoencoderKLAdapter(ModelAdapter):
         super().__init__(model, spec, value_range)
 
     @classmethod
-    def from_pretrained(
-        cls, ref: str | os.PathLike, *, value_range: Sequence[float] | None = None, **kwargs: Any
-    ) -> AutoencoderKLAdapter:
-        """Load with ``diffusers.AutoencoderKL.from_pretrained(ref, **kwargs)``; a pipeline repo needs
-        ``subfolder="vae"``."""
+    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
         import diffusers
 
-        return cls(_load(diffusers.AutoencoderKL, ref, kwargs), value_range=value_range)
+        return _load(getattr(diffusers, cls.wrapped_classes[0]), ref, kwargs)
 
     def _encode(self, x: Tensor) -> Tensor:
         return self.model.encode(x).latent_dist.mode()

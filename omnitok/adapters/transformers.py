@@ -67,17 +67,8 @@ class ChameleonVQVAEAdapter(ModelAdapter):
         self.decoder = decoder.eval() if decoder is not None else None
 
     @classmethod
-    def from_pretrained(
-        cls,
-        ref: str | os.PathLike,
-        *,
-        decoder: nn.Module | None = None,
-        value_range: Sequence[float] | None = None,
-        **kwargs: Any,
-    ) -> ChameleonVQVAEAdapter:
-        """Load the VQ of a Chameleon checkpoint (or a saved ChameleonVQVAE) from a folder or hub id."""
-        model = _load("ChameleonVQVAE", ref, kwargs, cls.config_types)
-        return cls(model, decoder=decoder, value_range=value_range)
+    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
+        return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
 
     @property
     def can_decode(self) -> bool:
@@ -136,16 +127,8 @@ class Emu3VQVAEAdapter(ModelAdapter):
         self.mode = mode
 
     @classmethod
-    def from_pretrained(
-        cls,
-        ref: str | os.PathLike,
-        *,
-        mode: Literal["image"] = "image",
-        value_range: Sequence[float] | None = None,
-        **kwargs: Any,
-    ) -> Emu3VQVAEAdapter:
-        """Load the VQ of an Emu3 checkpoint (or a saved Emu3VQVAE) from a folder or hub id."""
-        return cls(_load("Emu3VQVAE", ref, kwargs, cls.config_types), mode=mode, value_range=value_range)
+    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
+        return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
 
     def _encode(self, x: Tensor) -> Tensor:
         sizes = torch.tensor([list(x.shape[2:])] * x.shape[0], device=x.device)  # (B, 2): no padding to crop
@@ -191,17 +174,8 @@ class JanusVQVAEAdapter(ModelAdapter):
         self.l2_normalized_lookup = l2_normalized_lookup
 
     @classmethod
-    def from_pretrained(
-        cls,
-        ref: str | os.PathLike,
-        *,
-        l2_normalized_lookup: bool = False,
-        value_range: Sequence[float] | None = None,
-        **kwargs: Any,
-    ) -> JanusVQVAEAdapter:
-        """Load the VQ of a Janus checkpoint (or a saved JanusVQVAE) from a folder or hub id."""
-        model = _load("JanusVQVAE", ref, kwargs, cls.config_types)
-        return cls(model, l2_normalized_lookup=l2_normalized_lookup, value_range=value_range)
+    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
+        return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
 
     def _encode(self, x: Tensor) -> Tensor:
         grid = self.spec.grid(x.shape[2:])
