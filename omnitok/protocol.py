@@ -37,7 +37,8 @@ class TokenizerSpec:
         channels: input channels (3 for RGB, 1 or 2 for audio).
         value_range: range of input values, e.g. (-1, 1).
         sample_rate: audio samples per second, where it applies.
-        frame_rate: video frames per second the tokenizer was trained at, where it applies.
+        frame_rate: video: frames per second the tokenizer was trained at; audio: token frames per second
+            (sample_rate / hop). None where it does not apply.
         latent_scale, latent_shift: what a consumer applies to continuous latents, ``(z - shift) * scale``.
         causal_time: video only: the first frame is tokenized alone, so T frames give 1 + (T - 1) / f steps.
         pad_to_multiple: grid sizes round up (the tokenizer pads) instead of requiring exact multiples.
