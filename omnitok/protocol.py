@@ -180,6 +180,15 @@ def check_tokens(tokens: Tensor, spec: TokenizerSpec) -> None:
     check_indices(tokens, spec.codebook_sizes, spec.codebook_kind, grid_axes=(axes,), what="token indices")
 
 
+def check_encoded(tokens: Tensor, spec: TokenizerSpec, input_shape: Sequence[int], who: str) -> None:
+    """Raise a clear error unless ``tokens`` is what ``who``'s ``encode`` must return for a batch of
+    ``input_shape`` ([B, C, *axes]): valid tokens (:func:`check_tokens`) of shape [B, *spec.token_shape(axes)]."""
+    check_tokens(tokens, spec)
+    want = (int(input_shape[0]), *spec.token_shape(input_shape[2:]))
+    if tuple(tokens.shape) != want:
+        raise ShapeError(f"{who}.encode returned tokens of shape {tuple(tokens.shape)}; its spec says {want}")
+
+
 def check_indices(
     indices: Tensor, codebook_sizes: Sequence[int], kind: CodebookKind, grid_axes: Sequence[int], what: str
 ) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from torch import Tensor
 
 from omnitok.errors import WeightsError
-from omnitok.protocol import Tokenizer, TokenizerSpec, check_tokens
+from omnitok.protocol import Tokenizer, TokenizerSpec, check_encoded, check_tokens
 from omnitok.utils import atomic_path
 
 SPEC_KEY = "omnitok.spec"
@@ -21,11 +21,7 @@ SPEC_KEY = "omnitok.spec"
 def reconstruct(tokenizer: Tokenizer, x: Tensor) -> Tensor:
     """decode(encode(x)) through the protocol, checking the tokens against the tokenizer's spec on the way."""
     tokens = tokenizer.encode(x)
-    spec = tokenizer.spec
-    check_tokens(tokens, spec)
-    want = spec.token_shape(x.shape[2:])
-    if tuple(tokens.shape[1:]) != want:
-        raise ValueError(f"{type(tokenizer).__name__}.encode returned {tuple(tokens.shape)}; its spec says [B, {want}]")
+    check_encoded(tokens, tokenizer.spec, x.shape, type(tokenizer).__name__)
     return tokenizer.decode(tokens)
 
 

@@ -21,7 +21,7 @@ from omnitok.evaluation.speed import CPU_MEMORY_NOTE, CUDA_MEMORY_NOTE, Stopwatc
 from omnitok.metrics.image import to_unit_range
 from omnitok.metrics.registry import DatasetMetric, Metric, SampleMetric
 from omnitok.metrics.tokens import token_figures
-from omnitok.protocol import Tokenizer, TokenizerSpec, check_tokens
+from omnitok.protocol import Tokenizer, TokenizerSpec, check_encoded
 from omnitok.quantizers.stats import CodebookStats
 
 
@@ -133,13 +133,13 @@ def evaluate_tokenizer(
     for start in range(0, len(data), batch_size):
         x01 = data.batch(start, start + batch_size)
         x = to_input(x01)
-        tokens = encode_clock.run(lambda: tokenizer.encode(x), x.shape[0])
-        _check_tokens(tokens, spec, x.shape, name)
+        tokens = encode_clock.run(tokenizer.encode, x, x.shape[0])
+        check_encoded(tokens, spec, x.shape, name)
         if stats is not None:
             stats.update(tokens)
         if not decodes:
             continue
-        recon = decode_clock.run(lambda: tokenizer.decode(tokens), x.shape[0])
+        recon = decode_clock.run(tokenizer.decode, tokens, x.shape[0])
         if tuple(recon.shape) != tuple(x.shape):
             raise ShapeError(f"{name}.decode returned {tuple(recon.shape)} for input {tuple(x.shape)}")
         recon01 = to_unit_range(recon.float().cpu(), spec.value_range)
@@ -165,7 +165,7 @@ def evaluate_tokenizer(
         tokens=tokens_info,
         speed=_speed(encode_clock, decode_clock, device),
         code_counts=[] if stats is None else [c.cpu() for c in stats.counts],
-        shown=torch.stack([kept[i] for i in shown]) if shown else torch.empty(0, 3, data.resolution, data.resolution, dtype=torch.uint8),
+        shown=torch.stack([kept[i] for i in shown]) if shown else _no_images(data.resolution),
         worst=worst,
         worst_images=worst_images,
         decodes=decodes,
@@ -176,19 +176,16 @@ def metric_infos(metrics: Sequence[Metric]) -> list[MetricInfo]:
     return [MetricInfo(m.name, m.higher_is_better, m.implementation, isinstance(m, SampleMetric)) for m in metrics]
 
 
-def _check_tokens(tokens: Tensor, spec: TokenizerSpec, input_shape: torch.Size, name: str) -> None:
-    check_tokens(tokens, spec)
-    want = (input_shape[0], *spec.token_shape(input_shape[2:]))
-    if tuple(tokens.shape) != want:
-        raise ShapeError(f"{name}.encode returned tokens of shape {tuple(tokens.shape)}; its spec says {want}")
-
-
 def _reconstruct(tokenizer: Tokenizer, data: EvalImages, indices: list[int], to_input, spec: TokenizerSpec) -> Tensor:
     if not indices:
-        return torch.empty(0, 3, data.resolution, data.resolution, dtype=torch.uint8)
+        return _no_images(data.resolution)
     x = to_input(data.images[indices].float() / 255.0)
     recon = to_unit_range(tokenizer.decode(tokenizer.encode(x)).float().cpu(), spec.value_range)
     return torch.stack([_to_uint8(r) for r in recon])
+
+
+def _no_images(resolution: int) -> Tensor:
+    return torch.empty(0, 3, resolution, resolution, dtype=torch.uint8)
 
 
 def _to_uint8(x01: Tensor) -> Tensor:
