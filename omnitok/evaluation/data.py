@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from omnitok.data import list_image_files, read_image, resize_and_crop
+from omnitok.data import decode_image_bytes, list_image_files, resize_and_crop
 from omnitok.errors import DataError
 
 BUILTIN = "builtin"
@@ -76,13 +76,18 @@ def load_eval_images(
     for path in files:
         name = path.relative_to(root).as_posix()
         try:
-            image = read_image(path)
+            data = path.read_bytes()  # read once: decoded and hashed from the same bytes
+        except OSError as err:
+            skipped.append(f"{path}: cannot read file ({err.strerror or err})")
+            continue
+        try:
+            image = decode_image_bytes(data, str(path))
         except DataError as err:
             skipped.append(str(err))
             continue
         images.append(((resize_and_crop(image, resolution, crop="center") + 1.0) * 127.5).round().to(torch.uint8))
         names.append(name)
-        digest.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     if skipped and not skip_unreadable:
         listed = "\n  ".join(skipped[:10]) + (f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else "")
         raise DataError(

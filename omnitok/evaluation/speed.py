@@ -17,6 +17,7 @@ from typing import TypeVar
 import torch
 
 T = TypeVar("T")
+A = TypeVar("A")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 CPU_MEMORY_NOTE = "CPU: peak resident set size above the level before each call, sampled every 1 ms (a lower bound)"
 CUDA_MEMORY_NOTE = "CUDA: torch.cuda.max_memory_allocated above the level before each call"
@@ -39,19 +40,20 @@ class Stopwatch:
         self.samples = 0
         self.peak_bytes: int | None = 0
 
-    def run(self, fn: Callable[[], T], samples: int) -> T:
-        """Call ``fn()`` once, timing it (synchronizing CUDA) and tracking its peak memory."""
+    def run(self, fn: Callable[[A], T], arg: A, samples: int) -> T:
+        """Return ``fn(arg)``, timing the call (synchronizing CUDA) and tracking its peak memory; ``samples``
+        counts towards the samples-per-second rate."""
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             base = torch.cuda.memory_allocated(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
             start = time.perf_counter()
-            out = fn()
+            out = fn(arg)
             torch.cuda.synchronize(self.device)
             elapsed = time.perf_counter() - start
             peak = torch.cuda.max_memory_allocated(self.device) - base
         else:
-            out, elapsed, peak = self._run_cpu(fn)
+            out, elapsed, peak = self._run_cpu(fn, arg)
         self.seconds += elapsed
         self.samples += samples
         if peak is None or self.peak_bytes is None:
@@ -60,25 +62,23 @@ class Stopwatch:
             self.peak_bytes = max(self.peak_bytes, peak)
         return out
 
-    def _run_cpu(self, fn: Callable[[], T]) -> tuple[T, float, int | None]:
+    def _run_cpu(self, fn: Callable[[A], T], arg: A) -> tuple[T, float, int | None]:
         base = _rss_bytes()
         if base is None:
             start = time.perf_counter()
-            out = fn()
+            out = fn(arg)
             return out, time.perf_counter() - start, None
         peak = [base]
         done = threading.Event()
 
         def sample() -> None:
             while not done.wait(0.001):
-                rss = _rss_bytes() or 0
-                if rss > peak[0]:
-                    peak[0] = rss
+                peak[0] = max(peak[0], _rss_bytes() or 0)
         watcher = threading.Thread(target=sample, daemon=True)
         watcher.start()
         start = time.perf_counter()
         try:
-            out = fn()
+            out = fn(arg)
         finally:
             elapsed = time.perf_counter() - start
             done.set()
