@@ -32,7 +32,7 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
     encode.add_argument(
         "--chunk-seconds", type=float, help="audio, causal tokenizers: encode long files this many seconds at a time"
     )
-    _common(encode)
+    add_common_options(encode)
     encode.set_defaults(run=run_encode)
 
     decode = commands.add_parser(
@@ -44,7 +44,7 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
     decode.add_argument("inputs", nargs="+", help="token files and/or folders of them")
     decode.add_argument("--tokenizer", required=True, help="the tokenizer that wrote the tokens")
     decode.add_argument("--out", required=True, help="folder for the images or audio files")
-    _common(decode)
+    add_common_options(decode)
     decode.set_defaults(run=run_decode)
 
 
@@ -56,9 +56,12 @@ def positive_int(text: str) -> int:
     return value
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def add_common_options(
+    parser: argparse.ArgumentParser, overwrite_help: str = "replace files that already exist in --out"
+) -> None:
+    """--device, --overwrite and --trust-remote-code, shared by the commands that load a tokenizer."""
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--overwrite", action="store_true", help="replace files that already exist in --out")
+    parser.add_argument("--overwrite", action="store_true", help=overwrite_help)
     parser.add_argument("--trust-remote-code", action="store_true", help="allow configs naming non-omnitok classes")
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
-from omnitok.cli.codec import positive_int
+from omnitok.cli.codec import add_common_options, positive_int
 from omnitok.errors import ConfigError
 
 
@@ -32,9 +30,7 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--show", type=int, default=8, help="samples shown side by side")
     parser.add_argument("--worst", type=int, default=4, help="worst samples shown per metric and tokenizer")
     parser.add_argument("--skip-unreadable", action="store_true", help="leave out unreadable files (listed in the report)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing report folder")
-    parser.add_argument("--trust-remote-code", action="store_true", help="allow configs naming non-omnitok classes")
+    add_common_options(parser, overwrite_help="replace an existing report folder")
     parser.set_defaults(run=run_eval)
 
 
