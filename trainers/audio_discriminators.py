@@ -32,6 +32,18 @@ class DiscriminatorOutput:
     features: list[list[Tensor]]
 
 
+def _conv_stack(h: Tensor, convs: nn.ModuleList, output: nn.Module, slope: float) -> tuple[Tensor, list[Tensor]]:
+    """Leaky-ReLU conv stack of a sub-discriminator -> (logits, every layer's activations + logits, for feature
+    matching)."""
+    features = []
+    for conv in convs:
+        h = F.leaky_relu(conv(h), slope)
+        features.append(h)
+    logits = output(h)
+    features.append(logits)
+    return logits, features
+
+
 class PeriodDiscriminator(nn.Module):
     """HiFi-GAN period sub-discriminator: the waveform folded to [B, C, S/p, p], (5, 1) convs strided in time."""
 
@@ -50,13 +62,7 @@ class PeriodDiscriminator(nn.Module):
         if pad:
             x = F.pad(x, (0, pad), mode="reflect" if x.shape[-1] > pad else "constant")
         h = x.reshape(x.shape[0], x.shape[1], -1, self.period)  # (B, C, S/p, p)
-        features = []
-        for conv in self.convs:
-            h = F.leaky_relu(conv(h), 0.1)
-            features.append(h)
-        logits = self.output(h)
-        features.append(logits)
-        return logits, features
+        return _conv_stack(h, self.convs, self.output, slope=0.1)
 
 
 class MultiPeriodDiscriminator(nn.Module, Configurable):
@@ -101,13 +107,7 @@ class STFTDiscriminator(nn.Module):
         spec = torch.stft(x.reshape(b * c, s), self.n_fft, self.hop, window=self.window, center=True, return_complex=True)
         spec = torch.view_as_real(spec).reshape(b, c, *spec.shape[-2:], 2)  # (B, C, bins, frames, 2)
         h = spec.permute(0, 1, 4, 3, 2).reshape(b, 2 * c, spec.shape[-2], spec.shape[-3])  # (B, 2C, frames, bins)
-        features = []
-        for conv in self.convs:
-            h = F.leaky_relu(conv(h), 0.2)
-            features.append(h)
-        logits = self.output(h)
-        features.append(logits)
-        return logits, features
+        return _conv_stack(h, self.convs, self.output, slope=0.2)
 
 
 class MultiScaleSTFTDiscriminator(nn.Module, Configurable):
