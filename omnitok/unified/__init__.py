@@ -1,6 +1,8 @@
 """The unified Transformer's side of the protocol: a shared vocabulary over any tokenizers, sequence packing in the
 flattened and delayed multi-codebook layouts, the reference decoder-only Transformer and constrained generation."""
 
+from omnitok.unified.checkpoint import LoadedUnified, load_unified, save_unified
+from omnitok.unified.model import KVCache, TransformerConfig, UnifiedTransformer
 from omnitok.unified.packing import collate, pack, unpack
 from omnitok.unified.spans import ContinuousInput, MediaSpan, Packed
 from omnitok.unified.text import ByteTextVocabulary, HFTextVocabulary, TextVocabulary
@@ -10,11 +12,17 @@ __all__ = [
     "ByteTextVocabulary",
     "ContinuousInput",
     "HFTextVocabulary",
+    "KVCache",
+    "LoadedUnified",
     "MediaSpan",
     "Packed",
     "SharedVocabulary",
     "TextVocabulary",
+    "TransformerConfig",
+    "UnifiedTransformer",
     "collate",
+    "load_unified",
     "pack",
+    "save_unified",
     "unpack",
 ]
