@@ -9,14 +9,21 @@ from omnitok.nn.blocks import (
     SelfAttention2d,
     Upsample2d,
 )
+from omnitok.nn.causal3d import CausalConv3d
 from omnitok.nn.convert import decoder_state_from_diffusers, encoder_state_from_diffusers
 from omnitok.nn.seanet import SEANetDecoder, SEANetEncoder, Snake1d
 from omnitok.nn.streaming import CausalConv1d, CausalConvTranspose1d, ResidualLSTM, streaming
+from omnitok.nn.video_attention import CausalTemporalAttention, SpatialAttention3d
+from omnitok.nn.video_networks import CausalVideoDecoder, CausalVideoEncoder
 from omnitok.nn.vqgan import ConvDecoder2d, ConvEncoder2d
 
 __all__ = [
     "CausalConv1d",
+    "CausalConv3d",
     "CausalConvTranspose1d",
+    "CausalTemporalAttention",
+    "CausalVideoDecoder",
+    "CausalVideoEncoder",
     "ConvDecoder2d",
     "ConvEncoder2d",
     "Downsample2d",
@@ -28,6 +35,7 @@ __all__ = [
     "SEANetEncoder",
     "SelfAttention2d",
     "Snake1d",
+    "SpatialAttention3d",
     "Upsample2d",
     "decoder_state_from_diffusers",
     "encoder_state_from_diffusers",
