@@ -17,7 +17,7 @@ from omnitok.nn.causal3d import FrameGroupNorm, TimeUpsample
 
 def tiny(t: int, levels: int, attention: bool = False, latent: int = 4, **extra):
     """Encoder + decoder with 4 channels per level (spatial factor 2 ** (levels - 1), temporal factor t)."""
-    kw = dict(base_channels=4, channel_multipliers=(1,) * levels, num_res_blocks=1, temporal_downsample=t)
+    kw = {"base_channels": 4, "channel_multipliers": (1,) * levels, "num_res_blocks": 1, "temporal_downsample": t}
     kw.update(attention=attention, norm_groups=2)
     torch.manual_seed(0)
     enc = CausalVideoEncoder(3, latent, **kw, **extra).eval()
@@ -199,15 +199,21 @@ def test_pad_to_multiple_repeats_the_last_frame():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(temporal_downsample=3), "temporal_downsample must be one of"),
-        (dict(temporal_downsample=8, channel_multipliers=(1, 1, 1)), "needs 3 downsampling stages"),
-        (dict(norm_groups=3), "divisible by norm_groups"),
-        (dict(channel_multipliers=()), "channel_multipliers"),
-        (dict(time_padding="reflect"), "time_padding"),
+        ({"temporal_downsample": 3}, "temporal_downsample must be one of"),
+        ({"temporal_downsample": 8, "channel_multipliers": (1, 1, 1)}, "needs 3 downsampling stages"),
+        ({"norm_groups": 3}, "divisible by norm_groups"),
+        ({"channel_multipliers": ()}, "channel_multipliers"),
+        ({"time_padding": "reflect"}, "time_padding"),
     ],
 )
 def test_bad_configuration(kwargs, match):
-    base = dict(base_channels=4, channel_multipliers=(1, 1, 1), num_res_blocks=1, temporal_downsample=4, norm_groups=2)
+    base = {
+        "base_channels": 4,
+        "channel_multipliers": (1, 1, 1),
+        "num_res_blocks": 1,
+        "temporal_downsample": 4,
+        "norm_groups": 2,
+    }
     base.update(kwargs)
     with pytest.raises(ConfigError, match=match):
         CausalVideoEncoder(3, 4, **base)
