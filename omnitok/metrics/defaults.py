@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 import omnitok.metrics.audio_defaults  # noqa: F401  (registers the audio metrics)
+from omnitok.metrics import video_defaults  # noqa: F401  (registers the video metrics)
 from omnitok.metrics.fid import RFID
 from omnitok.metrics.image import PSNR, SSIM
 from omnitok.metrics.perceptual import LPIPS
