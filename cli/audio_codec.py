@@ -5,8 +5,10 @@ Encoding reads each file (wav/flac/ogg/mp3), resamples it to the tokenizer's rat
 already at the tokenizer's rate is streamed off the disk block by block (memory bounded by the block); one that
 needs resampling is read and resampled whole first, then encoded in chunks.
 Decoding writes 16-bit audio at the tokenizer's rate, atomically: a.wav.safetensors -> a.wav, a.flac -> a.flac,
-a.mp3 / a.ogg -> a.mp3.wav / a.ogg.wav. The token grid covers whole frames, so a decoded file is the original
-length rounded up to a multiple of the hop (at most one frame of trailing audio).
+a.mp3 / a.ogg -> a.mp3.wav / a.ogg.wav. The token grid covers whole frames (the last one padded); each token file
+records the input's length at the tokenizer's rate (``media["samples"]``, see :mod:`omnitok.tokens`), and decoding
+trims to it, so a decoded file has the original number of samples. Token files without that record (written
+before it existed) decode to whole frames.
 """
 
 from __future__ import annotations
@@ -34,21 +36,35 @@ def encode_audio_files(args: argparse.Namespace, tokenizer, files, targets) -> l
     chunk = int(args.chunk_seconds * spec.sample_rate) if getattr(args, "chunk_seconds", None) else None
     encoder = getattr(tokenizer, "encoder", None)
     if chunk and (encoder is None or not is_causal(encoder)):
-        raise ConfigError("--chunk-seconds needs a causal omnitok audio tokenizer (chunked tokens would differ otherwise)")
+        raise ConfigError(
+            "--chunk-seconds needs a causal omnitok audio tokenizer (chunked tokens would differ otherwise)"
+        )
     failures = []
     for (path, _), target in zip(files, targets):
         try:
-            if chunk and audio_info(path)[1] == spec.sample_rate:  # no resampling: stream blocks off the disk
-                blocks = (b.unsqueeze(0).to(args.device) for b in stream_audio(path, chunk, spec.channels))
+            _, rate, source_channels = audio_info(path)
+            if chunk and rate == spec.sample_rate:  # no resampling: stream blocks off the disk
+                lengths: list[int] = []
+                blocks = _counted(stream_audio(path, chunk, spec.channels), lengths, args.device)
                 tokens = torch.cat(list(encode_stream(tokenizer, blocks)), dim=1 if spec.discrete else 2)
+                samples = sum(lengths)
             else:
                 x = read_audio(path, spec.sample_rate, spec.channels).unsqueeze(0).to(args.device)
+                samples = x.shape[-1]
                 tokens = encode_chunked(tokenizer, x, chunk) if chunk and x.shape[-1] > chunk else tokenizer.encode(x)
         except OmnitokError as err:
             failures.append(str(err) if str(path) in str(err) else f"{path}: {err}")
             continue
-        save_tokens(target, tokens, spec)
+        media = {"samples": int(samples), "source_sample_rate": rate, "source_channels": source_channels}
+        save_tokens(target, tokens, spec, media=media)
     return failures
+
+
+def _counted(blocks, lengths: list[int], device):
+    """Yield each block [C, n] as a batch [1, C, n] on ``device``, appending n to ``lengths``."""
+    for block in blocks:
+        lengths.append(block.shape[-1])
+        yield block.unsqueeze(0).to(device)
 
 
 def audio_name(token_file: Path) -> Path:
@@ -57,9 +73,30 @@ def audio_name(token_file: Path) -> Path:
     return token_file.with_name(name if name.lower().endswith(KEPT_SUFFIXES) else f"{name}.wav")
 
 
-def write_decoded_audio(target: Path, audio, spec) -> None:
-    """audio [1, C, S] in the tokenizer's range -> a 16-bit file at spec.sample_rate (written atomically)."""
+def trim_to_input(audio, media: dict | None):
+    """Decoded audio [..., S'] cut to the encoded input's length ``media["samples"]`` (the token grid covers whole
+    frames); unchanged when the token file records no length.
+
+    Raises:
+        ShapeError: the decoded audio is shorter than the recorded input (the tokens do not belong to it).
+    """
+    from omnitok.errors import ShapeError
+
+    samples = (media or {}).get("samples")
+    if samples is None:
+        return audio
+    if not isinstance(samples, int) or samples < 1:
+        raise ShapeError(f"token file records an invalid input length {samples!r}")
+    if audio.shape[-1] < samples:
+        raise ShapeError(f"decoded {audio.shape[-1]} samples, fewer than the {samples} the token file records")
+    return audio[..., :samples]
+
+
+def write_decoded_audio(target: Path, audio, spec, media: dict | None = None) -> None:
+    """audio [1, C, S] in the tokenizer's range -> a 16-bit file at spec.sample_rate (written atomically), trimmed
+    to the encoded input's length when ``media`` (the token file's record) has it."""
     from omnitok.data import write_audio
 
     low, high = spec.value_range
+    audio = trim_to_input(audio, media)
     write_audio(target, ((audio[0] - low) / (high - low) * 2 - 1).clamp(-1, 1), spec.sample_rate)

@@ -1,4 +1,6 @@
-"""``omnitok eval``: tokenizers x an image folder -> report.html, report.md and metrics.json."""
+"""``omnitok eval``: tokenizers x a folder of images, audio or videos -> report.html, report.md and metrics.json.
+
+The tokenizers' modality (``spec.modality``; all must agree) picks how ``--data`` is read and which metrics run."""
 
 from __future__ import annotations
 
@@ -13,23 +15,46 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "eval",
         help="measure tokenizers' reconstructions and write a report",
-        description="Reconstruct a folder of images with one or more tokenizers and write report.html "
-        "(self-contained), report.md and metrics.json: PSNR, SSIM, LPIPS, rFID, token and codebook figures, "
-        "speed, pictures, and the pinned protocol the numbers were computed under.",
+        description="Reconstruct a folder of images, audio or videos with one or more tokenizers of one modality and "
+        "write report.html (self-contained), report.md and metrics.json: the modality's metrics (images: PSNR, SSIM, "
+        "LPIPS, rFID; audio: SI-SDR, mel and STFT distance, PESQ/STOI when installed, bitrate and the bitrate ladder "
+        "of residual codecs; video: per-frame PSNR/SSIM/LPIPS, flicker, FVD), token and codebook figures, speed, "
+        "pictures (spectrograms and players for audio, frame strips and an animated preview for video), and the "
+        "pinned protocol the numbers were computed under.",
         epilog="Tokenizer forms: a save_pretrained folder, a model-zoo name or a hub id; diffusers:<folder or id>, "
         "transformers:<folder or id>; package.module:attribute for your own object.",
     )
     parser.add_argument("--tokenizer", action="append", required=True, help="a tokenizer; repeat to compare several")
     parser.add_argument("--name", action="append", help="report name of each --tokenizer, in order (default: derived)")
-    parser.add_argument("--data", required=True, help="folder of images (searched recursively), or 'builtin'")
+    parser.add_argument(
+        "--data",
+        required=True,
+        help="folder of images / audio files / videos (searched recursively); 'builtin' (held-out images) or "
+        "'generated' (audio: speech clips; video: moving-shapes clips), made at run time, deterministic by --seed",
+    )
     parser.add_argument("--out", required=True, help="report folder (must be new or empty unless --overwrite)")
-    parser.add_argument("--resolution", type=positive_int, default=256, help="square side after resize + center crop")
-    parser.add_argument("--max-samples", type=positive_int, help="evaluate a seeded subset of this many images")
+    parser.add_argument(
+        "--resolution", type=positive_int, default=256, help="images, video: square side after resize + center crop"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=3.0, help="audio: clip length (first seconds of each file; shorter padded)"
+    )
+    parser.add_argument("--frames", type=positive_int, default=17, help="video: frames per clip, from the first")
+    parser.add_argument("--stride", type=positive_int, default=1, help="video: take every STRIDE-th frame")
+    parser.add_argument(
+        "--generated-clips", type=positive_int, default=16, help="audio, video: clips --data generated makes"
+    )
+    parser.add_argument(
+        "--ladder-samples", type=int, default=16, help="audio: clips the bitrate ladder is measured on (0: all)"
+    )
+    parser.add_argument("--max-samples", type=positive_int, help="evaluate a seeded subset of this many samples")
     parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--seed", type=int, default=0, help="seeds the subset, the shown samples and the tokenizers")
     parser.add_argument("--show", type=int, default=8, help="samples shown side by side")
     parser.add_argument("--worst", type=int, default=4, help="worst samples shown per metric and tokenizer")
-    parser.add_argument("--skip-unreadable", action="store_true", help="leave out unreadable files (listed in the report)")
+    parser.add_argument(
+        "--skip-unreadable", action="store_true", help="leave out unreadable files (listed in the report)"
+    )
     add_common_options(parser, overwrite_help="replace an existing report folder")
     parser.set_defaults(run=run_eval)
 
@@ -47,28 +72,68 @@ def default_name(ref: str) -> str:
     return path.name or text
 
 
+def load_eval_data(args: argparse.Namespace, tokenizers: list):
+    """The evaluation set for the tokenizers' modality (they must share it; audio: also rate and channels)."""
+    from omnitok.evaluation import load_eval_audio, load_eval_images, load_eval_videos
+    from omnitok.protocol import TokenizerSpec
+
+    specs = [t.tokenizer.spec for t in tokenizers]
+    for entry, spec in zip(tokenizers, specs):
+        if not isinstance(spec, TokenizerSpec):
+            raise ConfigError(f"{entry.name}: `spec` must be an omnitok.TokenizerSpec, got {type(spec).__name__}")
+    modalities = {spec.modality for spec in specs}
+    if len(modalities) > 1:
+        listed = ", ".join(f"{t.name} ({s.modality})" for t, s in zip(tokenizers, specs))
+        raise ConfigError(f"compare tokenizers of one modality; got {listed}")
+    modality, first = modalities.pop(), specs[0]
+    common = {"max_samples": args.max_samples, "seed": args.seed, "skip_unreadable": args.skip_unreadable}
+    if modality == "audio":
+        if not first.sample_rate:
+            raise ConfigError(f"{tokenizers[0].name} is an audio tokenizer without a sample rate in its spec")
+        return load_eval_audio(
+            args.data, first.sample_rate, first.channels, args.seconds, generated_clips=args.generated_clips, **common
+        )
+    if modality == "video":
+        return load_eval_videos(
+            args.data, args.frames, args.resolution, stride=args.stride, generated_clips=args.generated_clips, **common
+        )
+    if args.data == "generated":
+        raise ConfigError("--data generated makes audio or video clips; for images use a folder or 'builtin'")
+    return load_eval_images(args.data, args.resolution, **common)
+
+
 def run_eval(args: argparse.Namespace) -> int:
-    from omnitok.evaluation import NamedTokenizer, evaluate, load_eval_images
+    from omnitok.evaluation import NamedTokenizer, evaluate
     from omnitok.report import check_report_folder, write_report
     from omnitok.resolve import resolve_tokenizer
 
     names = args.name or []
     if len(names) > len(args.tokenizer):
         raise ConfigError(f"{len(names)} --name values for {len(args.tokenizer)} --tokenizer values")
-    names += [default_name(ref) for ref in args.tokenizer[len(names):]]
+    names += [default_name(ref) for ref in args.tokenizer[len(names) :]]
     check_report_folder(args.out, args.overwrite)
-    data = load_eval_images(args.data, args.resolution, args.max_samples, args.seed, args.skip_unreadable)
     tokenizers = [
-        NamedTokenizer(name, resolve_tokenizer(ref, trust_remote_code=args.trust_remote_code, map_location=args.device), ref)
+        NamedTokenizer(
+            name, resolve_tokenizer(ref, trust_remote_code=args.trust_remote_code, map_location=args.device), ref
+        )
         for name, ref in zip(names, args.tokenizer)
     ]
+    data = load_eval_data(args, tokenizers)
     run = evaluate(
-        tokenizers, data, device=args.device, batch_size=args.batch_size, seed=args.seed, show=args.show,
+        tokenizers,
+        data,
+        device=args.device,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        show=args.show,
         worst_k=args.worst,
+        ladder_samples=args.ladder_samples or None,
     )
     out = write_report(run, args.out, overwrite=args.overwrite)
     for result in run.results:
         figures = ", ".join(f"{k} {v:.4g}" for k, v in result.summary.items() if v is not None)
+        if "kbps" in result.tokens:
+            figures += f", {result.tokens['kbps']:.4g} kbps"
         print(f"{result.name}: {figures}")
     for name, why in run.unavailable.items():
         print(f"{name}: unavailable ({why})")

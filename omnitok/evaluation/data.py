@@ -17,7 +17,9 @@ import torch
 from torch import Tensor
 
 from omnitok.data import decode_image_bytes, list_image_files, resize_and_crop
-from omnitok.errors import DataError
+from omnitok.errors import ConfigError, DataError, ShapeError
+from omnitok.evaluation.sets import check_modality, to_uint8
+from omnitok.protocol import TokenizerSpec
 
 BUILTIN = "builtin"
 RESIZE_POLICY = "shorter side resized to {r} (bicubic, antialiased), center crop {r} x {r}, 8-bit RGB"
@@ -33,16 +35,48 @@ class EvalImages:
     resolution: int
     fingerprint: str
     skipped: list[str] = dataclasses.field(default_factory=list)
+    modality = "image"
+    unit = "images"
+    scale = (0.0, 1.0)
 
     def __len__(self) -> int:
         return self.images.shape[0]
+
+    @property
+    def sample_shape(self) -> tuple[int, int]:
+        return (self.resolution, self.resolution)
 
     def batch(self, start: int, stop: int) -> Tensor:
         """Images start..stop as float32 [B, 3, R, R] in [0, 1]."""
         return self.images[start:stop].float() / 255.0
 
+    def select(self, indices: list[int]) -> Tensor:
+        return self.images[list(indices)].float() / 255.0
+
+    def stored(self, indices: list[int]) -> Tensor:
+        return self.images[list(indices)]
+
+    def store(self, x: Tensor) -> Tensor:
+        return to_uint8(x)
+
     def describe(self) -> str:
         return f"{len(self)} images from {self.root} at {self.resolution}x{self.resolution}"
+
+    def check(self, spec: TokenizerSpec, name: str) -> None:
+        check_modality(spec, name, self)
+        if spec.channels != 3:
+            raise ConfigError(f"{name} takes {spec.channels}-channel input; the evaluation images are RGB (3 channels)")
+        try:
+            spec.grid(self.sample_shape)
+        except ShapeError as err:
+            factors = "x".join(str(d) for d in spec.downsample)
+            raise ShapeError(
+                f"{name} cannot take {self.resolution}x{self.resolution} images ({err}); choose a resolution that its "
+                f"downsampling ({factors}) divides"
+            ) from None
+
+    def protocol_fields(self) -> dict:
+        return {"resolution": self.resolution, "policy": RESIZE_POLICY.format(r=self.resolution), "details": {}}
 
 
 def load_eval_images(

@@ -1,4 +1,5 @@
-"""Evaluate several tokenizers on one evaluation set under one pinned protocol: what ``omnitok eval`` runs."""
+"""Evaluate several tokenizers on one evaluation set (images, audio or video) under one pinned protocol: what
+``omnitok eval`` runs."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import torch
 from torch import Tensor
 
 from omnitok.errors import ConfigError
-from omnitok.evaluation.data import EvalImages, choose_subset
+from omnitok.evaluation.data import choose_subset
 from omnitok.evaluation.protocol import EvalProtocol, make_protocol
 from omnitok.evaluation.runner import MetricInfo, TokenizerResult, check_compatible, evaluate_tokenizer, metric_infos
+from omnitok.evaluation.sets import EvalSet
 from omnitok.metrics.registry import Metric, SampleMetric, build_metrics
 from omnitok.protocol import Tokenizer
+from omnitok.report.sections import ReportSection, check_sections
 
 
 @dataclasses.dataclass
@@ -31,24 +34,31 @@ class EvalRun:
 
     Attributes:
         unavailable: metric name -> why it could not run here (e.g. its pretrained weights are missing).
-        shown: indices of the showcase samples (the same for every tokenizer); originals: uint8 [k, 3, R, R].
+        shown: indices of the showcase samples (the same for every tokenizer); originals: those samples in the
+            set's stored form (uint8 [k, 3, R, R] images, uint8 [k, 3, T, R, R] videos, float32 [k, C, S] audio).
+        sections: extra report sections (:class:`~omnitok.report.sections.ReportSection`) other features add.
     """
 
     protocol: EvalProtocol
     metrics: list[MetricInfo]
     unavailable: dict[str, str]
     results: list[TokenizerResult]
-    data: EvalImages
+    data: EvalSet
     shown: list[int]
+    sections: list[ReportSection] = dataclasses.field(default_factory=list)
+
+    @property
+    def modality(self) -> str:
+        return self.data.modality
 
     @property
     def originals(self) -> Tensor:
-        return self.data.images[self.shown]
+        return self.data.stored(self.shown)
 
 
 def evaluate(
     tokenizers: Sequence[NamedTokenizer],
-    data: EvalImages,
+    data: EvalSet,
     *,
     metrics: Sequence[Metric] | None = None,
     unavailable: dict[str, str] | None = None,
@@ -57,14 +67,19 @@ def evaluate(
     seed: int = 0,
     show: int = 8,
     worst_k: int = 4,
+    ladder_samples: int | None = 16,
+    sections: Sequence[ReportSection] = (),
 ) -> EvalRun:
     """Evaluate each tokenizer on ``data``.
 
     Args:
-        metrics: the metrics to compute; by default the image metrics of the registry (those whose pretrained
-            networks are missing are listed in ``unavailable`` instead).
+        data: an evaluation set (:func:`load_eval_images`, :func:`load_eval_audio`, :func:`load_eval_videos`).
+        metrics: the metrics to compute; by default the registry's metrics of the set's modality (those whose
+            library or pretrained networks are missing are listed in ``unavailable`` instead).
         show: how many samples (drawn with ``seed``) every tokenizer reconstructs side by side in the report.
         worst_k: how many worst samples per sample metric the report shows.
+        ladder_samples: clips the bitrate ladder of residual audio tokenizers is measured on (None: all).
+        sections: extra report sections to carry into the report.
     """
     if not tokenizers:
         raise ConfigError("give at least one tokenizer to evaluate")
@@ -72,12 +87,14 @@ def evaluate(
     if len(set(names)) != len(names):
         raise ConfigError(f"tokenizer names must differ, got {names}")
     device = torch.device(device)
+    sections = list(sections)
+    check_sections(sections)
     for entry in tokenizers:  # fail before any work when one of them cannot take this data
-        check_compatible(entry.tokenizer, entry.name, data.resolution)
+        check_compatible(entry.tokenizer, entry.name, data)
     if metrics is None:
-        metrics, unavailable = build_metrics("image", device)
+        metrics, unavailable = build_metrics(data.modality, device)
     unavailable = dict(unavailable or {})
-    if len(data) < 2:  # a distribution distance (rFID) of one image is undefined
+    if len(data) < 2:  # a distribution distance (rFID, FVD) of one sample is undefined
         unavailable.update({m.name: "needs at least 2 images" for m in metrics if not isinstance(m, SampleMetric)})
         metrics = [m for m in metrics if isinstance(m, SampleMetric)]
     infos = metric_infos(metrics)
@@ -98,7 +115,8 @@ def evaluate(
             shown=shown,
             worst_k=worst_k,
             seed=seed,
+            ladder_samples=ladder_samples,
         )
         for entry in tokenizers
     ]
-    return EvalRun(protocol, infos, unavailable, results, data, shown)
+    return EvalRun(protocol, infos, unavailable, results, data, shown, sections)

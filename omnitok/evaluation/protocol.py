@@ -2,6 +2,8 @@
 
 Two runs with the same protocol (same data fingerprint, policy, resolution, sample count, seed, metric
 implementations and versions) give the same reconstruction numbers; speed figures depend on the machine.
+``modality`` says what the samples are; ``details`` holds what else they depend on (audio: sample rate, seconds,
+channels; video: frames, fps, stride).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import torch
 
 import omnitok
-from omnitok.evaluation.data import RESIZE_POLICY, EvalImages
+from omnitok.evaluation.sets import EvalSet
 
 PSNR_CONVENTION = "PSNR on float images in [0, 1], data range 1, mean over pixels and channels per image"
 SSIM_CONVENTION = (
@@ -26,7 +28,24 @@ INTENSITY_SCALE = (
     "metrics see every tokenizer's input and output mapped to [0, 1] from its own value range "
     "(reconstructions clamped to [0, 1])"
 )
-_PACKAGES = ("torch", "torchvision", "torchmetrics", "torch-fidelity", "lpips", "scipy", "numpy")
+AUDIO_SCALE = (
+    "metrics see every tokenizer's input and output mapped to [-1, 1] from its own value range "
+    "(reconstructions clamped to [-1, 1] and trimmed to the input's length)"
+)
+AUDIO_CONVENTIONS = (
+    (
+        "SI-SDR: zero-mean signals, float64, dB, mean over channels; mel distance: log10 mel L1, windows 20/80 ms, "
+        "40/80 bands; STFT distance: spectral convergence + log-magnitude L1 at FFT sizes 512/1024/2048"
+    ),
+    "bitrate: kbps = token frames per second x sum over levels of log2(codebook size) / 1000",
+)
+VIDEO_CONVENTIONS = (
+    (
+        "per-frame metrics: each frame scored as an image, a clip's value is the mean over its frames; the "
+        "per-frame curve is the mean over clips at each frame index"
+    ),
+)
+_PACKAGES = ("torch", "torchvision", "torchaudio", "torchmetrics", "torch-fidelity", "lpips", "scipy", "numpy")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +55,7 @@ class EvalProtocol:
     data: str
     fingerprint: str
     num_samples: int
-    resolution: int
+    resolution: int | None
     resize_policy: str
     seed: int
     batch_size: int
@@ -45,6 +64,8 @@ class EvalProtocol:
     conventions: tuple[str, ...]
     versions: dict[str, str]
     skipped_files: tuple[str, ...] = ()
+    modality: str = "image"
+    details: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -60,21 +81,31 @@ class EvalProtocol:
         return out
 
 
-def make_protocol(data: EvalImages, seed: int, batch_size: int, device: torch.device, metrics: dict[str, str]) -> EvalProtocol:
+def make_protocol(
+    data: EvalSet, seed: int, batch_size: int, device: torch.device, metrics: dict[str, str]
+) -> EvalProtocol:
     """The protocol of an evaluation of ``data`` with ``metrics`` ({name: implementation})."""
+    fields = data.protocol_fields()
+    conventions = {
+        "image": (PSNR_CONVENTION, SSIM_CONVENTION, INTENSITY_SCALE),
+        "video": (PSNR_CONVENTION, SSIM_CONVENTION, *VIDEO_CONVENTIONS, INTENSITY_SCALE),
+        "audio": (*AUDIO_CONVENTIONS, AUDIO_SCALE),
+    }[data.modality]
     return EvalProtocol(
         data=data.root,
         fingerprint=data.fingerprint,
         num_samples=len(data),
-        resolution=data.resolution,
-        resize_policy=RESIZE_POLICY.format(r=data.resolution),
+        resolution=fields["resolution"],
+        resize_policy=fields["policy"],
         seed=seed,
         batch_size=batch_size,
         device=_device_name(device),
         metrics=dict(metrics),
-        conventions=(PSNR_CONVENTION, SSIM_CONVENTION, INTENSITY_SCALE),
+        conventions=conventions,
         versions=package_versions(),
         skipped_files=tuple(data.skipped),
+        modality=data.modality,
+        details=dict(fields["details"]),
     )
 
 

@@ -2,8 +2,18 @@
 report shows.
 
 Only the ``Tokenizer`` protocol is used (``spec``, ``encode``, ``decode``), so omnitok's tokenizers, adapters of
-ecosystem models and a user's own objects are evaluated alike. Media reach the tokenizer in its own value range
-and reach the metrics on the conventional [0, 1] scale.
+ecosystem models and a user's own objects are evaluated alike, for every modality (see
+:class:`~omnitok.evaluation.sets.EvalSet`). Media reach the tokenizer in its own value range and reach the metrics
+on the conventional scale ([0, 1] for images and video frames, [-1, 1] for waveforms; reconstructions clamped to
+it). Decoded audio longer than its input (the token grid covers whole frames) is trimmed to the input's length.
+
+Per modality the result also carries:
+
+- video: ``curves``, the mean of each per-frame metric at every frame index (metrics with a
+  ``per_frame(original, reconstruction) -> [B, T]`` method), so a report can show how quality changes along the
+  clip (a causal tokenizer codes frame 0 alone);
+- audio: ``ladder``, for residual tokenizers, the metrics when decoding 1..Q levels of one encoding beside a
+  resampling baseline at each rung's bitrate (:func:`omnitok.metrics.audio_ladder.bitrate_ladder`).
 """
 
 from __future__ import annotations
@@ -16,9 +26,9 @@ import torch
 from torch import Tensor
 
 from omnitok.errors import ConfigError, ShapeError
-from omnitok.evaluation.data import EvalImages
+from omnitok.evaluation.data import choose_subset
+from omnitok.evaluation.sets import EvalSet
 from omnitok.evaluation.speed import CPU_MEMORY_NOTE, CUDA_MEMORY_NOTE, Stopwatch
-from omnitok.metrics.image import to_unit_range
 from omnitok.metrics.registry import DatasetMetric, Metric, SampleMetric
 from omnitok.metrics.tokens import token_figures
 from omnitok.protocol import Tokenizer, TokenizerSpec, check_encoded
@@ -41,13 +51,17 @@ class TokenizerResult:
 
     Attributes:
         summary: metric name -> mean over samples (sample metrics) or the dataset value; None when unavailable.
-        per_sample: sample metric name -> one value per evaluation image, in the data's order.
-        tokens: token figures (tokens per sample, bits per pixel, codebook usage, ...).
+        per_sample: sample metric name -> one value per evaluation sample, in the data's order.
+        tokens: token figures (tokens per sample, bits per pixel or kbps, codebook usage, ...).
         speed: encode/decode samples per second and peak extra memory (MiB).
         code_counts: per level, how often each code was used (empty for continuous tokenizers).
-        shown: uint8 [k, 3, R, R] reconstructions of the showcase samples (``EvalRun.shown``).
+        shown: reconstructions of the showcase samples (``EvalRun.shown``) in the set's stored form (uint8
+            [k, 3, R, R] images, uint8 [k, 3, T, R, R] videos, float32 [k, C, S] audio).
         worst: sample metric name -> indices of the worst samples, worst first.
-        worst_images: sample metric name -> uint8 reconstructions of those samples.
+        worst_images: sample metric name -> reconstructions of those samples (stored form).
+        curves: per-frame metric name -> mean over samples at each frame index (video).
+        ladder: the bitrate ladder of a residual audio tokenizer, one dict per rung (see
+            :func:`~omnitok.metrics.audio_ladder.bitrate_ladder`), else None.
         decodes: False for an encoder-only tokenizer (``can_decode`` False, e.g. transformers' Chameleon VQ,
             which ships no decoder): then only token figures and encode speed are measured.
     """
@@ -64,33 +78,55 @@ class TokenizerResult:
     worst: dict[str, list[int]]
     worst_images: dict[str, Tensor]
     decodes: bool = True
+    curves: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    ladder: list[dict[str, float]] | None = None
 
 
-def check_compatible(tokenizer: Tokenizer, name: str, resolution: int) -> TokenizerSpec:
-    """The tokenizer's spec, after checking it takes RGB images of ``resolution`` x ``resolution``."""
+def check_compatible(tokenizer: Tokenizer, name: str, data: EvalSet) -> TokenizerSpec:
+    """The tokenizer's spec, after checking it takes the samples of ``data`` as they are (modality, channels,
+    shape; sample rate for audio)."""
     spec = getattr(tokenizer, "spec", None)
     if not isinstance(spec, TokenizerSpec):
         raise ConfigError(f"{name}: `spec` must be an omnitok.TokenizerSpec, got {type(spec).__name__}")
-    if spec.modality != "image":
-        raise ConfigError(f"{name} is a {spec.modality} tokenizer; this evaluation set holds images")
-    if spec.channels != 3:
-        raise ConfigError(f"{name} takes {spec.channels}-channel input; the evaluation images are RGB (3 channels)")
-    try:
-        spec.grid((resolution, resolution))
-    except ShapeError as err:
-        factors = "x".join(str(d) for d in spec.downsample)
-        raise ShapeError(
-            f"{name} cannot take {resolution}x{resolution} images ({err}); choose a resolution that its "
-            f"downsampling ({factors}) divides"
-        ) from None
+    data.check(spec, name)
     return spec
+
+
+class _Scales:
+    """Maps media between the set's conventional scale and the tokenizer's value range."""
+
+    def __init__(self, data: EvalSet, spec: TokenizerSpec, device: torch.device):
+        self.lo, self.hi = data.scale
+        self.low, self.high = spec.value_range
+        self.device = device
+
+    def to_input(self, x: Tensor) -> Tensor:
+        return ((x - self.lo) / (self.hi - self.lo) * (self.high - self.low) + self.low).to(self.device)
+
+    def to_metric(self, y: Tensor) -> Tensor:
+        y = (y.float().cpu() - self.low) / (self.high - self.low)
+        return (y * (self.hi - self.lo) + self.lo).clamp(self.lo, self.hi)
+
+
+def _check_decoded(recon: Tensor, x: Tensor, spec: TokenizerSpec, name: str) -> Tensor:
+    """The reconstruction, audio trimmed to the input's length; ShapeError when it does not match the input."""
+    if (
+        spec.modality == "audio"
+        and recon.ndim == 3
+        and recon.shape[:2] == x.shape[:2]
+        and recon.shape[-1] > x.shape[-1]
+    ):
+        recon = recon[..., : x.shape[-1]]
+    if tuple(recon.shape) != tuple(x.shape):
+        raise ShapeError(f"{name}.decode returned {tuple(recon.shape)} for input {tuple(x.shape)}")
+    return recon
 
 
 @torch.no_grad()
 def evaluate_tokenizer(
     tokenizer: Tokenizer,
     name: str,
-    data: EvalImages,
+    data: EvalSet,
     metrics: Sequence[Metric],
     *,
     ref: str = "",
@@ -99,63 +135,80 @@ def evaluate_tokenizer(
     shown: Sequence[int] = (),
     worst_k: int = 4,
     seed: int = 0,
+    ladder_samples: int | None = 16,
 ) -> TokenizerResult:
-    """Reconstruct every image of ``data`` with ``tokenizer`` and measure it.
+    """Reconstruct every sample of ``data`` with ``tokenizer`` and measure it.
 
     The first batch is run once untimed (warm-up) before the timed pass. ``torch.manual_seed(seed)`` is set
     first, so tokenizers with any randomness in eval still give the same numbers run after run.
+
+    Args:
+        ladder_samples: residual audio tokenizers: the bitrate ladder is measured on this many clips (a subset
+            drawn with ``seed``; None or 0: all clips).
     """
     device = torch.device(device)
-    spec = check_compatible(tokenizer, name, data.resolution)
-    low, high = spec.value_range
+    spec = check_compatible(tokenizer, name, data)
+    scales = _Scales(data, spec, device)
     decodes = bool(getattr(tokenizer, "can_decode", True))
     if not decodes:
         metrics, shown = [], ()
     sample_metrics = [m for m in metrics if isinstance(m, SampleMetric)]
     dataset_metrics = [m for m in metrics if isinstance(m, DatasetMetric) and not isinstance(m, SampleMetric)]
-    for metric in dataset_metrics:
+    for metric in metrics:
         if hasattr(metric, "reset"):
             metric.reset()
+        if hasattr(metric, "sample_rate") and getattr(data, "sample_rate", None):
+            metric.sample_rate = data.sample_rate  # audio metrics that depend on the rate
+    frame_metrics = (
+        [m for m in sample_metrics if callable(getattr(m, "per_frame", None))] if data.modality == "video" else []
+    )
     stats = CodebookStats(spec.codebook_sizes) if spec.discrete else None
     encode_clock, decode_clock = Stopwatch(device), Stopwatch(device)
     per_sample: dict[str, list[float]] = {m.name: [] for m in sample_metrics}
+    frame_sums: dict[str, Tensor] = {}
     kept: dict[int, Tensor] = {}
     wanted = set(shown)
 
-    def to_input(x01: Tensor) -> Tensor:
-        return (x01 * (high - low) + low).to(device)
-
     torch.manual_seed(seed)
-    warm = tokenizer.encode(to_input(data.batch(0, min(batch_size, len(data)))))
+    warm = tokenizer.encode(scales.to_input(data.batch(0, min(batch_size, len(data)))))
     if decodes:
         tokenizer.decode(warm)
     torch.manual_seed(seed)
     for start in range(0, len(data), batch_size):
-        x01 = data.batch(start, start + batch_size)
-        x = to_input(x01)
+        original = data.batch(start, start + batch_size)
+        x = scales.to_input(original)
         tokens = encode_clock.run(tokenizer.encode, x, x.shape[0])
         check_encoded(tokens, spec, x.shape, name)
         if stats is not None:
             stats.update(tokens)
         if not decodes:
             continue
-        recon = decode_clock.run(tokenizer.decode, tokens, x.shape[0])
-        if tuple(recon.shape) != tuple(x.shape):
-            raise ShapeError(f"{name}.decode returned {tuple(recon.shape)} for input {tuple(x.shape)}")
-        recon01 = to_unit_range(recon.float().cpu(), spec.value_range)
+        recon = _check_decoded(decode_clock.run(tokenizer.decode, tokens, x.shape[0]), x, spec, name)
+        recon = scales.to_metric(recon)
         for metric in sample_metrics:
-            per_sample[metric.name] += metric(x01, recon01).double().cpu().tolist()
+            per_sample[metric.name] += metric(original, recon).double().cpu().tolist()
+        for metric in frame_metrics:
+            curve = metric.per_frame(original, recon).double().cpu().sum(0)  # (T,) summed over the batch
+            frame_sums[metric.name] = frame_sums.get(metric.name, 0) + curve
         for metric in dataset_metrics:
-            metric.update(x01, recon01)
+            metric.update(original, recon)
         for i in wanted.intersection(range(start, start + x.shape[0])):
-            kept[i] = _to_uint8(recon01[i - start])
+            kept[i] = data.store(recon[i - start : i - start + 1])[0]
 
     summary: dict[str, float | None] = {n: _mean(v) for n, v in per_sample.items()}
     for metric in dataset_metrics:
         summary[metric.name] = float(metric.compute())
     worst = {m.name: _worst(per_sample[m.name], m.higher_is_better, worst_k) for m in sample_metrics}
-    worst_images = {key: _reconstruct(tokenizer, data, idx, to_input, spec) for key, idx in worst.items()}
-    tokens_info = token_figures(spec, (data.resolution, data.resolution), stats)
+    worst_images = {key: _reconstruct(tokenizer, data, idx, scales, spec, name) for key, idx in worst.items()}
+    curves = {key: (total / len(data)).tolist() for key, total in frame_sums.items()}
+    ladder = None
+    if decodes and _has_ladder(spec):
+        from omnitok.metrics.audio_ladder import bitrate_ladder
+
+        torch.manual_seed(seed)
+        chosen = choose_subset(list(range(len(data))), ladder_samples or None, seed)
+        ladder = bitrate_ladder(tokenizer, [scales.to_input(data.select([i]))[0] for i in chosen])
+    tokens_info = token_figures(spec, data.sample_shape, stats)
     return TokenizerResult(
         name=name,
         ref=ref,
@@ -165,10 +218,12 @@ def evaluate_tokenizer(
         tokens=tokens_info,
         speed=_speed(encode_clock, decode_clock, device),
         code_counts=[] if stats is None else [c.cpu() for c in stats.counts],
-        shown=torch.stack([kept[i] for i in shown]) if shown else _no_images(data.resolution),
+        shown=torch.stack([kept[i] for i in shown]) if shown else _none_stored(data),
         worst=worst,
         worst_images=worst_images,
         decodes=decodes,
+        curves=curves,
+        ladder=ladder,
     )
 
 
@@ -176,20 +231,21 @@ def metric_infos(metrics: Sequence[Metric]) -> list[MetricInfo]:
     return [MetricInfo(m.name, m.higher_is_better, m.implementation, isinstance(m, SampleMetric)) for m in metrics]
 
 
-def _reconstruct(tokenizer: Tokenizer, data: EvalImages, indices: list[int], to_input, spec: TokenizerSpec) -> Tensor:
+def _has_ladder(spec: TokenizerSpec) -> bool:
+    return spec.modality == "audio" and spec.discrete and spec.codebook_kind == "residual" and spec.num_levels > 1
+
+
+def _reconstruct(tokenizer: Tokenizer, data: EvalSet, indices: list[int], scales: _Scales, spec, name: str) -> Tensor:
     if not indices:
-        return _no_images(data.resolution)
-    x = to_input(data.images[indices].float() / 255.0)
-    recon = to_unit_range(tokenizer.decode(tokenizer.encode(x)).float().cpu(), spec.value_range)
-    return torch.stack([_to_uint8(r) for r in recon])
+        return _none_stored(data)
+    x = scales.to_input(data.select(indices))
+    recon = _check_decoded(tokenizer.decode(tokenizer.encode(x)), x, spec, name)
+    return data.store(scales.to_metric(recon))
 
 
-def _no_images(resolution: int) -> Tensor:
-    return torch.empty(0, 3, resolution, resolution, dtype=torch.uint8)
-
-
-def _to_uint8(x01: Tensor) -> Tensor:
-    return (x01 * 255.0).round().clamp(0, 255).to(torch.uint8)
+def _none_stored(data: EvalSet) -> Tensor:
+    """No samples, in the set's stored form."""
+    return data.stored([])
 
 
 def _mean(values: list[float]) -> float | None:

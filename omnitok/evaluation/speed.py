@@ -74,6 +74,7 @@ class Stopwatch:
         def sample() -> None:
             while not done.wait(0.001):
                 peak[0] = max(peak[0], _rss_bytes() or 0)
+
         watcher = threading.Thread(target=sample, daemon=True)
         watcher.start()
         start = time.perf_counter()

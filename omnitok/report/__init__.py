@@ -1,9 +1,20 @@
 """Reconstruction-quality reports: ``report.html`` (self-contained), ``report.md`` and ``metrics.json``.
 
-Built from an :class:`omnitok.evaluation.EvalRun`; matplotlib draws the pictures (the ``eval`` extra).
+Built from an :class:`omnitok.evaluation.EvalRun` of any modality; matplotlib draws the pictures (the ``eval``
+extra). Other features add content through :class:`ReportSection` (see :mod:`omnitok.report.sections`).
 """
 
-from omnitok.report.document import SCHEMA, metrics_document
+from omnitok.report.document import SCHEMA, metrics_document, read_metrics_document
+from omnitok.report.sections import ReportSection, SectionImage
 from omnitok.report.writer import REPORT_FILES, check_report_folder, write_report
 
-__all__ = ["REPORT_FILES", "SCHEMA", "check_report_folder", "metrics_document", "write_report"]
+__all__ = [
+    "REPORT_FILES",
+    "SCHEMA",
+    "ReportSection",
+    "SectionImage",
+    "check_report_folder",
+    "metrics_document",
+    "read_metrics_document",
+    "write_report",
+]

@@ -1,37 +1,54 @@
 """``metrics.json``: every figure of an evaluation, machine-readable, under a versioned schema.
 
-Schema ``omnitok.eval/1``::
+Schema ``omnitok.eval/2``::
 
     {
-      "schema": "omnitok.eval/1",
-      "protocol": {...},                  # EvalProtocol.to_dict(): data, fingerprint, policy, seed, versions, ...
+      "schema": "omnitok.eval/2",
+      "modality": "image" | "audio" | "video",
+      "protocol": {...},                  # EvalProtocol.to_dict(): data, fingerprint, policy, seed, versions, modality,
+                                          # details (audio: sample_rate, seconds, channels, samples_per_clip;
+                                          #          video: frames, fps, stride), ...
       "metrics": {name: {"higher_is_better": bool, "implementation": str, "per_sample": bool}
                   | {"available": false, "reason": str}},
-      "samples": [name, ...],             # evaluation images, in the order of every per-sample list
+      "samples": [name, ...],             # evaluation samples, in the order of every per-sample list
       "tokenizers": [{
           "name": str, "ref": str, "spec": TokenizerSpec.to_dict(),
           "decodes": bool,                                # false: an encoder-only tokenizer, token figures only
           "reconstruction": {metric: float | null},
           "per_sample": {metric: [float, ...]},
           "worst": {metric: [sample name, ...]},          # worst first
-          "tokens": {figure: float},                      # see omnitok.metrics.tokens
-          "speed": {"encode_samples_per_s": float, "decode_samples_per_s": float, "peak_mib": float | null, ...}
+          "tokens": {figure: float},                      # see omnitok.metrics.tokens (audio: kbps, ...)
+          "speed": {"encode_samples_per_s": float, "decode_samples_per_s": float, "peak_mib": float | null, ...},
+          "per_frame": {metric: [float, ...]},            # video: mean over clips at each frame index ({} otherwise)
+          "bitrate_ladder": [{"levels": int, "kbps": float, "si_sdr": float, "mel_distance": float,
+                              "stft_distance": float, "baseline_si_sdr": float, "baseline_mel_distance": float,
+                              "baseline_stft_distance": float}, ...] | null   # residual audio tokenizers
       }, ...],
-      "best": {metric: tokenizer name}                  # with several tokenizers, per directed metric
+      "best": {metric: tokenizer name},                 # with several tokenizers, per directed metric
+      "sections": [ReportSection.to_dict(), ...]        # extra sections (title, header, rows, notes, images, data)
     }
 
-Video, audio and hybrid evaluations add metrics under the same keys (their own names in ``metrics`` and
-``reconstruction``), so one reader handles every modality.
+Versions: ``omnitok.eval/2`` keeps every key of ``omnitok.eval/1`` with the same meaning and adds ``modality``,
+``protocol.modality``/``protocol.details``, ``per_frame``, ``bitrate_ladder`` and ``sections``;
+``protocol.resolution`` is null for audio. :func:`read_metrics_document` reads either version and returns the
+/2 form (a /1 document is an image evaluation without the added keys), so readers need one code path.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from typing import Any
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from omnitok.evaluation.evaluate import EvalRun
+from omnitok.errors import ConfigError
 
-SCHEMA = "omnitok.eval/1"
+if TYPE_CHECKING:
+    from omnitok.evaluation.evaluate import EvalRun
+
+SCHEMA = "omnitok.eval/2"
+READABLE_SCHEMAS = ("omnitok.eval/1", SCHEMA)
 
 
 def metrics_document(run: EvalRun) -> dict[str, Any]:
@@ -52,17 +69,41 @@ def metrics_document(run: EvalRun) -> dict[str, Any]:
             "worst": {k: [names[i] for i in idx] for k, idx in r.worst.items()},
             "tokens": dict(r.tokens),
             "speed": dict(r.speed),
+            "per_frame": {k: [_finite(v) for v in values] for k, values in r.curves.items()},
+            "bitrate_ladder": None if r.ladder is None else [_finite_dict(rung) for rung in r.ladder],
         }
         for r in run.results
     ]
     return {
         "schema": SCHEMA,
+        "modality": run.modality,
         "protocol": run.protocol.to_dict(),
         "metrics": metrics,
         "samples": list(names),
         "tokenizers": tokenizers,
         "best": best_per_metric(run),
+        "sections": [s.to_dict() for s in run.sections],
     }
+
+
+def read_metrics_document(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a metrics.json of schema ``omnitok.eval/1`` or ``/2`` and return it in the /2 form.
+
+    Raises:
+        ConfigError: unreadable JSON or an unknown schema.
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"cannot read metrics document {path}: {err}") from None
+    schema = doc.get("schema") if isinstance(doc, dict) else None
+    if schema not in READABLE_SCHEMAS:
+        raise ConfigError(f"{path}: unknown metrics schema {schema!r}; this omnitok reads {list(READABLE_SCHEMAS)}")
+    if schema == "omnitok.eval/1":
+        doc = dict(doc, schema=SCHEMA, modality="image", sections=[])
+        doc["protocol"] = dict(doc["protocol"], modality="image", details={})
+        doc["tokenizers"] = [dict(t, per_frame={}, bitrate_ladder=None) for t in doc["tokenizers"]]
+    return doc
 
 
 def best_per_metric(run: EvalRun) -> dict[str, str]:
@@ -82,3 +123,7 @@ def best_per_metric(run: EvalRun) -> dict[str, str]:
 def _finite(value: float | None) -> float | None:
     """JSON has no NaN/Inf: they become null (e.g. PSNR of a perfect reconstruction is capped, never Inf)."""
     return value if value is None or math.isfinite(value) else None
+
+
+def _finite_dict(values: dict[str, float]) -> dict[str, float | None]:
+    return {k: _finite(v) if isinstance(v, float) else v for k, v in values.items()}

@@ -62,7 +62,9 @@ def comparison_figure(originals: Tensor, columns: Sequence[tuple[str, Tensor]], 
         axes[r][0].imshow(_hwc(originals[r]))
         for c, (_, recon) in enumerate(columns):
             axes[r][1 + 2 * c].imshow(_hwc(recon[r]))
-            axes[r][2 + 2 * c].imshow(error_map(originals[r], recon[r]).numpy(), cmap="inferno", vmin=0.0, vmax=ERROR_SCALE)
+            axes[r][2 + 2 * c].imshow(
+                error_map(originals[r], recon[r]).numpy(), cmap="inferno", vmin=0.0, vmax=ERROR_SCALE
+            )
         if r < len(captions):
             axes[r][0].set_ylabel(captions[r], fontsize=7)
     for c, title in enumerate(titles):
@@ -81,7 +83,9 @@ def worst_figure(originals: Tensor, reconstructions: Tensor, labels: Sequence[st
     for i in range(k):
         axes[0][i].imshow(_hwc(originals[i]))
         axes[1][i].imshow(_hwc(reconstructions[i]))
-        axes[2][i].imshow(error_map(originals[i], reconstructions[i]).numpy(), cmap="inferno", vmin=0.0, vmax=ERROR_SCALE)
+        axes[2][i].imshow(
+            error_map(originals[i], reconstructions[i]).numpy(), cmap="inferno", vmin=0.0, vmax=ERROR_SCALE
+        )
         axes[2][i].set_xlabel(labels[i], fontsize=7)
     for r, name in enumerate(("original", "reconstruction", "|error|")):
         axes[r][0].set_ylabel(name, fontsize=8)

@@ -1,14 +1,17 @@
-"""``report.html``: one self-contained page (pictures embedded as data URIs, no scripts, no network)."""
+"""``report.html``: one self-contained page (pictures and audio embedded as data URIs, no scripts, no network)."""
 
 from __future__ import annotations
 
 import base64
 import html
-import json
+from typing import TYPE_CHECKING
 
-from omnitok.evaluation.evaluate import EvalRun
 from omnitok.report.pictures import Figure
-from omnitok.report.tables import Table
+from omnitok.report.sections import IMAGE_FORMATS
+from omnitok.report.tables import Table, protocol_items, section_table
+
+if TYPE_CHECKING:
+    from omnitok.evaluation.evaluate import EvalRun
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1200px;
@@ -25,6 +28,8 @@ td.best { font-weight: 700; background: #e7f6ea; }
 .protocol dt { font-weight: 600; } .protocol dd { margin: 0 0 .4rem 0; word-break: break-all; }
 figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .85rem; }
+.players { display: flex; flex-wrap: wrap; gap: .4rem 1.2rem; margin: .5rem 0; font-size: .8rem; color: #444; }
+.players div { display: flex; flex-direction: column; } audio { width: 260px; height: 32px; }
 """
 
 
@@ -45,42 +50,63 @@ def render_html(run: EvalRun, tables: list[Table], figures: list[Figure]) -> str
         parts.append(_table(table))
     parts.append("<h2>Pictures</h2>")
     for figure in figures:
-        data = base64.b64encode(figure.png).decode("ascii")
         parts.append(
             f'<figure id="{figure.slug}"><h3>{html.escape(figure.title)}</h3>'
-            f'<img src="data:image/png;base64,{data}" alt="{html.escape(figure.title)}">'
-            f"<figcaption>{html.escape(figure.caption)}</figcaption></figure>"
+            f'<img src="{_data_uri(figure.mime, figure.png)}" alt="{html.escape(figure.title)}">'
+            f"<figcaption>{html.escape(figure.caption)}</figcaption>{_players(figure)}</figure>"
         )
+    for section in run.sections:
+        parts.append(_section(section))
     parts.append(_protocol(run))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-def _table(table: Table) -> str:
+def _data_uri(mime: str, data: bytes) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _players(figure: Figure) -> str:
+    if not figure.players:
+        return ""
+    items = "".join(
+        f'<div id="{p.slug}"><span>{html.escape(p.label)}</span>'
+        f'<audio controls preload="none" src="{_data_uri("audio/wav", p.wav)}"></audio></div>'
+        for p in figure.players
+    )
+    return f'<div class="players">{items}</div>'
+
+
+def _section(section) -> str:
+    """An extra report section (omnitok.report.sections.ReportSection)."""
+    table = section_table(section)
+    parts = [f'<section id="{section.slug}"><h2>{html.escape(section.title)}</h2>']
+    if table is not None:
+        parts.append(_table(table, heading=False))
+    parts += [f'<p class="note">{html.escape(note)}</p>' for note in section.notes]
+    for image in section.images:
+        parts.append(
+            f'<figure><img src="{_data_uri(IMAGE_FORMATS[image.format], image.data)}" '
+            f'alt="{html.escape(image.title)}"><figcaption>{html.escape(image.title)}'
+            f"{': ' + html.escape(image.caption) if image.caption else ''}</figcaption></figure>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _table(table: Table, heading: bool = True) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in table.header)
     rows = "".join(
-        "<tr>" + "".join(f'<td{" class=best" if c.best else ""}>{html.escape(c.text)}</td>' for c in row) + "</tr>"
+        "<tr>" + "".join(f"<td{' class=best' if c.best else ''}>{html.escape(c.text)}</td>" for c in row) + "</tr>"
         for row in table.rows
     )
     note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ""
     slug = table.title.lower().replace(" ", "-")
-    return f'<h2>{html.escape(table.title)}</h2><table id="{slug}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}'
+    title = f"<h2>{html.escape(table.title)}</h2>" if heading else ""
+    body = f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
+    return f'{title}<table id="{slug}">{body}</table>{note}'
 
 
 def _protocol(run: EvalRun) -> str:
-    p = run.protocol
-    items = [
-        ("data", p.data),
-        ("dataset fingerprint (SHA-256 of file names and bytes)", p.fingerprint),
-        ("samples", str(p.num_samples)),
-        ("resolution and resize / crop policy", p.resize_policy),
-        ("seed", str(p.seed)),
-        ("device, batch size", f"{p.device}, {p.batch_size}"),
-    ]
-    items += [(f"metric: {name}", impl) for name, impl in p.metrics.items()]
-    items += [("convention", text) for text in p.conventions]
-    items.append(("versions", json.dumps(p.versions, sort_keys=True)))
-    if p.skipped_files:
-        items.append(("skipped unreadable files", "; ".join(p.skipped_files)))
-    rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items)
+    rows = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in protocol_items(run))
     return f'<h2>Protocol</h2><dl class="protocol" id="protocol">{rows}</dl>'

@@ -1,16 +1,23 @@
 """The report's tables as plain data (title, header, rows of cells), rendered alike to HTML and Markdown.
 
 The best figure of each column that has a direction (higher or lower is better) is marked when several
-tokenizers are compared; trade-off figures (tokens, bits per pixel, compression) carry no mark.
+tokenizers are compared; trade-off figures (tokens, bits per pixel, kbps, compression) carry no mark. Audio
+reports add the bitrate ladder of residual tokenizers; video reports add the per-frame summary (frame 0 against
+the rest: a causal tokenizer codes frame 0 on its own).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import re
+from typing import TYPE_CHECKING
 
-from omnitok.evaluation.evaluate import EvalRun
+if TYPE_CHECKING:
+    from omnitok.evaluation.evaluate import EvalRun
+    from omnitok.report.sections import ReportSection
+
 
 Direction = bool | None  # True: higher is better; False: lower is better; None: a trade-off, never marked
 
@@ -29,21 +36,49 @@ class Table:
     note: str = ""
 
 
-_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "lpips": "LPIPS", "rfid": "rFID"}
+_LABELS = {
+    "psnr": "PSNR (dB)",
+    "ssim": "SSIM",
+    "lpips": "LPIPS",
+    "rfid": "rFID",
+    "fvd": "FVD",
+    "flicker": "flicker",
+    "si_sdr": "SI-SDR (dB)",
+    "mel_distance": "mel distance",
+    "stft_distance": "STFT distance",
+    "pesq": "PESQ",
+    "stoi": "STOI",
+}
 TOKEN_COLUMNS: list[tuple[str, str, Direction]] = [
-    ("tokens_per_sample", "tokens / image", None),
+    ("tokens_per_sample", "tokens / sample", None),
     ("bits_per_pixel", "bits / pixel", None),
     ("latent_floats_per_pixel", "latent floats / pixel", None),
+    ("kbps", "kbps", None),
+    ("latent_floats_per_second", "latent floats / s", None),
     ("compression_ratio", "compression", None),
     ("codebook_usage", "codebook usage", True),
     ("perplexity", "perplexity", True),
     ("dead_codes", "dead codes", False),
 ]
 SPEED_COLUMNS: list[tuple[str, str, Direction]] = [
-    ("encode_samples_per_s", "encode (images/s)", True),
-    ("decode_samples_per_s", "decode (images/s)", True),
+    ("encode_samples_per_s", "encode ({unit}/s)", True),
+    ("decode_samples_per_s", "decode ({unit}/s)", True),
     ("peak_mib", "peak memory (MiB)", False),
 ]
+LADDER_COLUMNS = [
+    ("kbps", "kbps"),
+    ("si_sdr", "SI-SDR (dB) ↑"),
+    ("mel_distance", "mel distance ↓"),
+    ("stft_distance", "STFT distance ↓"),
+    ("baseline_si_sdr", "baseline SI-SDR (dB)"),
+    ("baseline_mel_distance", "baseline mel distance"),
+    ("baseline_stft_distance", "baseline STFT distance"),
+]
+_DATASET_NOTES = {
+    "image": "; rFID over the same images (few images bias it upward)",
+    "video": "; FVD over the same clips (few clips bias it upward)",
+    "audio": "",
+}
 _LEVEL_KEY = re.compile(r"level(\d+)/(.+)")
 
 
@@ -91,7 +126,9 @@ def reconstruction_table(run: EvalRun) -> Table:
             return "encoder only", None
         return result.summary.get(key), run.unavailable.get(key)
 
-    note = f"Mean over {run.protocol.num_samples} images; rFID over the same images (few images bias it upward)."
+    note = f"Mean over {run.protocol.num_samples} {run.data.unit}{_DATASET_NOTES[run.modality]}."
+    if run.modality == "video":
+        note += " Per-frame metrics: mean over each clip's frames, then over clips."
     return _table("Reconstruction", run, columns, values, note)
 
 
@@ -111,9 +148,10 @@ def level_table(run: EvalRun) -> Table | None:
                 levels.setdefault(int(match[1]), {})[match[2]] = value
         for level in sorted(levels):
             figures = levels[level]
-            rows.append([Cell(result.name), Cell(str(level))] + [
-                Cell(format_value(figures.get(key))) for key in ("codebook_usage", "perplexity", "dead_codes")
-            ])
+            rows.append(
+                [Cell(result.name), Cell(str(level))]
+                + [Cell(format_value(figures.get(key))) for key in ("codebook_usage", "perplexity", "dead_codes")]
+            )
     if not rows:
         return None
     return Table("Codebook use per level", ["tokenizer", "level", "usage", "perplexity", "dead codes"], rows)
@@ -122,9 +160,91 @@ def level_table(run: EvalRun) -> Table | None:
 def speed_table(run: EvalRun) -> Table:
     notes = sorted({str(r.speed.get("memory_note", "")) for r in run.results} - {""})
     note = f"Device: {run.protocol.device}, batch size {run.protocol.batch_size}. Memory: " + "; ".join(notes)
-    return _table("Speed", run, SPEED_COLUMNS, lambda result, key: (result.speed.get(key), None), note)
+    columns = [(key, label.format(unit=run.data.unit), direction) for key, label, direction in SPEED_COLUMNS]
+    return _table("Speed", run, columns, lambda result, key: (result.speed.get(key), None), note)
+
+
+def ladder_table(run: EvalRun) -> Table | None:
+    """The bitrate ladder of every residual audio tokenizer (metrics at 1..Q levels), or None when there is none."""
+    rows = [
+        [Cell(result.name), Cell(str(int(rung["levels"])))]
+        + [Cell(format_value(rung[key])) for key, _ in LADDER_COLUMNS]
+        for result in run.results
+        if result.ladder
+        for rung in result.ladder
+    ]
+    if not rows:
+        return None
+    note = (
+        "One encoding per clip decoded with its first 1..Q levels (quantizer dropout trains every prefix). Baseline: "
+        "the waveform as 8-bit samples at the rate the same bitrate allows, resampled back."
+    )
+    header = ["tokenizer", "levels"] + [label for _, label in LADDER_COLUMNS]
+    return Table("Bitrate ladder", header, rows, note)
+
+
+def frame_table(run: EvalRun) -> Table | None:
+    """Per-frame metrics of video tokenizers: frame 0, the mean of the other frames, and the worst frame."""
+    directions = {m.name: m.higher_is_better for m in run.metrics}
+    rows = []
+    for result in run.results:
+        for metric, curve in result.curves.items():
+            if not curve:
+                continue
+            rest = curve[1:]
+            pick = min if directions.get(metric, True) else max
+            worst = pick(range(len(curve)), key=lambda t: curve[t])
+            rows.append(
+                [
+                    Cell(result.name),
+                    Cell(metric_label(metric, directions.get(metric))),
+                    Cell(format_value(curve[0])),
+                    Cell(format_value(sum(rest) / len(rest) if rest else None)),
+                    Cell(f"{format_value(curve[worst])} (frame {worst})"),
+                ]
+            )
+    if not rows:
+        return None
+    note = f"Mean over the {run.protocol.num_samples} clips at each frame index; the curves are plotted below."
+    return Table("Per-frame metrics", ["tokenizer", "metric", "frame 0", "frames 1+ (mean)", "worst frame"], rows, note)
 
 
 def all_tables(run: EvalRun) -> list[Table]:
-    tables = [reconstruction_table(run), token_table(run), level_table(run), speed_table(run)]
+    tables = [
+        reconstruction_table(run),
+        ladder_table(run),
+        frame_table(run),
+        token_table(run),
+        level_table(run),
+        speed_table(run),
+    ]
     return [t for t in tables if t is not None]
+
+
+def section_table(section: ReportSection) -> Table | None:
+    """An extra section's table (numbers formatted like the report's own; no best marks), or None without one."""
+    if not section.header:
+        return None
+    rows = [[Cell(format_value(v) if not isinstance(v, str) else v) for v in row] for row in section.rows]
+    return Table(section.title, list(section.header), rows)
+
+
+def protocol_items(run: EvalRun) -> list[tuple[str, str]]:
+    """The protocol block as (label, text) pairs, shared by the HTML and Markdown reports."""
+    p = run.protocol
+    policy = "resolution and resize / crop policy" if p.modality == "image" else f"{p.modality} clip policy"
+    items = [
+        ("modality", p.modality),
+        ("data", p.data),
+        ("dataset fingerprint (SHA-256 of file names and bytes)", p.fingerprint),
+        ("samples", str(p.num_samples)),
+        (policy, p.resize_policy),
+    ]
+    items += [(key.replace("_", " "), str(value)) for key, value in p.details.items()]
+    items += [("seed", str(p.seed)), ("device, batch size", f"{p.device}, {p.batch_size}")]
+    items += [(f"metric: {name}", impl) for name, impl in p.metrics.items()]
+    items += [("convention", text) for text in p.conventions]
+    items.append(("versions", json.dumps(p.versions, sort_keys=True)))
+    if p.skipped_files:
+        items.append(("skipped unreadable files", "; ".join(p.skipped_files)))
+    return items

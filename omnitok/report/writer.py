@@ -1,4 +1,5 @@
-"""Write a report folder (``report.html``, ``report.md``, ``metrics.json``, ``figures/``) all at once.
+"""Write a report folder (``report.html``, ``report.md``, ``metrics.json``, ``figures/`` with the pictures, audio
+and extra sections' pictures) all at once.
 
 The folder is assembled beside its destination and renamed into place, so an interrupted run leaves either
 no report (or the previous one) or the complete new one, never a mixture.
@@ -11,14 +12,17 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from omnitok.errors import ConfigError
-from omnitok.evaluation.evaluate import EvalRun
 from omnitok.report.document import metrics_document
 from omnitok.report.html import render_html
 from omnitok.report.markdown import FIGURE_DIR, render_markdown
 from omnitok.report.pictures import report_figures
 from omnitok.report.tables import all_tables
+
+if TYPE_CHECKING:
+    from omnitok.evaluation.evaluate import EvalRun
 
 REPORT_FILES = ("report.html", "report.md", "metrics.json")
 
@@ -42,7 +46,12 @@ def write_report(run: EvalRun, out: str | os.PathLike, overwrite: bool = False) 
     try:
         (staging / FIGURE_DIR).mkdir()
         for figure in figures:
-            (staging / FIGURE_DIR / f"{figure.slug}.png").write_bytes(figure.png)
+            (staging / FIGURE_DIR / figure.file_name).write_bytes(figure.png)
+            for player in figure.players:
+                (staging / FIGURE_DIR / f"{player.slug}.wav").write_bytes(player.wav)
+        for section in run.sections:
+            for file_name, image in zip(section.image_files(), section.images):
+                (staging / FIGURE_DIR / file_name).write_bytes(image.data)
         (staging / "report.html").write_text(render_html(run, tables, figures), encoding="utf-8")
         (staging / "report.md").write_text(render_markdown(run, tables, figures), encoding="utf-8")
         document = json.dumps(metrics_document(run), indent=2, allow_nan=False)
