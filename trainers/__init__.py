@@ -19,6 +19,8 @@ from omnitok.trainers.export import export_checkpoint, tokenizer_from_checkpoint
 from omnitok.trainers.losses import PerceptualLoss, ReconstructionLoss
 from omnitok.trainers.run import RunSettings, train
 from omnitok.trainers.system import TokenizerTrainer
+from omnitok.trainers.video_data import VideoDataModule
+from omnitok.trainers.video_discriminators import PatchDiscriminator3d
 
 __all__ = [
     "AdversarialLoss",
@@ -31,10 +33,12 @@ __all__ = [
     "MultiScaleMelLoss",
     "MultiScaleSTFTDiscriminator",
     "PatchDiscriminator",
+    "PatchDiscriminator3d",
     "PerceptualLoss",
     "ReconstructionLoss",
     "RunSettings",
     "TokenizerTrainer",
+    "VideoDataModule",
     "WeightEma",
     "export_checkpoint",
     "tokenizer_from_checkpoint",
