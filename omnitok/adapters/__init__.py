@@ -10,13 +10,14 @@ Importing this package loads neither diffusers nor transformers; they are import
 
 from omnitok.adapters.audio import DacAdapter, EncodecAdapter, MimiAdapter
 from omnitok.adapters.base import DecoderUnavailableError, ModelAdapter
-from omnitok.adapters.diffusers import AutoencoderKLAdapter, VQModelAdapter
+from omnitok.adapters.diffusers import AutoencoderKLAdapter, AutoencoderKLCosmosAdapter, VQModelAdapter
 from omnitok.adapters.loading import ADAPTERS, load_adapter, wrap
 from omnitok.adapters.transformers import ChameleonVQVAEAdapter, Emu3VQVAEAdapter, JanusVQVAEAdapter
 
 __all__ = [
     "ADAPTERS",
     "AutoencoderKLAdapter",
+    "AutoencoderKLCosmosAdapter",
     "ChameleonVQVAEAdapter",
     "DacAdapter",
     "DecoderUnavailableError",

@@ -1,6 +1,7 @@
-"""Adapters for diffusers' image autoencoders: ``VQModel`` (discrete) and ``AutoencoderKL`` (continuous).
+"""Adapters for diffusers' autoencoders: ``VQModel`` (discrete images), ``AutoencoderKL`` (continuous images) and
+``AutoencoderKLCosmos`` (continuous causal video; its format is in its class docstring).
 
-Input format (both): RGB ``[B, 3, H, W]`` in [-1, 1] — diffusers' ``VaeImageProcessor`` feeds its VAEs images
+Image input format (VQModel, AutoencoderKL): RGB ``[B, 3, H, W]`` in [-1, 1] — diffusers' ``VaeImageProcessor`` feeds its VAEs images
 normalised with ``2 * x - 1`` (``do_normalize=True``) and maps decoded images back with ``(y * 0.5 + 0.5).clamp(0, 1)``
 (``diffusers/image_processor.py``, ``VaeImageProcessor.normalize`` / ``denormalize``). H and W must
 be multiples of the encoder's downsampling ``f = 2 ** (len(block_out_channels) - 1)``: one stride-2 step between
@@ -125,6 +126,83 @@ class AutoencoderKLAdapter(ModelAdapter):
         return self.model.decode(tokens).sample
 
 
+class AutoencoderKLCosmosAdapter(ModelAdapter):
+    """diffusers ``AutoencoderKLCosmos`` (NVIDIA Cosmos-1.0 continuous video tokenizers, e.g. CV8x8x8) as a
+    continuous, causal omnitok video tokenizer.
+
+    Input: RGB clips ``[B, 3, T, H, W]`` in [-1, 1] (diffusers' Cosmos pipelines normalise frames with
+    ``VideoProcessor``, ``2 * x - 1``), channels-first as the model takes them, so no layout conversion.
+    The first frame is coded alone (causal convolutions, a causal temporal attention mask): T = 1 + k t frames give
+    1 + k latent frames (``spec.causal_time``), and 1-frame clips (images) work. H and W must be multiples of s.
+    Factors: the Haar/rearrange patching divides time and space by ``patch_size``, then every encoder down block
+    whose ``CosmosDownsample3d`` has the spatial (temporal) flag halves space (time): s, t = ``patch_size`` x 2 **
+    (such blocks). The decoder's upsamplers must give the same factors (diffusers' config arithmetic builds
+    mismatched pairs for some block counts; such a model is refused).
+
+    ``encode``: ``model.encode(x).latent_dist.mode()`` (an identity distribution: encoder + quant_conv) ->
+    [B, latent_channels, 1 + (T - 1) / t, H / s, W / s], unscaled. ``spec.latent_scale`` is the config's
+    ``scaling_factor`` (1.0 for Cosmos); the per-channel ``latents_mean`` / ``latents_std`` the Cosmos pipelines
+    normalise with stay on ``adapter.model.config``. ``decode``: ``model.decode(z).sample`` -> [B, 3, T, H, W].
+
+    Args:
+        model: a ``diffusers.AutoencoderKLCosmos``.
+        value_range: the range ``encode`` takes and ``decode`` returns; default the model's own (-1, 1).
+    """
+
+    library = "diffusers"
+    wrapped_classes = ("AutoencoderKLCosmos",)
+    config_types = ("AutoencoderKLCosmos",)
+
+    def __init__(self, model: nn.Module, *, value_range: Sequence[float] | None = None):
+        _require(model, "AutoencoderKLCosmos")
+        c = model.config
+        temporal, spatial = cosmos_factors(model)
+        spec = TokenizerSpec(
+            modality="video",
+            discrete=False,
+            latent_dim=c.latent_channels,
+            downsample=(temporal, spatial, spatial),
+            channels=_channels(c),
+            value_range=DIFFUSERS_RANGE,
+            latent_scale=float(config_get(c, "scaling_factor", 1.0)),
+            causal_time=True,
+        )
+        super().__init__(model, spec, value_range)
+
+    @classmethod
+    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
+        import diffusers
+
+        return _load(getattr(diffusers, cls.wrapped_classes[0]), ref, kwargs)
+
+    def _encode(self, x: Tensor) -> Tensor:
+        return self.model.encode(x).latent_dist.mode()
+
+    def _decode(self, tokens: Tensor) -> Tensor:
+        return self.model.decode(tokens).sample
+
+
+def cosmos_factors(model: nn.Module) -> tuple[int, int]:
+    """(temporal, spatial) downsampling of an ``AutoencoderKLCosmos``, counted on its encoder and checked against
+    its decoder (see :class:`AutoencoderKLCosmosAdapter`)."""
+    patch = int(model.config.patch_size)
+
+    def factors(blocks: Any, samplers: str, kind: str) -> tuple[int, int]:
+        layers = [layer for block in blocks for layer in (getattr(block, samplers) or ())]
+        temporal = sum(bool(getattr(layer, f"temporal_{kind}")) for layer in layers)
+        spatial = sum(bool(getattr(layer, f"spatial_{kind}")) for layer in layers)
+        return patch * 2**temporal, patch * 2**spatial
+
+    encoder = factors(model.encoder.down_blocks, "downsamplers", "downsample")
+    decoder = factors(model.decoder.up_blocks, "upsamplers", "upsample")
+    if encoder != decoder:
+        raise ConfigError(
+            f"this AutoencoderKLCosmos encodes with (temporal, spatial) factors {encoder} but decodes with {decoder}; "
+            "a tokenizer must decode to its input size (check block_out_channels against the compression ratios)"
+        )
+    return encoder
+
+
 def _require(model: Any, class_name: str) -> None:
     import diffusers
 
@@ -159,4 +237,4 @@ def _load(model_class: type[nn.Module], ref: str | os.PathLike, kwargs: dict[str
         raise WeightsError(f"{str(ref)!r} does not hold a loadable diffusers {name}: {err}") from err
 
 
-__all__ = ["AutoencoderKLAdapter", "VQModelAdapter"]
+__all__ = ["AutoencoderKLAdapter", "AutoencoderKLCosmosAdapter", "VQModelAdapter", "cosmos_factors"]

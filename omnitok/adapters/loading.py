@@ -22,13 +22,14 @@ from typing import Any
 
 from omnitok.adapters.audio import DacAdapter, EncodecAdapter, MimiAdapter
 from omnitok.adapters.base import ModelAdapter
-from omnitok.adapters.diffusers import AutoencoderKLAdapter, VQModelAdapter
+from omnitok.adapters.diffusers import AutoencoderKLAdapter, AutoencoderKLCosmosAdapter, VQModelAdapter
 from omnitok.adapters.transformers import ChameleonVQVAEAdapter, Emu3VQVAEAdapter, JanusVQVAEAdapter
 from omnitok.errors import ConfigError, WeightsError
 
 ADAPTERS: tuple[type[ModelAdapter], ...] = (
     VQModelAdapter,
     AutoencoderKLAdapter,
+    AutoencoderKLCosmosAdapter,
     ChameleonVQVAEAdapter,
     Emu3VQVAEAdapter,
     JanusVQVAEAdapter,

@@ -1,4 +1,4 @@
-"""Adapters for the image tokenizers inside transformers' multimodal LLMs: Chameleon, Emu3 and Janus.
+"""Adapters for the image tokenizers inside transformers' multimodal LLMs: Chameleon, Emu3 (also video) and Janus.
 
 All three are taming-style VQGANs fed RGB ``[B, 3, H, W]`` in [-1, 1]:
 - Chameleon: ``ChameleonImageProcessor`` rescales by 0.0078 (~1/128) and normalises with mean 1, std 1, i.e.
@@ -20,6 +20,7 @@ transformers is imported only when a model is wrapped or loaded.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -34,6 +35,7 @@ from omnitok.protocol import TokenizerSpec
 
 VQ_RANGE = (-1.0, 1.0)
 VQ_KEYS = {r"^(model\.)?vqmodel\.": ""}  # full-model checkpoint keys -> VQ model keys
+_NO_CROP = 2**30  # an image_sizes entry no token grid reaches
 
 
 class ChameleonVQVAEAdapter(ModelAdapter):
@@ -95,19 +97,24 @@ class ChameleonVQVAEAdapter(ModelAdapter):
 
 
 class Emu3VQVAEAdapter(ModelAdapter):
-    """transformers ``Emu3VQVAE`` (Emu3's image/video tokenizer, f8, 32768 codes) in image mode.
+    """transformers ``Emu3VQVAE`` (Emu3's image/video tokenizer, f8, 32768 codes) as an omnitok tokenizer.
 
-    ``encode``: x [B, 3, H, W] in [-1, 1] -> ``model.encode(x, image_sizes)`` (the model repeats the image
-    ``temporal_downsample_factor`` times and the temporal convs reduce that to one step) -> indices
-    [B, H/f, W/f], f = 2 ** (len(channel_multiplier) - 1) (the model's ``spatial_scale_factor``).
-    ``decode``: ``model.decode(indices [B, h, w])``, which decodes the clip and keeps its first frame.
+    ``mode="image"``: x [B, 3, H, W] in [-1, 1] -> ``model.encode(x, image_sizes)`` (the model repeats the image
+    ``temporal_downsample_factor`` times and the temporal convs reduce that to one step) -> indices [B, H/f, W/f],
+    f = 2 ** (len(channel_multiplier) - 1) (the model's ``spatial_scale_factor``). ``decode``:
+    ``model.decode(indices [B, h, w])``, which decodes the clip and keeps its first frame.
 
-    Video mode (a later issue) will take [B, 3, T, H, W], T a multiple of ``temporal_downsample_factor`` (no
-    causal first frame), hand the model [B, T, 3, H, W] and return indices [B, T/t, h, w]; ``mode`` selects it.
+    ``mode="video"`` (spec modality "video", downsample (t, f, f), t = ``temporal_downsample_factor``, 4 in Emu3):
+    clips [B, 3, T, H, W] in [-1, 1], T a multiple of t (the temporal convs are strided with left padding, but the
+    first frame is not coded alone: no ``causal_time``, so 1-frame clips are refused; use image mode for images).
+    ``encode`` hands the model [B, T, 3, H, W] (its layout) and returns indices [B, T/t, H/f, W/f]; ``decode`` runs
+    ``model.decode(indices [B, T', h, w])`` -> [B, T' t, 3, H, W] and returns it channels-first [B, 3, T, H, W].
+    (transformers' ``encode`` crops each sample's codes to ``image_sizes`` on its first two axes, which for video are
+    time and height; the adapter passes sizes too large to crop anything.)
 
     Args:
         model: an ``Emu3VQVAE``, or an Emu3 model holding one as ``vqmodel``.
-        mode: "image" (the only mode so far).
+        mode: "image" or "video".
         value_range: the range ``encode`` takes and ``decode`` returns; default the model's own (-1, 1).
     """
 
@@ -116,13 +123,21 @@ class Emu3VQVAEAdapter(ModelAdapter):
     config_types = ("emu3_vqgan", "emu3")
 
     def __init__(
-        self, model: nn.Module, *, mode: Literal["image"] = "image", value_range: Sequence[float] | None = None
+        self,
+        model: nn.Module,
+        *,
+        mode: Literal["image", "video"] = "image",
+        value_range: Sequence[float] | None = None,
     ):
-        if mode != "image":
-            raise ConfigError(f"Emu3VQVAEAdapter supports mode='image' only so far, got {mode!r}")
+        if mode not in ("image", "video"):
+            raise ConfigError(f"Emu3VQVAEAdapter mode must be 'image' or 'video', got {mode!r}")
         model = _vq_submodule(model, "Emu3VQVAE")
         c = model.config
         spec = _vq_spec(c.codebook_size, c, _same_channels(c))
+        if mode == "video":
+            spec = dataclasses.replace(
+                spec, modality="video", downsample=(int(c.temporal_downsample_factor), *spec.downsample)
+            )
         super().__init__(model, spec, value_range)
         self.mode = mode
 
@@ -131,10 +146,16 @@ class Emu3VQVAEAdapter(ModelAdapter):
         return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
 
     def _encode(self, x: Tensor) -> Tensor:
-        sizes = torch.tensor([list(x.shape[2:])] * x.shape[0], device=x.device)  # (B, 2): no padding to crop
-        return torch.stack(self.model.encode(x, image_sizes=sizes).image_tokens)  # (B, h, w)
+        if self.mode == "video":
+            x = x.transpose(1, 2)  # (B, 3, T, H, W) -> the model's (B, T, 3, H, W)
+            sizes = torch.full((x.shape[0], 2), _NO_CROP, device=x.device)  # its crop would cut time and height
+        else:
+            sizes = torch.tensor([list(x.shape[2:])] * x.shape[0], device=x.device)  # (B, 2): no padding to crop
+        return torch.stack(self.model.encode(x, image_sizes=sizes).image_tokens)  # (B, [T',] h, w)
 
     def _decode(self, tokens: Tensor) -> Tensor:
+        if self.mode == "video":
+            return self.model.decode(tokens).transpose(1, 2)  # (B, T, 3, H, W) -> (B, 3, T, H, W)
         return self.model.decode(tokens)  # (B, 3, H, W): the first frame of the decoded clip
 
 

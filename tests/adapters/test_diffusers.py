@@ -1,4 +1,4 @@
-"""diffusers VQModel / AutoencoderKL adapters: agreement with diffusers' own methods and with written-out formulas,
+"""diffusers VQModel / AutoencoderKL / AutoencoderKLCosmos adapters: agreement with diffusers' own methods and with written-out formulas,
 the spec against the config by hand, value-range conversion and input checks."""
 
 import pytest
@@ -8,9 +8,9 @@ pytest.importorskip("diffusers")
 
 import omnitok
 from omnitok import DTypeError, IndexRangeError, NonFiniteError, ShapeError
-from omnitok.adapters import AutoencoderKLAdapter, VQModelAdapter
+from omnitok.adapters import AutoencoderKLAdapter, AutoencoderKLCosmosAdapter, VQModelAdapter
 from omnitok.errors import ConfigError
-from tests.adapters.tiny import build_autoencoder_kl, build_vqmodel, images
+from tests.adapters.tiny import build_autoencoder_kl, build_cosmos, build_vqmodel, images
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +153,99 @@ def test_dtype_and_device_follow_the_model():
     with torch.no_grad():
         torch.testing.assert_close(latents.double(), adapter.model.encode(x.double()).latent_dist.mode())
     assert adapter.decode(latents).dtype == torch.float32
+
+
+# ---------------------------------------------------------------- AutoencoderKLCosmos (continuous causal video)
+
+
+@pytest.fixture(scope="module")
+def cosmos():
+    return build_cosmos()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "factors", "grid"),
+    [
+        # patch 2 x one down block halving time and space: t = s = 4; 9 frames -> 1 + 8 / 4 = 3 latent frames
+        ({}, (4, 4, 4), (3, 16 // 4, 24 // 4)),
+        # spatial ratio 8: log2(8) - log2(2) = 2 spatial layers but only blocks 0 and 1 can downsample; time: 1 layer
+        ({"spatial_compression_ratio": 8}, (4, 8, 8), (3, 16 // 8, 24 // 8)),
+        # temporal ratio 2: 1 - 1 = 0 temporal layers, the patching alone halves time: 9 frames -> 1 + 8 / 2 = 5
+        ({"temporal_compression_ratio": 2}, (2, 4, 4), (5, 4, 6)),
+    ],
+)
+def test_cosmos_spec_from_config_by_hand(overrides, factors, grid):
+    model = build_cosmos(**overrides)
+    adapter = AutoencoderKLCosmosAdapter(model)
+    spec = adapter.spec
+    assert isinstance(adapter, omnitok.Tokenizer)
+    assert spec.modality == "video" and not spec.discrete and spec.causal_time
+    assert spec.downsample == factors and spec.grid((9, 16, 24)) == grid
+    assert spec.latent_dim == 4 and spec.channels == 3 and spec.value_range == (-1.0, 1.0)
+    assert spec.latent_scale == 1.0 and spec.latent_shift == 0.0  # Cosmos' scaling_factor default
+    x = images(1, 3, 9, 16, 24)
+    latents = adapter.encode(x)
+    assert latents.shape == (1, 4, *grid) == (1, *spec.token_shape((9, 16, 24)))
+    with torch.no_grad():  # the model itself agrees with the arithmetic
+        assert model.encode(x).latent_dist.mode().shape == latents.shape
+    assert adapter.decode(latents).shape == x.shape
+
+
+def test_cosmos_matches_diffusers_channels_first(cosmos):
+    adapter = AutoencoderKLCosmosAdapter(cosmos)
+    x = images(2, 3, 9, 16, 24)  # [B, C, T, H, W]: the model's own layout, nothing transposed
+    latents = adapter.encode(x)
+    with torch.no_grad():
+        assert torch.equal(latents, cosmos.encode(x).latent_dist.mode())
+        assert torch.equal(latents, cosmos.quant_conv(cosmos.encoder(x)))  # written out: identity posterior
+        decoded = adapter.decode(latents)
+        assert torch.equal(decoded, cosmos.decode(latents).sample)
+        assert torch.equal(decoded, cosmos.decoder(cosmos.post_quant_conv(latents)))
+        torch.testing.assert_close(decoded, cosmos(x).sample, rtol=0, atol=0)
+    assert latents.shape == (2, 4, 3, 4, 6) and decoded.shape == x.shape and decoded.dtype == torch.float32
+    assert omnitok.reconstruct(adapter, x).shape == x.shape
+
+
+def test_cosmos_is_causal_and_takes_single_frames(cosmos):
+    adapter = AutoencoderKLCosmosAdapter(cosmos)
+    x = images(1, 3, 9, 16, 24)
+    whole = adapter.encode(x)
+    # the first 1 + 4k frames give the first 1 + k latent frames of the whole clip: later frames change nothing
+    torch.testing.assert_close(adapter.encode(x[:, :, :5]), whole[:, :, :2], rtol=1e-5, atol=1e-5)
+    image = adapter.encode(x[:, :, :1])  # an image is a 1-frame clip
+    assert image.shape == (1, 4, 1, 4, 6)
+    torch.testing.assert_close(image, whole[:, :, :1], rtol=1e-5, atol=1e-5)
+    assert adapter.decode(image).shape == (1, 3, 1, 16, 24)
+
+
+def test_cosmos_refuses_bad_clips_and_mismatched_models(cosmos):
+    adapter = AutoencoderKLCosmosAdapter(cosmos)
+    with pytest.raises(ShapeError, match="1 \\+ a multiple of 4"):
+        adapter.encode(images(1, 3, 8, 16, 24))
+    with pytest.raises(ShapeError, match="multiple of 4"):
+        adapter.encode(images(1, 3, 9, 16, 18))
+    with pytest.raises(ShapeError, match=r"\[B, C, T, H, W\]"):
+        adapter.encode(images(1, 3, 16, 24))
+    with pytest.raises(ShapeError, match="latents"):
+        adapter.decode(torch.zeros(1, 3, 2, 4, 4))
+    with pytest.raises(ConfigError, match="diffusers.AutoencoderKLCosmos"):
+        AutoencoderKLCosmosAdapter(build_autoencoder_kl())
+    # three blocks: the encoder halves once (t = s = 4), diffusers' decoder never upsamples (2, 2)
+    short = {"encoder_block_out_channels": (8, 16, 16), "decode_block_out_channels": (8, 16, 16)}
+    with pytest.raises(ConfigError, match=r"\(4, 4\) but decodes with \(2, 2\)"):
+        AutoencoderKLCosmosAdapter(build_cosmos(**short))
+
+
+def test_cosmos_value_range_and_loading(cosmos, tmp_path):
+    from omnitok.adapters import load_adapter, wrap
+
+    native, unit = AutoencoderKLCosmosAdapter(cosmos), AutoencoderKLCosmosAdapter(cosmos, value_range=(0, 1))
+    x01 = (images(1, 3, 5, 8, 8) + 1) / 2
+    latents = unit.encode(x01)
+    torch.testing.assert_close(latents, native.encode(x01 * 2 - 1), rtol=0, atol=1e-6)
+    torch.testing.assert_close(unit.decode(latents), (native.decode(latents) + 1) / 2, rtol=1e-6, atol=1e-6)
+    cosmos.save_pretrained(tmp_path / "vae")  # as a Cosmos pipeline folder keeps it
+    loaded = load_adapter(f"diffusers:{tmp_path}")
+    assert isinstance(loaded, AutoencoderKLCosmosAdapter) and loaded.spec == native.spec
+    assert torch.equal(loaded.encode(x01 * 2 - 1), native.encode(x01 * 2 - 1))
+    assert isinstance(wrap(cosmos), AutoencoderKLCosmosAdapter)

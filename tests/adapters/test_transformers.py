@@ -1,4 +1,4 @@
-"""transformers Chameleon / Emu3 / Janus VQ adapters: agreement with the models' own encode/decode and with
+"""transformers Chameleon / Emu3 (image and video mode) / Janus VQ adapters: agreement with the models' own encode/decode and with
 written-out nearest-code formulas, the spec against the config by hand, value ranges and input checks."""
 
 import pytest
@@ -97,9 +97,60 @@ def test_emu3_matches_transformers(vqs):
     assert omnitok.reconstruct(adapter, x).shape == x.shape
 
 
-def test_emu3_video_mode_is_not_there_yet(vqs):
-    with pytest.raises(ConfigError, match="mode='image'"):
-        Emu3VQVAEAdapter(vqs["emu3"], mode="video")
+def test_emu3_video_spec_by_hand(vqs):
+    adapter = Emu3VQVAEAdapter(vqs["emu3"], mode="video")
+    spec = adapter.spec
+    assert isinstance(adapter, omnitok.Tokenizer)
+    # temporal_downsample_factor 2 (one strided temporal conv), channel_multiplier [1, 1] -> f = 2
+    assert spec.modality == "video" and spec.downsample == (2, 2, 2) and not spec.causal_time
+    assert spec.grid((4, 16, 24)) == (4 // 2, 16 // 2, 24 // 2) == (2, 8, 12)
+    assert spec.discrete and spec.codebook_sizes == (16,) and spec.latent_dim == 4 and spec.channels == 3
+    assert Emu3VQVAEAdapter(vqs["emu3"]).spec.modality == "image"  # image mode stays the default
+
+
+def test_emu3_video_matches_transformers(vqs):
+    model = vqs["emu3"]
+    adapter = Emu3VQVAEAdapter(model, mode="video")
+    x = images(2, 3, 4, 16, 24)  # [B, C, T, H, W]
+    indices = adapter.encode(x)
+    assert indices.shape == (2, 2, 8, 12) and indices.dtype == torch.int64
+    frames = x.transpose(1, 2)  # the model's layout [B, T, C, H, W]
+    with torch.no_grad():
+        out = model.encode(frames, image_sizes=torch.tensor([[10**6, 10**6]] * 2))  # sizes that crop nothing
+        assert torch.equal(indices, torch.stack(out.image_tokens))
+        # written out: encoder over the frames, quant_conv over (B, D, T', h, w), nearest code per position
+        latents = model.quant_conv(model.encoder(frames).permute(0, 2, 1, 3, 4))  # (2, 4, 2, 8, 12)
+        for step in range(2):
+            assert torch.equal(indices[:, step], _nearest(latents[:, :, step], model.quantize.embedding.weight))
+        decoded = adapter.decode(indices)
+        assert torch.equal(decoded, model.decode(indices).transpose(1, 2))
+    assert indices.unique().numel() > 4
+    assert decoded.shape == x.shape and decoded.dtype == torch.float32
+    assert omnitok.reconstruct(adapter, x).shape == x.shape
+
+
+def test_emu3_video_refuses_what_the_model_cannot_code(vqs):
+    adapter = Emu3VQVAEAdapter(vqs["emu3"], mode="video")
+    with pytest.raises(ShapeError, match="multiple of 2"):
+        adapter.encode(images(1, 3, 1, 16, 16))  # no causal first frame: a single frame is image mode's job
+    with pytest.raises(ShapeError, match="multiple of 2"):
+        adapter.encode(images(1, 3, 5, 16, 16))  # the strided temporal conv would drop the fifth frame
+    with pytest.raises(ShapeError, match=r"\[B, C, T, H, W\]"):
+        adapter.encode(images(1, 3, 16, 16))
+    with pytest.raises(ShapeError):
+        adapter.decode(torch.zeros(1, 8, 8, dtype=torch.long))
+    with pytest.raises(ConfigError, match="'image' or 'video'"):
+        Emu3VQVAEAdapter(vqs["emu3"], mode="audio")
+
+
+def test_emu3_video_mode_loads_by_ref(vqs, tmp_path):
+    from omnitok.adapters import load_adapter
+
+    vqs["emu3"].save_pretrained(tmp_path)
+    loaded = load_adapter(f"transformers:{tmp_path}", mode="video")
+    assert isinstance(loaded, Emu3VQVAEAdapter) and loaded.spec.modality == "video"
+    x = images(1, 3, 2, 16, 16)
+    assert torch.equal(loaded.encode(x), Emu3VQVAEAdapter(vqs["emu3"], mode="video").encode(x))
 
 
 def test_janus_matches_transformers_on_its_native_grid(vqs):

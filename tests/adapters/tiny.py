@@ -15,23 +15,65 @@ DIFFUSERS_ARCH = {
     "norm_num_groups": 4,
     "sample_size": 16,
 }
+# diffusers Cosmos: patch 2, then one down block (of the four; the last two never downsample) halving time and
+# space -> t = s = 2 * 2 = 4; attention at resolution 16 // 2 // 2 = 4, i.e. in the second block
+COSMOS_ARCH = {
+    "latent_channels": 4,
+    "encoder_block_out_channels": (8, 8, 16, 16),
+    "decode_block_out_channels": (8, 8, 16, 16),
+    "attention_resolutions": (4,),
+    "resolution": 16,
+    "num_layers": 1,
+    "patch_size": 2,
+    "spatial_compression_ratio": 4,
+    "temporal_compression_ratio": 4,
+    "latents_mean": None,
+    "latents_std": None,
+}
 # transformers: channel_multiplier of length 2 -> one stride-2 step -> f = 2 ** (2 - 1) = 2
 CHAMELEON = {
-    "embed_dim": 4, "num_embeddings": 16, "latent_channels": 4, "resolution": 16, "base_channels": 32,
-    "channel_multiplier": [1, 1], "num_res_blocks": 1, "attn_resolutions": [8],
+    "embed_dim": 4,
+    "num_embeddings": 16,
+    "latent_channels": 4,
+    "resolution": 16,
+    "base_channels": 32,
+    "channel_multiplier": [1, 1],
+    "num_res_blocks": 1,
+    "attn_resolutions": [8],
 }
 EMU3 = {
-    "codebook_size": 16, "embed_dim": 4, "latent_channels": 4, "temporal_downsample_factor": 2, "base_channels": 32,
-    "channel_multiplier": [1, 1], "num_res_blocks": 1, "attn_resolutions": [1], "hidden_size": 32,
+    "codebook_size": 16,
+    "embed_dim": 4,
+    "latent_channels": 4,
+    "temporal_downsample_factor": 2,
+    "base_channels": 32,
+    "channel_multiplier": [1, 1],
+    "num_res_blocks": 1,
+    "attn_resolutions": [1],
+    "hidden_size": 32,
     "num_attention_heads": 1,
 }
 JANUS = {
-    "embed_dim": 4, "num_embeddings": 16, "latent_channels": 4, "base_channels": 32, "channel_multiplier": [1, 1],
-    "num_res_blocks": 1, "num_patches": 8, "projection_dim": 16, "image_token_embed_dim": 16,
+    "embed_dim": 4,
+    "num_embeddings": 16,
+    "latent_channels": 4,
+    "base_channels": 32,
+    "channel_multiplier": [1, 1],
+    "num_res_blocks": 1,
+    "num_patches": 8,
+    "projection_dim": 16,
+    "image_token_embed_dim": 16,
 }
 TEXT = {
-    "vocab_size": 64, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-    "num_key_value_heads": 2, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2,
+    "vocab_size": 64,
+    "hidden_size": 16,
+    "intermediate_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 2,
+    "pad_token_id": 0,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
 }
 
 
@@ -52,6 +94,13 @@ def build_autoencoder_kl(**overrides):
     torch.manual_seed(0)
     arch = {**DIFFUSERS_ARCH, "latent_channels": 4, "scaling_factor": 0.3611, "shift_factor": 0.1159, **overrides}
     return AutoencoderKL(**arch).eval()
+
+
+def build_cosmos(**overrides):
+    from diffusers import AutoencoderKLCosmos
+
+    torch.manual_seed(0)
+    return AutoencoderKLCosmos(**{**COSMOS_ARCH, **overrides}).eval()
 
 
 def build_vq(name):
@@ -82,11 +131,17 @@ def build_full(name):
         model = transformers.Emu3ForConditionalGeneration(config)
     else:
         vision = {
-            "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
-            "image_size": 32, "patch_size": 16, "projection_dim": 16,
+            "hidden_size": 16,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "intermediate_size": 32,
+            "image_size": 32,
+            "patch_size": 16,
+            "projection_dim": 16,
         }
-        config = transformers.JanusConfig(vq_config=JANUS, text_config=dict(model_type="llama", **TEXT),
-                                          vision_config=vision)
+        config = transformers.JanusConfig(
+            vq_config=JANUS, text_config=dict(model_type="llama", **TEXT), vision_config=vision
+        )
         model = transformers.JanusForConditionalGeneration(config)
     model.eval()
     _fit_codebook_vq(model.model.vqmodel, name)
