@@ -1,0 +1,168 @@
+"""The captioned world's report: ``report.html`` (self-contained) and ``metrics.json``.
+
+The page states both headline numbers beside their chance levels, the judge's own accuracy (on the true held-out
+images and on the tokenizer's reconstructions), the shuffled-caption baseline, generated images beside the captions
+that asked for them (with what the judge read), captions written for held-out images, and the setup (steps, sizes,
+wall time). Pictures are embedded as PNG data URIs; no scripts, no network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from omnitok.data.world import ATTRIBUTES
+from omnitok.report.html import _STYLE
+from omnitok.unified.world_eval import WorldEvaluation
+from omnitok.utils import atomic_path
+
+SCHEMA = "omnitok.world/1"
+_EXTRA_STYLE = """
+.samples { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: .8rem; }
+.samples figure { margin: 0; } .samples img { width: 96px; height: 96px; image-rendering: pixelated; }
+.ok { color: #176b2c; } .bad { color: #b3261e; } .headline td:first-child { font-weight: 600; }
+"""
+
+
+def metrics_document(evaluation: WorldEvaluation, setup: dict[str, Any]) -> dict[str, Any]:
+    """The ``metrics.json`` content: headline, every accuracy table, chance, settings and setup."""
+    return {
+        "schema": SCHEMA,
+        "headline": evaluation.headline(),
+        "understanding": evaluation.understanding,
+        "generation": evaluation.generation,
+        "chance": evaluation.chance,
+        "judge_true_heldout": evaluation.judge_true,
+        "judge_reconstructed_heldout": evaluation.judge_reconstructed,
+        "shuffled_captions": evaluation.shuffled_captions,
+        "unseen_combinations": evaluation.unseen,
+        "heldout_scenes": evaluation.scenes,
+        "evaluation": {**vars(evaluation.settings), "seconds": evaluation.seconds},
+        "setup": setup,
+    }
+
+
+def _png(image: Tensor, scale: int = 3) -> str:
+    """uint8 [3, H, W] -> a PNG data URI, upscaled ``scale`` times (nearest neighbour)."""
+    from torchvision.io import encode_png
+
+    big = image.repeat_interleave(scale, 1).repeat_interleave(scale, 2).contiguous()
+    return "data:image/png;base64," + base64.b64encode(encode_png(big).numpy().tobytes()).decode("ascii")
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _accuracy_table(title: str, rows: list[tuple[str, dict[str, float]]], note: str = "") -> str:
+    columns = [*ATTRIBUTES, "mean_attribute", "exact"]
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in ["", *columns])
+    body = "".join(
+        f"<tr><td>{html.escape(name)}</td>"
+        + "".join(f"<td>{_percent(values[c]) if c in values else '—'}</td>" for c in columns)
+        + "</tr>"
+        for name, values in rows
+    )
+    note_html = f'<p class="note">{html.escape(note)}</p>' if note else ""
+    return f"<h2>{html.escape(title)}</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note_html}"
+
+
+def render_world_html(evaluation: WorldEvaluation, setup: dict[str, Any]) -> str:
+    """The whole page as a string."""
+    e, chance = evaluation, evaluation.chance
+    headline = e.headline()
+    ratio_u = headline["understanding_exact"] / chance["exact"]
+    ratio_g = headline["generation_attribute_accuracy"] / chance["mean_attribute"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>omnitok captioned world</title>",
+        f"<style>{_STYLE}{_EXTRA_STYLE}</style></head><body>",
+        "<h1>Captioned world: understanding and generation</h1>",
+        f'<p class="subtitle">{html.escape(str(setup.get("world", "")))}. {e.scenes} held-out scenes.</p>',
+        '<table class="headline" id="headline"><thead><tr><th>direction</th><th>measure</th><th>held-out</th>'
+        "<th>chance</th><th>x chance</th></tr></thead><tbody>",
+        f"<tr><td>understanding (image → caption)</td><td>exact-match caption</td>"
+        f"<td>{_percent(headline['understanding_exact'])}</td><td>{_percent(chance['exact'])}</td>"
+        f"<td>{ratio_u:.1f}</td></tr>",
+        f"<tr><td>generation (caption → image, CFG {e.settings.cfg_scale:g})</td><td>attribute accuracy (judge)</td>"
+        f"<td>{_percent(headline['generation_attribute_accuracy'])}</td><td>{_percent(chance['mean_attribute'])}</td>"
+        f"<td>{ratio_g:.1f}</td></tr>",
+        "</tbody></table>",
+        '<p class="note">Chance = uniform guessing over the grammar (3 shapes, 4 colours, 4 cells; 48 captions), which '
+        "is how held-out scenes are drawn. Generated images are read by an independent CNN trained on true scenes "
+        "only, never by the Transformer itself.</p>",
+    ]
+    rows = [
+        ("understanding: caption written for a held-out image", e.understanding),
+        ("generation: judge reading of the generated image", e.generation),
+        ("judge on the true held-out images (ceiling)", e.judge_true),
+        ("judge on the tokenizer's reconstructions", e.judge_reconstructed),
+        ("baseline: true image vs a shuffled caption", e.shuffled_captions),
+        ("chance (uniform guessing)", e.chance),
+    ]
+    parts.append(_accuracy_table("Accuracy per attribute", rows))
+    if e.unseen:
+        count = int(e.unseen["scenes"]["count"])
+        unseen_rows = [(f"{k} ({count} scenes)", v) for k, v in e.unseen.items() if k != "scenes"]
+        parts.append(_accuracy_table("Combinations never seen in training", unseen_rows))
+
+    parts.append("<h2>Generated images</h2><div class=samples>")
+    for sample in e.samples:
+        marks = " ".join(
+            f'<span class="{"ok" if ok else "bad"}">{html.escape(word)}</span>'
+            for ok, word in zip(sample["right"], _split_reading(sample["judged"]))
+        )
+        parts.append(
+            f'<figure><img src="{_png(sample["image"])}" alt="{html.escape(sample["caption"])}">'
+            f"<figcaption>asked: {html.escape(sample['caption'])}<br>judge: {marks}</figcaption></figure>"
+        )
+    parts.append("</div><h2>Captions written for held-out images</h2><div class=samples>")
+    for item in e.captions:
+        cls = "ok" if item["written"] == item["truth"] else "bad"
+        parts.append(
+            f'<figure><img src="{_png(item["image"])}" alt="{html.escape(item["truth"])}">'
+            f'<figcaption>wrote: <span class="{cls}">{html.escape(item["written"])}</span><br>'
+            f"truth: {html.escape(item['truth'])}</figcaption></figure>"
+        )
+    parts.append("</div>")
+    items = [(key, json.dumps(value) if not isinstance(value, str) else value) for key, value in setup.items()]
+    items.append(("evaluation", json.dumps({**vars(e.settings), "seconds": e.seconds})))
+    rows_html = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items)
+    parts.append(f'<h2>Setup</h2><dl class="protocol" id="setup">{rows_html}</dl>')
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _split_reading(reading: str) -> list[str]:
+    """The judge's reading "circle red top left" -> ["circle", "red", "top left"] (cells have two words)."""
+    words = reading.split(" ", 2)
+    return words if len(words) == 3 else [reading, "", ""]
+
+
+def write_world_report(evaluation: WorldEvaluation, setup: dict[str, Any], out: str | os.PathLike) -> Path:
+    """Write ``report.html`` and ``metrics.json`` into the folder ``out`` (each file atomically); returns ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    document = json.dumps(metrics_document(evaluation, setup), indent=2, allow_nan=False, default=_jsonable)
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(document + "\n", encoding="utf-8")
+    with atomic_path(out / "report.html") as tmp:
+        tmp.write_text(render_world_html(evaluation, setup), encoding="utf-8")
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write a {type(value).__name__} to metrics.json")

@@ -1,0 +1,216 @@
+"""Both directions of the captioned world, measured on held-out ("test") scenes.
+
+- Understanding (image -> caption): the Transformer reads a held-out scene's image tokens and writes a caption
+  greedily; the score is exact match with the canonical caption, plus per-attribute accuracy of the caption it
+  wrote (a caption outside the grammar counts every attribute wrong).
+- Generation (caption -> image): the Transformer writes an image from a held-out caption (with classifier-free
+  guidance), the image tokenizer decodes it, and the independent :class:`~omnitok.unified.world_judge.WorldJudge`
+  (trained on true scenes only) reads its shape, colour and cell; the score is the fraction of attributes that
+  match the caption, and exact match of all three.
+
+Beside them: chance (uniform guessing over the grammar), the judge on the true held-out images (its ceiling) and on
+the tokenizer's reconstructions of them (what a perfect token generator could reach), and a shuffled-caption
+baseline (true images judged against another scene's caption: chance measured through the judge).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from omnitok.data.world import ATTRIBUTES, World, WorldScenes, chance_levels, parse_caption
+from omnitok.errors import ConfigError
+from omnitok.unified.world_judge import WorldJudge, attribute_accuracy
+
+
+@dataclasses.dataclass
+class WorldEvalSettings:
+    """How the held-out evaluation runs.
+
+    Attributes:
+        scenes: held-out "test" scenes scored in each direction.
+        cfg_scale: classifier-free guidance scale for image generation (1 = none).
+        temperature, top_k, top_p: image sampling (captions are written greedily).
+        batch_size: sequences generated at once.
+        samples_shown: generated images kept for the report.
+        seed: sampling seed.
+    """
+
+    scenes: int = 256
+    cfg_scale: float = 3.0
+    temperature: float = 1.0
+    top_k: int | None = None
+    top_p: float | None = None
+    batch_size: int = 128
+    samples_shown: int = 24
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> WorldEvalSettings:
+        data = dict(data or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown evaluation setting(s) {unknown}; known: {sorted(known)}")
+        settings = cls(**data)
+        if settings.scenes < 1 or settings.batch_size < 1 or settings.samples_shown < 0:
+            raise ConfigError("evaluation.scenes and batch_size must be >= 1, samples_shown >= 0")
+        return settings
+
+
+@dataclasses.dataclass
+class WorldEvaluation:
+    """Held-out figures (accuracy dicts as :func:`attribute_accuracy` gives them) and the samples to show.
+
+    Attributes:
+        understanding: caption accuracy (``exact`` is the headline) on held-out images.
+        generation: judge-read attribute accuracy of images generated from held-out captions.
+        chance: uniform guessing (:func:`omnitok.data.world.chance_levels`).
+        judge_true: the judge on the true held-out images; judge_reconstructed: on the tokenizer's reconstructions.
+        shuffled_captions: true images judged against a random other held-out scene's caption.
+        unseen: the same figures restricted to combinations training never showed (empty when there are none).
+        samples: ``{"caption", "judged", "right", "image" uint8 [3, S, S]}`` for generated images;
+        captions: ``{"truth", "written", "image"}`` for understanding examples.
+        seconds: wall time per direction.
+    """
+
+    understanding: dict[str, float]
+    generation: dict[str, float]
+    chance: dict[str, float]
+    judge_true: dict[str, float]
+    judge_reconstructed: dict[str, float]
+    shuffled_captions: dict[str, float]
+    unseen: dict[str, dict[str, float]]
+    scenes: int
+    settings: WorldEvalSettings
+    samples: list[dict[str, Any]]
+    captions: list[dict[str, Any]]
+    seconds: dict[str, float]
+
+    def headline(self) -> dict[str, float]:
+        """The two numbers the world is judged by, with their chance levels."""
+        return {
+            "understanding_exact": self.understanding["exact"],
+            "understanding_chance": self.chance["exact"],
+            "generation_attribute_accuracy": self.generation["mean_attribute"],
+            "generation_chance": self.chance["mean_attribute"],
+        }
+
+
+def caption_labels(captions: list[str]) -> Tensor:
+    """Labels [N, 3] of captions; a caption outside the grammar gets -1 everywhere (never equal to a label)."""
+    rows = []
+    for text in captions:
+        scene = parse_caption(text)
+        rows.append(scene.labels() if scene is not None else torch.full((len(ATTRIBUTES),), -1, dtype=torch.long))
+    return torch.stack(rows)
+
+
+def _to_unit8(images: Tensor) -> Tensor:
+    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+@torch.no_grad()
+def evaluate_world(
+    model: Any,
+    vocab: Any,
+    tokenizer: Any,
+    judge: WorldJudge,
+    world: World,
+    settings: WorldEvalSettings | None = None,
+    image_name: str = "image",
+) -> WorldEvaluation:
+    """Score ``model`` both ways on ``settings.scenes`` held-out scenes (see the module docstring)."""
+    from omnitok.unified import GenerationConfig, MediaSpan, generate_batch
+
+    settings = settings or WorldEvalSettings()
+    model.eval()
+    held_out = WorldScenes(world, "test", settings.scenes)
+    images = held_out.images.float() / 127.5 - 1  # (N, 3, S, S)
+    truth = [s.caption for s in held_out.scenes]
+    labels = held_out.labels
+    tokens = torch.cat([tokenizer.encode(chunk) for chunk in images.split(settings.batch_size)]).long()
+    grid = tuple(tokens.shape[1:3])
+    seconds: dict[str, float] = {}
+
+    start = time.perf_counter()
+    greedy = GenerationConfig(temperature=0.0, max_text_tokens=64)
+    written: list[str] = []
+    for i in range(0, len(truth), settings.batch_size):
+        prompts = [[MediaSpan(image_name, t)] for t in tokens[i : i + settings.batch_size]]
+        written += [str(s).strip() for s in generate_batch(model, vocab, prompts, "text", config=greedy)]
+    understanding = attribute_accuracy(caption_labels(written), labels)
+    understanding["exact"] = sum(w == t for w, t in zip(written, truth)) / len(truth)
+    seconds["understanding"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    sampling = GenerationConfig(
+        temperature=settings.temperature, top_k=settings.top_k, top_p=settings.top_p, cfg_scale=settings.cfg_scale
+    )
+    generator = torch.Generator().manual_seed(settings.seed)
+    generated = []
+    for i in range(0, len(truth), settings.batch_size):
+        prompts = [[caption] for caption in truth[i : i + settings.batch_size]]
+        spans = generate_batch(model, vocab, prompts, image_name, grid=grid, config=sampling, generator=generator)
+        generated.append(torch.cat([span.tokens.reshape(1, *span.tokens.shape[-len(grid) :]) for span in spans]))
+    generated_images = torch.cat([tokenizer.decode(t) for t in generated]).float()
+    judged = judge.read(generated_images)
+    generation = attribute_accuracy(judged, labels)
+    seconds["generation"] = time.perf_counter() - start
+
+    reconstructed = torch.cat([tokenizer.decode(t) for t in tokens.split(settings.batch_size)]).float()
+    judged_true = judge.read(images)
+    shuffle = torch.randperm(len(truth), generator=torch.Generator().manual_seed(settings.seed + 1))
+    unseen_rows = [i for i, s in enumerate(held_out.scenes) if world.is_unseen(s)]
+    unseen: dict[str, dict[str, float]] = {}
+    if unseen_rows:
+        rows = torch.tensor(unseen_rows)
+        unseen = {
+            "understanding": {
+                **attribute_accuracy(caption_labels([written[i] for i in unseen_rows]), labels[rows]),
+                "exact": sum(written[i] == truth[i] for i in unseen_rows) / len(unseen_rows),
+            },
+            "generation": attribute_accuracy(judged[rows], labels[rows]),
+            "scenes": {"count": float(len(unseen_rows))},
+        }
+
+    names = {attr: values for attr, values in zip(ATTRIBUTES, _class_names())}
+    samples = []
+    for i in range(min(settings.samples_shown, len(truth))):
+        reading = " ".join(names[a][int(judged[i, k])] for k, a in enumerate(ATTRIBUTES))
+        samples.append(
+            {
+                "caption": truth[i],
+                "judged": reading,
+                "right": [bool(judged[i, k] == labels[i, k]) for k in range(len(ATTRIBUTES))],
+                "image": _to_unit8(generated_images[i]),
+            }
+        )
+    captions = [
+        {"truth": truth[i], "written": written[i], "image": held_out.images[i]}
+        for i in range(min(settings.samples_shown, len(truth)))
+    ]
+    return WorldEvaluation(
+        understanding=understanding,
+        generation=generation,
+        chance=chance_levels(),
+        judge_true=attribute_accuracy(judged_true, labels),
+        judge_reconstructed=attribute_accuracy(judge.read(reconstructed), labels),
+        shuffled_captions=attribute_accuracy(judged_true, labels[shuffle]),
+        unseen=unseen,
+        scenes=len(truth),
+        settings=settings,
+        samples=samples,
+        captions=captions,
+        seconds=seconds,
+    )
+
+
+def _class_names() -> list[list[str]]:
+    from omnitok.data.world import CELLS, COLOURS, SHAPES
+
+    return [list(SHAPES), list(COLOURS), list(CELLS)]

@@ -1,0 +1,218 @@
+"""The captioned world end to end: image tokenizer, judge, unified Transformer, held-out evaluation, report.
+
+A world recipe (``configs/unified/world_image.yaml``) has these top-level keys::
+
+    seed: 0
+    world:      {class_path: omnitok.data.world.World, init_args: {size: 32, unseen_combinations: 0, seed: 0}}
+    tokenizer:  {recipe: world_tokenizer.yaml, overrides: {trainer.max_steps: 600}}   # or {pretrained: FOLDER}
+    judge:      {steps: 300, ...}             # omnitok.unified.world_judge.train_judge arguments (not the world)
+    text:       words                         # or bytes
+    data:       {train_scenes: 4096, task_weights: {...}, caption_dropout: 0.1, batch_size: 32}
+    model:      {dim: 128, depth: 4, heads: 4}   # TransformerConfig fields except vocab_size
+    training:   {max_steps: 1500, learning_rate: 1.0e-3, ...}   # UnifiedTrainer arguments + accelerator, precision
+    evaluation: {scenes: 256, cfg_scale: 3.0, ...}              # WorldEvalSettings
+
+The run folder holds ``tokenizer/`` (the image tokenizer's training run, its exported model in
+``tokenizer/tokenizer``), ``judge.safetensors``, ``transformer/`` (``save_unified``), ``logs/`` and ``report/``
+(``report.html``, ``metrics.json``). A tokenizer or judge already in the folder is reused, so a second run with a
+different Transformer setting skips straight to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from omnitok.config import instantiate, load_yaml_config, set_by_path
+from omnitok.errors import ConfigError
+
+TOP_LEVEL_KEYS = {"seed", "world", "tokenizer", "judge", "text", "data", "model", "training", "evaluation"}
+TOKENIZER_KEYS = {"recipe", "pretrained", "overrides"}
+DATA_KEYS = {"train_scenes", "task_weights", "caption_dropout", "batch_size"}
+TRAINING_RUN_KEYS = {"max_steps", "accelerator", "precision", "log_every"}
+IMAGE = "image"
+
+
+@dataclasses.dataclass
+class WorldResult:
+    """Where the run wrote its parts, the evaluation, and the wall time of each stage (seconds)."""
+
+    folder: Path
+    report: Path
+    metrics: dict[str, Any]
+    seconds: dict[str, float]
+
+
+def check_world_recipe(config: dict[str, Any]) -> None:
+    """Validate the recipe's shape before anything is built."""
+    unknown = sorted(set(config) - TOP_LEVEL_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown top-level world key(s) {unknown}; a world recipe has {sorted(TOP_LEVEL_KEYS)}")
+    if not isinstance(config.get("world"), dict) or "class_path" not in config["world"]:
+        raise ConfigError("a world recipe needs a 'world' section naming a class (omnitok.data.world.World)")
+    tokenizer = config.get("tokenizer") or {}
+    bad = sorted(set(tokenizer) - TOKENIZER_KEYS)
+    if bad:
+        raise ConfigError(f"unknown tokenizer key(s) {bad}; known: {sorted(TOKENIZER_KEYS)}")
+    if bool(tokenizer.get("recipe")) == bool(tokenizer.get("pretrained")):
+        raise ConfigError("tokenizer needs exactly one of 'recipe' (train it) or 'pretrained' (load it)")
+    bad = sorted(set(config.get("data") or {}) - DATA_KEYS)
+    if bad:
+        raise ConfigError(f"unknown data key(s) {bad}; known: {sorted(DATA_KEYS)}")
+
+
+def _tokenizer(config: dict[str, Any], out: Path, base: Path) -> tuple[Any, dict[str, Any]]:
+    """Train the image tokenizer from its recipe on this world's scenes (or load a pretrained / earlier one)."""
+    from omnitok.hub import load_tokenizer
+
+    section = config["tokenizer"]
+    if section.get("pretrained"):
+        return load_tokenizer(section["pretrained"]).eval(), {"pretrained": str(section["pretrained"])}
+    exported = out / "tokenizer" / "tokenizer"
+    if exported.is_dir():
+        print(f"reusing the image tokenizer in {exported}")
+        return load_tokenizer(exported).eval(), {"reused": str(exported)}
+    from omnitok.trainers.run import train
+
+    recipe = load_yaml_config(base / section["recipe"])
+    for key, value in _dotted(section.get("overrides") or {}):
+        set_by_path(recipe, key, value)
+    set_by_path(recipe, "data.world", config["world"])  # the tokenizer sees the same world as the Transformer
+    result = train(recipe, out / "tokenizer")
+    if result.tokenizer is None:
+        raise ConfigError("the tokenizer run exported no tokenizer")
+    return load_tokenizer(result.tokenizer).eval(), {"steps": result.step, "recipe": str(section["recipe"])}
+
+
+def _dotted(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"trainer.max_steps": 5}`` or ``{"trainer": {"max_steps": 5}}`` -> ``[("trainer.max_steps", 5)]``."""
+    items: list[tuple[str, Any]] = []
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value and "class_path" not in value:
+            items += _dotted(value, path + ".")
+        else:
+            items.append((path, value))
+    return items
+
+
+def _judge(world: Any, section: dict[str, Any], out: Path, seed: int) -> tuple[Any, dict[str, Any]]:
+    from safetensors.torch import load_file, save_file
+
+    from omnitok.unified.world_judge import WorldJudge, train_judge
+
+    path = out / "judge.safetensors"
+    width = int(section.get("width", 32))
+    if path.is_file():
+        judge = WorldJudge(world.size, width)
+        judge.load_state_dict(load_file(path))
+        print(f"reusing the judge in {path}")
+        return judge.eval(), {"reused": str(path)}
+    result = train_judge(world, seed=seed, **section)
+    from omnitok.utils import atomic_path
+
+    with atomic_path(path) as tmp:
+        save_file(result.judge.state_dict(), str(tmp))
+    info = {
+        "heldout_accuracy": result.heldout_accuracy,
+        "train_scenes": result.train_scenes,
+        "heldout_scenes": result.heldout_scenes,
+        "steps": result.steps,
+    }
+    return result.judge.eval(), info
+
+
+def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.PathLike = ".") -> WorldResult:
+    """Run the world recipe ``config`` in the folder ``out``; ``base`` resolves the tokenizer recipe's path."""
+    import lightning.pytorch as pl
+
+    from omnitok.data.world import World, WorldScenes
+    from omnitok.trainers.run import _quiet_lightning_tips
+    from omnitok.trainers.unified import UnifiedTrainer
+    from omnitok.trainers.unified_data import EncodedScenes, WorldSequenceDataModule, encode_scenes
+    from omnitok.unified import SharedVocabulary, TransformerConfig, UnifiedTransformer, save_unified
+    from omnitok.unified.report import write_world_report
+    from omnitok.unified.world_eval import WorldEvalSettings, evaluate_world
+    from omnitok.unified.world_text import world_text_vocabulary
+
+    check_world_recipe(config)
+    out, base = Path(out), Path(base)
+    if (out / "transformer").exists():
+        raise ConfigError(f"{out} already holds a trained Transformer; pick another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    seed = int(config.get("seed", 0))
+    seconds: dict[str, float] = {}
+    evaluation_settings = WorldEvalSettings.from_dict(config.get("evaluation"))
+    world = instantiate(config["world"])
+    if not isinstance(world, World):
+        raise ConfigError(f"world must be an omnitok.data.world.World, got {type(world).__name__}")
+    _quiet_lightning_tips()
+
+    start = time.perf_counter()
+    tokenizer, tokenizer_info = _tokenizer(config, out, base)
+    seconds["tokenizer"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    judge, judge_info = _judge(world, dict(config.get("judge") or {}), out, seed)
+    seconds["judge"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    pl.seed_everything(seed, workers=True, verbose=False)
+    data_section = {"train_scenes": 4096, "batch_size": 32, **(config.get("data") or {})}
+    scenes = WorldScenes(world, "train", int(data_section.pop("train_scenes")))
+    encoded = EncodedScenes(scenes, encode_scenes(tokenizer, scenes))
+    vocab = SharedVocabulary(world_text_vocabulary(str(config.get("text", "words"))), {IMAGE: tokenizer})
+    model = UnifiedTransformer(TransformerConfig(vocab_size=vocab.size, **(config.get("model") or {})))
+    training = dict(config.get("training") or {})
+    run = {k: training.pop(k) for k in list(training) if k in TRAINING_RUN_KEYS}
+    max_steps = int(run.get("max_steps", 1500))
+    module = UnifiedTrainer(model, vocab, max_steps=max_steps, **training)
+    data = WorldSequenceDataModule(encoded, vocab, IMAGE, seed=seed, **data_section)
+    from lightning.pytorch.loggers import CSVLogger
+
+    trainer = pl.Trainer(
+        max_steps=max_steps,
+        accelerator=run.get("accelerator", "cpu"),
+        devices=1,
+        precision=run.get("precision", "32-true"),
+        logger=CSVLogger(save_dir=str(out), name="logs"),
+        log_every_n_steps=int(run.get("log_every", 25)),
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        use_distributed_sampler=False,
+    )
+    trainer.fit(module, datamodule=data)
+    model = module.model.cpu().eval()
+    save_unified(model, vocab, out / "transformer")
+    seconds["transformer"] = time.perf_counter() - start
+    final = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
+
+    start = time.perf_counter()
+    evaluation = evaluate_world(model, vocab, tokenizer, judge, world, evaluation_settings, IMAGE)
+    seconds["evaluation"] = time.perf_counter() - start
+    seconds["total"] = sum(seconds.values())
+    setup = {
+        "world": world.describe(),
+        "tokenizer": {
+            **tokenizer_info,
+            "spec_codebook_sizes": list(tokenizer.spec.codebook_sizes),
+            "grid": list(tokenizer.spec.grid((world.size, world.size))),
+        },
+        "judge": judge_info,
+        "text_vocabulary": str(config.get("text", "words")),
+        "vocabulary_size": vocab.size,
+        "transformer": {**model.config.to_dict(), "parameters": sum(p.numel() for p in model.parameters())},
+        "training": {"max_steps": max_steps, "train_scenes": len(scenes), **data_section, **training, "final": final},
+        "wall_seconds": seconds,
+        "threads": torch.get_num_threads(),
+    }
+    report = write_world_report(evaluation, setup, out / "report")
+    from omnitok.unified.report import metrics_document
+
+    return WorldResult(out, report, metrics_document(evaluation, setup), seconds)
