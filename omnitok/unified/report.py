@@ -88,18 +88,26 @@ def render_world_html(evaluation: WorldEvaluation, setup: dict[str, Any]) -> str
         f"<style>{_STYLE}{_EXTRA_STYLE}</style></head><body>",
         "<h1>Captioned world: understanding and generation</h1>",
         f'<p class="subtitle">{html.escape(str(setup.get("world", "")))}. {e.scenes} held-out scenes.</p>',
-        '<table class="headline" id="headline"><thead><tr><th>direction</th><th>measure</th><th>held-out</th>'
-        "<th>chance</th><th>x chance</th></tr></thead><tbody>",
-        f"<tr><td>understanding (image → caption)</td><td>exact-match caption</td>"
-        f"<td>{_percent(headline['understanding_exact'])}</td><td>{_percent(chance['exact'])}</td>"
-        f"<td>{ratio_u:.1f}</td></tr>",
-        f"<tr><td>generation (caption → image, CFG {e.settings.cfg_scale:g})</td><td>attribute accuracy (judge)</td>"
-        f"<td>{_percent(headline['generation_attribute_accuracy'])}</td><td>{_percent(chance['mean_attribute'])}</td>"
-        f"<td>{ratio_g:.1f}</td></tr>",
+        (
+            '<table class="headline" id="headline"><thead><tr><th>direction</th><th>measure</th><th>held-out</th>'
+            "<th>chance</th><th>x chance</th></tr></thead><tbody>"
+        ),
+        (
+            f"<tr><td>understanding (image → caption)</td><td>exact-match caption</td>"
+            f"<td>{_percent(headline['understanding_exact'])}</td><td>{_percent(chance['exact'])}</td>"
+            f"<td>{ratio_u:.1f}</td></tr>"
+        ),
+        (
+            f"<tr><td>generation (caption → image, CFG {e.settings.cfg_scale:g})</td><td>attribute accuracy (judge)</td>"
+            f"<td>{_percent(headline['generation_attribute_accuracy'])}</td><td>{_percent(chance['mean_attribute'])}</td>"
+            f"<td>{ratio_g:.1f}</td></tr>"
+        ),
         "</tbody></table>",
-        '<p class="note">Chance = uniform guessing over the grammar (3 shapes, 4 colours, 4 cells; 48 captions), which '
-        "is how held-out scenes are drawn. Generated images are read by an independent CNN trained on true scenes "
-        "only, never by the Transformer itself.</p>",
+        (
+            '<p class="note">Chance = uniform guessing over the grammar (3 shapes, 4 colours, 4 cells; 48 captions), which '
+            "is how held-out scenes are drawn. Generated images are read by an independent CNN trained on true scenes "
+            "only, never by the Transformer itself.</p>"
+        ),
     ]
     rows = [
         ("understanding: caption written for a held-out image", e.understanding),
