@@ -2,12 +2,26 @@
 
 from omnitok.models.autoencoder import Autoencoder, AutoencoderOutput
 from omnitok.models.streaming import decode_chunked, decode_stream, encode_chunked, encode_stream
+from omnitok.models.video_chunked import (
+    decode_video_chunked,
+    decode_video_stream,
+    decode_video_tiled,
+    encode_video_chunked,
+    encode_video_stream,
+    encode_video_tiled,
+)
 
 __all__ = [
     "Autoencoder",
     "AutoencoderOutput",
     "decode_chunked",
     "decode_stream",
+    "decode_video_chunked",
+    "decode_video_stream",
+    "decode_video_tiled",
     "encode_chunked",
     "encode_stream",
+    "encode_video_chunked",
+    "encode_video_stream",
+    "encode_video_tiled",
 ]
