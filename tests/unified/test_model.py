@@ -13,12 +13,11 @@ from omnitok.unified import (
     MediaSpan,
     SharedVocabulary,
     TransformerConfig,
-    UnifiedTransformer,
     load_unified,
     save_unified,
 )
 from omnitok.unified.rope import apply_rope, rope_angles, rope_frequencies
-from tests.unified.tiny import audio_rvq, image_continuous, image_vq
+from tests.unified.tiny import audio_rvq, image_continuous, image_vq, tiny_model
 
 
 def complex_rope(x, positions, sections, theta):
@@ -82,12 +81,6 @@ def reference_forward(model, ids, positions):
         gate = torch.nn.functional.silu(h @ mlp.w1.weight.double().T) * (h @ mlp.w3.weight.double().T)
         x = x + gate @ mlp.w2.weight.double().T
     return rms(x, model.norm.weight.double()) @ model.heads[0].weight.double().T
-
-
-def tiny_model(vocab_size=60, streams=1, **kw):
-    torch.manual_seed(0)
-    cfg = TransformerConfig(vocab_size, dim=32, depth=2, heads=2, num_streams=streams, **kw)
-    return UnifiedTransformer(cfg).eval()
 
 
 def test_forward_matches_written_out_reference():

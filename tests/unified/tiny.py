@@ -9,6 +9,7 @@ from omnitok.models import Autoencoder
 from omnitok.nn import ConvDecoder2d, ConvEncoder2d
 from omnitok.protocol import TokenizerSpec, check_tokens
 from omnitok.quantizers import GroupedQuantizer, IdentityQuantizer, ResidualQuantizer, VectorQuantizer
+from omnitok.unified import TransformerConfig, UnifiedTransformer
 from tests.nn.audio_models import tiny_codec
 
 TINY = {"base_channels": 8, "num_res_blocks": 1, "norm_groups": 4, "channel_multipliers": (1, 2, 2)}
@@ -82,3 +83,9 @@ class PlainAudioTokenizer:
     def decode(self, tokens: torch.Tensor) -> torch.Tensor:
         check_tokens(tokens, self.spec)
         return (tokens[..., 0].float() / 3 - 1).repeat_interleave(10, dim=1)[:, None]
+
+
+def tiny_model(vocab_size: int = 60, streams: int = 1, **kw) -> UnifiedTransformer:
+    """A 2-block, 32-wide unified Transformer in eval mode, seeded."""
+    torch.manual_seed(0)
+    return UnifiedTransformer(TransformerConfig(vocab_size, dim=32, depth=2, heads=2, num_streams=streams, **kw)).eval()
