@@ -71,5 +71,7 @@ def sample(
         logits = logits.masked_fill(~allowed.to(logits.device), float("-inf"))
     if config.temperature == 0:
         return logits.argmax(-1)
-    logits = filter_logits(logits / config.temperature, config.top_k, config.top_p)
-    return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
+    probs = filter_logits(logits / config.temperature, config.top_k, config.top_p).softmax(-1)
+    if generator is not None and generator.device != probs.device:  # e.g. a CPU generator driving a GPU model
+        probs = probs.to(generator.device)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0].to(logits.device)

@@ -156,3 +156,15 @@ def test_hf_text_vocabularies(tmp_path):
         again = SharedVocabulary.from_dict(json.loads(json.dumps(vocab.to_dict())))
         assert again.text.encode("red left") == [2, 4]
         assert [s if isinstance(s, str) else s.name for s in again.unpack(packed.ids)] == ["a red", "image", "circle"]
+
+
+def test_import_stays_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, omnitok.unified; heavy = {'lightning', 'transformers', 'tokenizers', 'diffusers', 'torchaudio', "
+        "'timm', 'lpips', 'scipy'} & {m.split('.')[0] for m in sys.modules}; print(sorted(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
