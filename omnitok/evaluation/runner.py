@@ -59,7 +59,8 @@ class TokenizerResult:
             [k, 3, R, R] images, uint8 [k, 3, T, R, R] videos, float32 [k, C, S] audio).
         worst: sample metric name -> indices of the worst samples, worst first.
         worst_images: sample metric name -> reconstructions of those samples (stored form).
-        curves: per-frame metric name -> mean over samples at each frame index (video).
+        curves: per-frame metric name -> mean over samples at each frame index (video); None at the frames a metric
+            does not score (frame 0 of a measure of frame-to-frame change, whose ``per_frame`` gives T - 1 values).
         ladder: the bitrate ladder of a residual audio tokenizer, one dict per rung (see
             :func:`~omnitok.metrics.audio_ladder.bitrate_ladder`), else None.
         decodes: False for an encoder-only tokenizer (``can_decode`` False, e.g. transformers' Chameleon VQ,
@@ -78,7 +79,7 @@ class TokenizerResult:
     worst: dict[str, list[int]]
     worst_images: dict[str, Tensor]
     decodes: bool = True
-    curves: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    curves: dict[str, list[float | None]] = dataclasses.field(default_factory=dict)
     ladder: list[dict[str, float]] | None = None
 
 
@@ -200,7 +201,10 @@ def evaluate_tokenizer(
         summary[metric.name] = float(metric.compute())
     worst = {m.name: _worst(per_sample[m.name], m.higher_is_better, worst_k) for m in sample_metrics}
     worst_images = {key: _reconstruct(tokenizer, data, idx, scales, spec, name) for key, idx in worst.items()}
-    curves = {key: (total / len(data)).tolist() for key, total in frame_sums.items()}
+    frames = data.sample_shape[0]
+    curves = {  # a metric of frame transitions (flicker: T - 1 values) has no value at frame 0: None there
+        key: [None] * (frames - total.numel()) + (total / len(data)).tolist() for key, total in frame_sums.items()
+    }
     ladder = None
     if decodes and _has_ladder(spec):
         from omnitok.metrics.audio_ladder import bitrate_ladder

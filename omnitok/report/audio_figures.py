@@ -55,7 +55,9 @@ def spectrogram_figure(
     """
     plt = _pyplot()
     rows, cols = originals.shape[0], 1 + 2 * len(columns)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * _CELL_W, rows * _CELL_H), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cols * _CELL_W, rows * _CELL_H), squeeze=False, sharex=True, sharey=True
+    )
     seconds = originals.shape[-1] / sample_rate
     extent = (0.0, seconds, 0.0, sample_rate / 2000)  # time in s, frequency in kHz
     titles = ["original"] + [t for name, _ in columns for t in (name, f"difference {name}")]
@@ -88,11 +90,13 @@ def spectrogram_figure(
             axes[r][0].set_ylabel(f"{captions[r]}\nkHz", fontsize=7)
     for c, title in enumerate(titles):
         axes[0][c].set_title(textwrap.fill(title, 28), fontsize=8)
-    for ax in axes.flat:
+    for ax in axes.flat:  # shared axes: tick labels on the outer panels only (fewer ticks to lay out, too)
         ax.tick_params(labelsize=6)
+        ax.label_outer()
+        ax.locator_params(nbins=4)
     for ax in axes[-1]:
         ax.set_xlabel("seconds", fontsize=7)
-    fig.tight_layout()
+    fig.subplots_adjust(wspace=0.08, hspace=0.15)
     return _png(fig)
 
 
@@ -122,5 +126,5 @@ def ladder_figure(ladders: Sequence[tuple[str, list[dict[str, float]]]]) -> byte
         ax.set_xlabel("kbps")
         ax.grid(alpha=0.3)
     left.legend(fontsize=6)
-    fig.tight_layout()
+    fig.subplots_adjust(wspace=0.3)
     return _png(fig)

@@ -19,7 +19,8 @@ Schema ``omnitok.eval/2``::
           "worst": {metric: [sample name, ...]},          # worst first
           "tokens": {figure: float},                      # see omnitok.metrics.tokens (audio: kbps, ...)
           "speed": {"encode_samples_per_s": float, "decode_samples_per_s": float, "peak_mib": float | null, ...},
-          "per_frame": {metric: [float, ...]},            # video: mean over clips at each frame index ({} otherwise)
+          "per_frame": {metric: [float | null, ...]},     # video: mean over clips at each frame index, null where a
+                                                          # metric scores no value (frame 0 of flicker); {} otherwise
           "bitrate_ladder": [{"levels": int, "kbps": float, "si_sdr": float, "mel_distance": float,
                               "stft_distance": float, "baseline_si_sdr": float, "baseline_mel_distance": float,
                               "baseline_stft_distance": float}, ...] | null   # residual audio tokenizers

@@ -191,9 +191,10 @@ def frame_table(run: EvalRun) -> Table | None:
         for metric, curve in result.curves.items():
             if not curve:
                 continue
-            rest = curve[1:]
+            rest = [v for v in curve[1:] if v is not None]
+            scored = [t for t, v in enumerate(curve) if v is not None]
             pick = min if directions.get(metric, True) else max
-            worst = pick(range(len(curve)), key=lambda t: curve[t])
+            worst = pick(scored, key=lambda t: curve[t])
             rows.append(
                 [
                     Cell(result.name),

@@ -57,11 +57,11 @@ def strips_figure(
     return _png(fig)
 
 
-def curves_figure(curves: Sequence[tuple[str, dict[str, list[float]]]], labels: dict[str, str]) -> bytes:
+def curves_figure(curves: Sequence[tuple[str, dict[str, list[float | None]]]], labels: dict[str, str]) -> bytes:
     """Per-frame metric against frame index: one panel per metric, one line per tokenizer.
 
     Args:
-        curves: (tokenizer name, {metric: mean value at each frame index}) per tokenizer.
+        curves: (tokenizer name, {metric: mean value at each frame index, None where not scored}) per tokenizer.
         labels: metric name -> axis label (with its direction).
     """
     plt = _pyplot()
@@ -70,13 +70,14 @@ def curves_figure(curves: Sequence[tuple[str, dict[str, list[float]]]], labels: 
     for ax, metric in zip(axes[0], metrics):
         for name, c in curves:
             if metric in c:
-                ax.plot(range(len(c[metric])), c[metric], marker="o", markersize=3, label=name)
+                points = [(t, v) for t, v in enumerate(c[metric]) if v is not None]
+                ax.plot([t for t, _ in points], [v for _, v in points], marker="o", markersize=3, label=name)
         ax.set_xlabel("frame index")
         ax.set_ylabel(labels.get(metric, metric))
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
     axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
+    fig.subplots_adjust(wspace=0.4)
     return _png(fig)
 
 

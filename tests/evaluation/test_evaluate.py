@@ -43,7 +43,9 @@ def test_metrics_use_the_conventional_scale_whatever_the_tokenizer_range(data):
     shifted = np.clip(originals + 0.05, 0, 1)
     want_psnr = [peak_signal_noise_ratio(o, s, data_range=1) for o, s in zip(originals, shifted)]
     want_ssim = [
-        structural_similarity(o, s, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1, channel_axis=0)
+        structural_similarity(
+            o, s, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1, channel_axis=0
+        )
         for o, s in zip(originals, shifted)
     ]
     np.testing.assert_allclose(result.per_sample["psnr"], want_psnr, rtol=1e-4)
@@ -55,8 +57,12 @@ def test_metrics_use_the_conventional_scale_whatever_the_tokenizer_range(data):
 def test_two_runs_with_the_same_protocol_give_identical_numbers(data):
     docs = []
     for _ in range(2):
-        run = evaluate([NamedTokenizer("pool", PoolingQuantizer())], load_eval_images("builtin", 32, 12, seed=3),
-                       metrics=_metrics(), show=3)
+        run = evaluate(
+            [NamedTokenizer("pool", PoolingQuantizer())],
+            load_eval_images("builtin", 32, 12, seed=3),
+            metrics=_metrics(),
+            show=3,
+        )
         docs.append(metrics_document(run))
     for doc in docs:
         for entry in doc["tokenizers"]:
@@ -88,12 +94,16 @@ def test_codebook_figures_count_every_token(data):
 
 def test_mismatched_tokenizers_fail_before_any_work(data):
     with pytest.raises(ConfigError, match="audio tokenizer"):
-        evaluate([NamedTokenizer("pool", PoolingQuantizer()), NamedTokenizer("speech", AudioLike())], data, metrics=[PSNR()])
+        evaluate(
+            [NamedTokenizer("pool", PoolingQuantizer()), NamedTokenizer("speech", AudioLike())], data, metrics=[PSNR()]
+        )
     odd = load_eval_images("builtin", resolution=30, max_samples=2)
     with pytest.raises(ShapeError, match="cannot take 30x30"):
         evaluate([NamedTokenizer("pool", PoolingQuantizer())], odd, metrics=[PSNR()])
     with pytest.raises(ConfigError, match="names must differ"):
-        evaluate([NamedTokenizer("a", PoolingQuantizer()), NamedTokenizer("a", PoolingQuantizer())], data, metrics=[PSNR()])
+        evaluate(
+            [NamedTokenizer("a", PoolingQuantizer()), NamedTokenizer("a", PoolingQuantizer())], data, metrics=[PSNR()]
+        )
 
 
 def test_bad_data_folders_give_clear_errors(tmp_path):

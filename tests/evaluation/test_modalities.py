@@ -38,8 +38,14 @@ def speech():
 
 def test_audio_metrics_see_the_waveforms_and_the_ladder_is_monotone(speech):
     tokenizer = ResidualRounding(num_levels=3, size=16, hop=4)
-    run = evaluate([NamedTokenizer("rvq", tokenizer)], speech, metrics=[SISDR(), MelDistance(), STFTDistance()],
-                   show=2, worst_k=2, ladder_samples=None)
+    run = evaluate(
+        [NamedTokenizer("rvq", tokenizer)],
+        speech,
+        metrics=[SISDR(), MelDistance(), STFTDistance()],
+        show=2,
+        worst_k=2,
+        ladder_samples=None,
+    )
     result = run.results[0]
     recon = tokenizer.decode(tokenizer.encode(speech.clips)).clamp(-1, 1)
     want = [_si_sdr(o[0].double().numpy(), r[0].double().numpy()) for o, r in zip(speech.clips, recon)]
@@ -102,7 +108,13 @@ def test_per_frame_curves_and_the_causal_first_frame(moving):
     run = evaluate([NamedTokenizer("causal", CausalFramePooling())], moving, metrics=[FramePSNR()], show=2, worst_k=1)
     result = run.results[0]
     x = moving.clips.double().numpy() / 255.0
-    recon = CausalFramePooling().decode(CausalFramePooling().encode(torch.from_numpy(x).float())).clamp(0, 1).double().numpy()
+    recon = (
+        CausalFramePooling()
+        .decode(CausalFramePooling().encode(torch.from_numpy(x).float()))
+        .clamp(0, 1)
+        .double()
+        .numpy()
+    )
     want = [[10 * math.log10(1 / ((o[:, t] - r[:, t]) ** 2).mean()) for t in range(5)] for o, r in zip(x, recon)]
     np.testing.assert_allclose(result.curves["psnr"], np.mean(want, 0), rtol=1e-4)
     np.testing.assert_allclose(result.per_sample["psnr"], np.mean(want, 1), rtol=1e-4)
@@ -122,11 +134,15 @@ def test_video_folder_and_errors(tmp_path):
     again = load_eval_videos(tmp_path / "clips", frames=5, resolution=16)
     assert again.fingerprint == data.fingerprint and torch.equal(again.clips, data.clips)
     with pytest.raises(ShapeError, match="needs 1 \\+ a multiple of 2 frames"):
-        evaluate([NamedTokenizer("causal", CausalFramePooling())], videos_from_tensors(data.clips[:, :, :4]),
-                 metrics=[FramePSNR()])
+        evaluate(
+            [NamedTokenizer("causal", CausalFramePooling())],
+            videos_from_tensors(data.clips[:, :, :4]),
+            metrics=[FramePSNR()],
+        )
     with pytest.raises(ConfigError, match="video tokenizer; this evaluation set holds images"):
-        evaluate([NamedTokenizer("causal", CausalFramePooling())], load_eval_images("builtin", 32, 2),
-                 metrics=[FramePSNR()])
+        evaluate(
+            [NamedTokenizer("causal", CausalFramePooling())], load_eval_images("builtin", 32, 2), metrics=[FramePSNR()]
+        )
     (tmp_path / "clips" / "broken.mp4").write_bytes(b"\0\0\0\x18ftypmp42 truncated")
     with pytest.raises(DataError, match="broken.mp4"):
         load_eval_videos(tmp_path / "clips", frames=5, resolution=16)

@@ -30,7 +30,9 @@ class PoolingQuantizer:
 
     def __init__(self, levels: int = 4):
         self.levels = levels
-        self.spec = TokenizerSpec(modality="image", discrete=True, codebook_sizes=(levels**3,), latent_dim=3, downsample=(4, 4))
+        self.spec = TokenizerSpec(
+            modality="image", discrete=True, codebook_sizes=(levels**3,), latent_dim=3, downsample=(4, 4)
+        )
 
     def encode(self, x: Tensor) -> Tensor:
         digits = ((F.avg_pool2d(x, 4) + 1) / 2 * (self.levels - 1)).round().clamp(0, self.levels - 1).long()
@@ -53,7 +55,9 @@ class EncoderOnly(PoolingQuantizer):
 class AudioLike:
     """A tokenizer of the wrong modality for image evaluation."""
 
-    spec = TokenizerSpec(modality="audio", discrete=True, codebook_sizes=(16,), downsample=(4,), channels=1, sample_rate=16000)
+    spec = TokenizerSpec(
+        modality="audio", discrete=True, codebook_sizes=(16,), downsample=(4,), channels=1, sample_rate=16000
+    )
 
     def encode(self, x: Tensor) -> Tensor:
         return torch.zeros(x.shape[0], x.shape[-1] // 4, dtype=torch.long)
@@ -75,8 +79,15 @@ class ResidualRounding:
     def __init__(self, num_levels: int = 3, size: int = 16, hop: int = 4, sample_rate: int = 8000):
         self.size, self.hop = size, hop
         self.spec = TokenizerSpec(
-            modality="audio", discrete=True, codebook_sizes=(size,) * num_levels, codebook_kind="residual",
-            latent_dim=1, downsample=(hop,), channels=1, sample_rate=sample_rate, frame_rate=sample_rate / hop,
+            modality="audio",
+            discrete=True,
+            codebook_sizes=(size,) * num_levels,
+            codebook_kind="residual",
+            latent_dim=1,
+            downsample=(hop,),
+            channels=1,
+            sample_rate=sample_rate,
+            frame_rate=sample_rate / hop,
         )
 
     def _scale(self, q: int) -> float:
@@ -133,3 +144,7 @@ class FramePSNR:
 
     def __call__(self, original: Tensor, reconstruction: Tensor) -> Tensor:
         return self.per_frame(original, reconstruction).mean(1)
+
+
+causal_video = CausalFramePooling()
+"""An instance, for the ``tests.evaluation.toy_tokenizers:causal_video`` reference."""
