@@ -48,6 +48,15 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
         "--ladder-samples", type=int, default=16, help="audio: clips the bitrate ladder is measured on (0: all)"
     )
     parser.add_argument("--max-samples", type=positive_int, help="evaluate a seeded subset of this many samples")
+    parser.add_argument(
+        "--teacher",
+        help="images: add the semantic section (teacher-feature cosine, linear-probe accuracy) with this teacher: "
+        "'scene', a scene-teacher .safetensors file, or a timm ViT name (siglip2, dinov2, clip, eva_clip, siglip)",
+    )
+    parser.add_argument(
+        "--probe-data", default="scenes", help="with --teacher: 'scenes' (procedural labelled) or DIR/<class>/<image>"
+    )
+    parser.add_argument("--probe-size", type=positive_int, default=32, help="with --teacher: probe image side")
     parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--seed", type=int, default=0, help="seeds the subset, the shown samples and the tokenizers")
     parser.add_argument("--show", type=int, default=8, help="samples shown side by side")
@@ -112,6 +121,8 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ConfigError(f"{len(names)} --name values for {len(args.tokenizer)} --tokenizer values")
     names += [default_name(ref) for ref in args.tokenizer[len(names) :]]
     check_report_folder(args.out, args.overwrite)
+    if args.teacher and args.data == "generated":
+        raise ConfigError("--teacher measures image tokenizers; --data generated holds audio or video clips")
     tokenizers = [
         NamedTokenizer(
             name, resolve_tokenizer(ref, trust_remote_code=args.trust_remote_code, map_location=args.device), ref
@@ -129,6 +140,21 @@ def run_eval(args: argparse.Namespace) -> int:
         worst_k=args.worst,
         ladder_samples=args.ladder_samples or None,
     )
+    if args.teacher:
+        if data.modality != "image":
+            raise ConfigError(f"--teacher measures image tokenizers; these are {data.modality} tokenizers")
+        from omnitok.evaluation.semantic import semantic_section
+
+        section = semantic_section(
+            tokenizers,
+            data,
+            teacher=args.teacher,
+            probe_data=args.probe_data,
+            probe_size=args.probe_size,
+            device=args.device,
+            seed=args.seed,
+        )
+        run.sections.append(section)
     out = write_report(run, args.out, overwrite=args.overwrite)
     for result in run.results:
         figures = ", ".join(f"{k} {v:.4g}" for k, v in result.summary.items() if v is not None)

@@ -213,3 +213,65 @@ def test_video_eval_end_to_end_on_generated_clips(tmp_path):
     assert set(per_frame) <= registered and all(len(curve) == 5 for curve in per_frame.values())
     if "flicker" in per_frame:  # a measure of frame-to-frame change has no value at frame 0
         assert per_frame["flicker"][0] is None and None not in per_frame["flicker"][1:]
+
+
+def test_teacher_option_adds_the_semantic_section(photos, tmp_path, monkeypatch):
+    from omnitok.report import ReportSection
+
+    calls = []
+
+    def fake_section(tokenizers, data, **options):
+        calls.append(([t.name for t in tokenizers], len(data), options))
+        return ReportSection(
+            "Semantic features", header=["tokenizer", "linear probe accuracy ↑"], rows=[["pooling", 0.5]]
+        )
+
+    monkeypatch.setattr("omnitok.evaluation.semantic.semantic_section", fake_section)
+    out = tmp_path / "report"
+    code = main(
+        [
+            "eval",
+            "--tokenizer",
+            "tests.evaluation.toy_tokenizers:pooling",
+            "--data",
+            str(photos),
+            "--out",
+            str(out),
+            "--resolution",
+            "32",
+            "--teacher",
+            "scene",
+            "--probe-size",
+            "16",
+            "--seed",
+            "3",
+            "--show",
+            "1",
+            "--worst",
+            "0",
+        ]
+    )
+    assert code == 0
+    assert calls == [
+        (["pooling"], 5, {"teacher": "scene", "probe_data": "scenes", "probe_size": 16, "device": "cpu", "seed": 3})
+    ]
+    doc = json.loads((out / "metrics.json").read_text())
+    assert doc["sections"][0]["title"] == "Semantic features" and doc["sections"][0]["rows"] == [["pooling", 0.5]]
+    assert 'id="section-semantic-features"' in (out / "report.html").read_text()
+
+
+def test_teacher_option_refuses_audio(codec_folder, tmp_path, capsys):
+    code = main(
+        [
+            "eval",
+            "--tokenizer",
+            str(codec_folder),
+            "--data",
+            "generated",
+            "--out",
+            str(tmp_path / "r"),
+            "--teacher",
+            "scene",
+        ]
+    )
+    assert code == 2 and "--teacher measures image tokenizers" in capsys.readouterr().err
