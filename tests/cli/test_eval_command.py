@@ -249,6 +249,8 @@ def test_teacher_option_adds_the_semantic_section(photos, tmp_path, monkeypatch)
             "1",
             "--worst",
             "0",
+            "--device",
+            "cpu",
         ]
     )
     assert code == 0
