@@ -26,14 +26,20 @@ from omnitok.quantizers import FiniteScalarQuantizer, GaussianQuantizer, VectorQ
 
 
 def tokenizer(
-    kind: str = "vq", t: int = 4, levels: int = 3, attention: bool = True, pad: bool = False, groups: int = 2
+    kind: str = "vq",
+    t: int = 4,
+    levels: int = 3,
+    attention: bool = True,
+    pad: bool = False,
+    groups: int = 2,
+    time_padding: str = "replicate",
 ):
     torch.manual_seed(0)
     q = {"vq": lambda: VectorQuantizer(4, 32), "fsq": lambda: FiniteScalarQuantizer(4, [5, 5, 5, 5])}.get(
         kind, lambda: GaussianQuantizer(4)
     )()
     nets = {"base_channels": 4, "channel_multipliers": (1,) * levels, "num_res_blocks": 1, "temporal_downsample": t}
-    nets |= {"attention": attention, "norm_groups": groups}
+    nets |= {"attention": attention, "norm_groups": groups, "time_padding": time_padding}
     enc = CausalVideoEncoder(3, q.input_dim, pad_to_multiple=pad, **nets)
     dec = CausalVideoDecoder(q.dim, 3, **nets)
     return Autoencoder(enc, q, dec, modality="video", causal_time=True, pad_to_multiple=pad).eval()
@@ -58,8 +64,9 @@ def test_chunked_indices_equal_whole_clip(kind):
         torch.testing.assert_close(decode_video_chunked(model, whole, chunk), decoded, rtol=0, atol=1e-5)
 
 
-def test_chunked_continuous_latents_equal_whole_clip():
-    model = tokenizer("kl", t=2)
+@pytest.mark.parametrize("time_padding", ["replicate", "zeros"])
+def test_chunked_continuous_latents_equal_whole_clip(time_padding):
+    model = tokenizer("kl", t=2, time_padding=time_padding)
     x = clip(9)
     whole = model.encode(x)
     assert whole.shape == (1, 4, 5, 2, 2)

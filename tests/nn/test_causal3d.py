@@ -45,10 +45,11 @@ def test_causal_conv3d_is_past_padded_conv3d(padding, kernel, stride):
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("padding", ["replicate", "zeros"])
 @pytest.mark.parametrize("sizes", [[7], [1, 6], [2, 2, 3], [1, 1, 1, 1, 1, 1, 1], [4, 3]])
-def test_causal_conv3d_streams_any_chunk_sizes(sizes):
+def test_causal_conv3d_streams_any_chunk_sizes(sizes, padding):
     torch.manual_seed(2)
-    conv = CausalConv3d(2, 3, (3, 3, 3), time_stride=2)
+    conv = CausalConv3d(2, 3, (3, 3, 3), time_stride=2, time_padding=padding)
     x = torch.randn(1, 2, 7, 4, 4)
     whole = conv(x)
     with streaming(conv):
