@@ -87,23 +87,33 @@ class TransformerConfig:
 
 
 class KVCache:
-    """Keys and values of every layer for the tokens seen so far, (B, heads, length, head_dim) each."""
+    """Keys and values of every layer for the tokens seen so far, (B, heads, length, head_dim) each.
+
+    Storage grows by doubling, so decoding n tokens one at a time copies O(n) values rather than O(n^2)."""
 
     def __init__(self, depth: int):
         self.layers: list[tuple[Tensor, Tensor] | None] = [None] * depth
+        self._length = [0] * depth
 
     @property
     def length(self) -> int:
-        first = self.layers[0]
-        return 0 if first is None else int(first[0].shape[2])
+        return self._length[0]
 
     def extend(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         """Append this step's keys/values to ``layer`` and return all of them."""
-        past = self.layers[layer]
-        if past is not None:
-            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
-        self.layers[layer] = (k, v)
-        return k, v
+        used, n = self._length[layer], k.shape[2]
+        store = self.layers[layer]
+        if store is None or used + n > store[0].shape[2]:
+            capacity = max(2 * (used + n), 16)
+            grown = tuple(t.new_empty(*t.shape[:2], capacity, t.shape[3]) for t in (k, v))
+            if store is not None:
+                for new, old in zip(grown, store):
+                    new[:, :, :used] = old[:, :, :used]
+            store = self.layers[layer] = (grown[0], grown[1])
+        store[0][:, :, used : used + n] = k
+        store[1][:, :, used : used + n] = v
+        self._length[layer] = used + n
+        return store[0][:, :, : used + n], store[1][:, :, : used + n]
 
 
 class RMSNorm(nn.Module):
