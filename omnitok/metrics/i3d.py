@@ -10,7 +10,9 @@ pytorch-i3d, ``pytorch_i3d.py``), so its state dict loads unchanged:
 - preprocessing (FVD, Unterthiner et al. 2018): frames as 8-bit levels, resized to 224x224 (bilinear, no
   antialiasing, as TensorFlow's ``resize_bilinear``), scaled to [-1, 1]; 16 frames per clip;
 - features: the 400 Kinetics logits averaged over the remaining time steps (DeepMind's ``averaged_logits``), which is
-  what the FVD reference implementation takes from TF-Hub's ``i3d-kinetics-400``.
+  what the FVD reference implementation takes from TF-Hub's ``i3d-kinetics-400``. That hub module is DeepMind's
+  Kinetics-400 RGB I3D as well; that its weights are bit-identical to ``rgb_imagenet`` was not verified here (no
+  network), so compare omnitok FVDs with each other, and with published TF figures only with that caveat.
 
 Convolutions and max pools use TensorFlow's "SAME" padding, computed from each input's size as TF does. Max pools pad
 with zeros: every pool follows a ReLU, so zeros act as TF's -inf padding.
