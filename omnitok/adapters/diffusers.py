@@ -128,7 +128,7 @@ class AutoencoderKLAdapter(ModelAdapter):
 
 class AutoencoderKLCosmosAdapter(ModelAdapter):
     """diffusers ``AutoencoderKLCosmos`` (NVIDIA Cosmos-1.0 continuous video tokenizers, e.g.
-    ``load_adapter("diffusers:nvidia/Cosmos-1.0-Tokenizer-CV8x8x8")``, whose ``vae/`` folder holds it) as a
+    ``load_adapter("diffusers:nvidia/Cosmos-1.0-Tokenizer-CV8x8x8/vae")``, the folder diffusers loads it from) as a
     continuous, causal omnitok video tokenizer.
 
     Input: RGB clips ``[B, 3, T, H, W]`` in [-1, 1] (diffusers' Cosmos pipelines normalise frames with
