@@ -297,17 +297,20 @@ class UnifiedTransformer(nn.Module):
     @staticmethod
     def _mask(attention_mask: Tensor | None, b: int, n: int, past: int, device: torch.device) -> Tensor | None:
         """Boolean [B, 1, n, past + n] mask (True = may attend), or None for a plain causal mask."""
-        if attention_mask is None and (past == 0 or n == 1):
-            return None
         total = past + n
-        query = torch.arange(past, total, device=device)[:, None]
-        key = torch.arange(total, device=device)[None]
-        allowed = (key <= query)[None]  # (1, n, total)
         if attention_mask is not None:
             if attention_mask.shape != (b, total):
                 raise ShapeError(
                     f"attention_mask must be [B, past + L] = {(b, total)}, got {tuple(attention_mask.shape)}"
                 )
+            if past == 0 and bool(attention_mask.all()):
+                attention_mask = None  # no padding: the plain causal path (faster kernels)
+        if attention_mask is None and (past == 0 or n == 1):
+            return None
+        query = torch.arange(past, total, device=device)[:, None]
+        key = torch.arange(total, device=device)[None]
+        allowed = (key <= query)[None]  # (1, n, total)
+        if attention_mask is not None:
             # a query always sees itself, so a padding query has one key and no NaN row
             allowed = allowed & (attention_mask.to(device, torch.bool)[:, None, :] | (key == query)[None])
         return allowed[:, None]

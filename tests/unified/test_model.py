@@ -121,6 +121,8 @@ def test_left_padding_leaves_real_tokens_alone():
     out = model(padded, pos, attention_mask=mask)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out[:, 3:], model(ids, positions), rtol=1e-5, atol=1e-5)
+    full = torch.ones(1, 6, dtype=torch.bool)
+    torch.testing.assert_close(model(ids, positions, attention_mask=full), model(ids, positions), rtol=0, atol=0)
 
 
 def test_continuous_latents_are_projected_at_their_placeholders():
@@ -192,6 +194,8 @@ def test_input_errors():
         model(torch.zeros(1, 3, dtype=torch.long), positions)
     with pytest.raises(IndexRangeError, match=r"\[0, 60\)"):
         model(torch.full((1, 3, 2), 60), positions)
+    with pytest.raises(ShapeError, match="attention_mask"):
+        model(torch.zeros(1, 3, 2, dtype=torch.long), positions, attention_mask=torch.ones(1, 4, dtype=torch.bool))
     with pytest.raises(ShapeError, match="positions"):
         model(torch.zeros(1, 3, 2, dtype=torch.long), positions[:, :2])
     with pytest.raises(ConfigError, match="divisible"):
