@@ -18,6 +18,7 @@ from omnitok.trainers.ema import WeightEma
 from omnitok.trainers.export import export_checkpoint, tokenizer_from_checkpoint
 from omnitok.trainers.losses import PerceptualLoss, ReconstructionLoss
 from omnitok.trainers.run import RunSettings, train
+from omnitok.trainers.semantic_losses import SemanticDistillationLoss
 from omnitok.trainers.system import TokenizerTrainer
 from omnitok.trainers.video_data import VideoDataModule
 from omnitok.trainers.video_discriminators import PatchDiscriminator3d
@@ -37,6 +38,7 @@ __all__ = [
     "PerceptualLoss",
     "ReconstructionLoss",
     "RunSettings",
+    "SemanticDistillationLoss",
     "TokenizerTrainer",
     "VideoDataModule",
     "WeightEma",

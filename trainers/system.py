@@ -35,7 +35,8 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
 
     Args:
         tokenizer: the model; its ``forward(x)`` returns reconstruction + quantizer output.
-        losses: generator loss terms (``ReconstructionLoss``, ``PerceptualLoss``, ...), each weighted.
+        losses: generator loss terms (``ReconstructionLoss``, ``PerceptualLoss``, ...), each weighted; a term with
+            ``needs_output = True`` (``SemanticDistillationLoss``) is called with ``(reconstruction, target, output)``.
         adversarial: discriminator + GAN loss (``AdversarialLoss``, or the audio ``FeatureMatchingGANLoss``), or None.
         learning_rate: generator peak learning rate (Adam).
         discriminator_learning_rate: defaults to ``learning_rate``.
@@ -212,7 +213,10 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         self.toggle_optimizer(optimizer)
         out = self.tokenizer(x)
         x_hat = out.reconstruction
-        terms = {term.name: term(x_hat, x) for term in self.losses}
+        terms = {  # terms with needs_output (semantic distillation) also read the model output
+            term.name: term(x_hat, x, out) if getattr(term, "needs_output", False) else term(x_hat, x)
+            for term in self.losses
+        }
         reconstruction = sum((term.weight * terms[term.name] for term in self.losses), x_hat.new_zeros(()).float())
         total = reconstruction + out.quantizer.loss
         logs: dict[str, Tensor] = {f"loss_{name}": value.detach() for name, value in terms.items()}

@@ -26,6 +26,7 @@ from omnitok.data.images import (
     resize_and_crop,
     split_files,
 )
+from omnitok.data.labelled import LabelledImages, labelled_folder, labelled_scenes
 from omnitok.data.shards import ImageShardDataset, expand_shards, write_image_shards
 from omnitok.data.speech import generate_speech, harmonic_chirp
 from omnitok.data.video import (
@@ -58,6 +59,7 @@ __all__ = [
     "BuiltinImages",
     "ImageFolderDataset",
     "ImageShardDataset",
+    "LabelledImages",
     "MovingShapes",
     "VideoFolderDataset",
     "VideoInfo",
@@ -69,6 +71,8 @@ __all__ = [
     "expand_shards",
     "generate_speech",
     "harmonic_chirp",
+    "labelled_folder",
+    "labelled_scenes",
     "list_audio_files",
     "list_image_files",
     "list_video_files",

@@ -1,6 +1,8 @@
 """Tokenizers composed of encoder + quantizer + decoder."""
 
 from omnitok.models.autoencoder import Autoencoder, AutoencoderOutput
+from omnitok.models.hybrid import HybridOutput, ParallelEncoder, SemanticAutoencoder
+from omnitok.models.hybrid_decoupled import DecoupledTokenizer, TeacherTokenizer
 from omnitok.models.streaming import decode_chunked, decode_stream, encode_chunked, encode_stream
 from omnitok.models.video_chunked import (
     decode_video_chunked,
@@ -14,6 +16,11 @@ from omnitok.models.video_chunked import (
 __all__ = [
     "Autoencoder",
     "AutoencoderOutput",
+    "DecoupledTokenizer",
+    "HybridOutput",
+    "ParallelEncoder",
+    "SemanticAutoencoder",
+    "TeacherTokenizer",
     "decode_chunked",
     "decode_stream",
     "decode_video_chunked",

@@ -60,7 +60,7 @@ class Autoencoder(nn.Module, Configurable):
     ):
         super().__init__()
         downsample = _downsample(encoder, modality, downsample)
-        _check_channels(encoder, quantizer, decoder)
+        _check_channels(encoder, quantizer, decoder, self._decoder_channels(quantizer))
         self.encoder, self.quantizer, self.decoder = encoder, quantizer, decoder
         self._spec = TokenizerSpec(
             modality=modality,
@@ -99,6 +99,10 @@ class Autoencoder(nn.Module, Configurable):
         check_tokens(tokens, self.spec)
         return self.decoder(self.quantizer.decode(tokens))
 
+    def _decoder_channels(self, quantizer: Quantizer) -> int:
+        """Channels the decoder takes: all of the quantizer's (a hybrid may route only part of them to it)."""
+        return quantizer.dim
+
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write ``config.json`` + ``model.safetensors`` so ``omnitok.load_tokenizer(directory)`` rebuilds this."""
         from omnitok.hub import save_pretrained
@@ -117,7 +121,7 @@ def _downsample(encoder: nn.Module, modality: str, downsample: Sequence[int] | N
     return tuple(factor) if isinstance(factor, Sequence) else (int(factor),) * GRID_AXES[modality]
 
 
-def _check_channels(encoder: nn.Module, quantizer: Quantizer, decoder: nn.Module) -> None:
+def _check_channels(encoder: nn.Module, quantizer: Quantizer, decoder: nn.Module, decoder_channels: int) -> None:
     """Catch the usual config slip (swapping the quantizer without resizing encoder/decoder) with a clear error."""
     emitted = getattr(encoder, "out_channels", None)
     if isinstance(emitted, int) and emitted != quantizer.input_dim:
@@ -126,8 +130,8 @@ def _check_channels(encoder: nn.Module, quantizer: Quantizer, decoder: nn.Module
             f"set the encoder's out_channels to {quantizer.input_dim}"
         )
     taken = getattr(decoder, "in_channels", None)
-    if isinstance(taken, int) and taken != quantizer.dim:
+    if isinstance(taken, int) and taken != decoder_channels:
         raise ConfigError(
-            f"{type(quantizer).__name__} returns {quantizer.dim} channels but the decoder takes {taken}; "
-            f"set the decoder's in_channels to {quantizer.dim}"
+            f"{type(quantizer).__name__} returns {decoder_channels} channels for the decoder but it takes {taken}; "
+            f"set the decoder's in_channels to {decoder_channels}"
         )

@@ -2,6 +2,7 @@
 
 from omnitok.quantizers.base import FlatQuantized, Quantizer, QuantizerOutput
 from omnitok.quantizers.continuous import GaussianQuantizer, IdentityQuantizer
+from omnitok.quantizers.dual import DualCodebookQuantizer
 from omnitok.quantizers.fsq import FiniteScalarQuantizer
 from omnitok.quantizers.grouped import GroupedQuantizer
 from omnitok.quantizers.lfq import LookupFreeQuantizer
@@ -11,6 +12,7 @@ from omnitok.quantizers.vq import VectorQuantizer
 
 __all__ = [
     "CodebookStats",
+    "DualCodebookQuantizer",
     "FiniteScalarQuantizer",
     "FlatQuantized",
     "GaussianQuantizer",
