@@ -176,6 +176,7 @@ def unpack(
         row = int(bad.any(dim=1).nonzero()[0])
         raise IndexRangeError(f"id {int(ids[bad][0])} at position {row} is outside the vocabulary [0, {vocab.size})")
     lead = ids[:, 0].tolist()
+    filled = (ids[:, 1:] != vocab.pad_id).any(dim=1).tolist()  # rows whose streams 1.. hold more than pad
     begins = {vocab.begin_id(n): n for n in vocab.names}
     stops = set(begins) | {vocab.end_id(n) for n in vocab.names} | {vocab.bos_id, vocab.eos_id}
     skip = {vocab.bos_id, vocab.eos_id, vocab.pad_id}
@@ -199,7 +200,7 @@ def unpack(
             segments.append(_read_span(vocab, name, ids[i + 1 : end], i + 1, continuous, cursor))
             i = end + 1
             continue
-        if vocab.num_streams > 1 and (ids[i, 1:] != vocab.pad_id).any():
+        if filled[i]:
             raise ShapeError(f"position {i} is outside any span but streams 1.. hold ids other than pad")
         if token in vocab.text_range:
             text.append(token)
