@@ -4,7 +4,7 @@ Grammar: a scene holds one object, ``shape`` in :data:`SHAPES` (circle, square, 
 :data:`COLOURS` (red, green, blue, yellow) x ``cell`` in :data:`CELLS` (the four cells of a 2x2 grid: top left,
 top right, bottom left, bottom right): 48 combinations. Its canonical caption reads
 ``"a red circle at the top left"``. Nuisance variation the caption does not describe: the object's size
-(radius 0.14-0.20 of the side), its offset inside the cell (+-0.05 of the side), its rotation (squares and
+(radius 0.18-0.24 of the side, so it nearly fills its cell), its offset inside the cell (+-0.03 of the side), its rotation (squares and
 triangles), the exact shade of its colour and of the grey background.
 
 Images are rendered at ``size`` x ``size`` with analytically antialiased edges (coverage from the signed distance
@@ -177,9 +177,9 @@ def render_world_scene(scene: Scene, size: int) -> Tensor:
     image = np.full((3, size, size), grey, dtype=np.float32)
 
     cell = CELLS.index(scene.cell)
-    cy = (0.25 if cell < 2 else 0.75) + 0.1 * (rng.random() - 0.5)
-    cx = (0.25 if cell % 2 == 0 else 0.75) + 0.1 * (rng.random() - 0.5)
-    radius = 0.14 + 0.06 * rng.random()
+    cy = (0.25 if cell < 2 else 0.75) + 0.06 * (rng.random() - 0.5)
+    cx = (0.25 if cell % 2 == 0 else 0.75) + 0.06 * (rng.random() - 0.5)
+    radius = 0.18 + 0.06 * rng.random()
     theta = (rng.random() - 0.5) * math.pi / 6  # +-15 degrees
     colour = np.clip(np.array(COLOURS[scene.colour], dtype=np.float32) + 0.08 * (rng.random(3) - 0.5), 0, 1)
     dx, dy = xx - cx, yy - cy
@@ -192,8 +192,8 @@ def render_world_scene(scene: Scene, size: int) -> Tensor:
         signed = np.maximum(np.abs(a), np.abs(b)) - half
     else:  # upward-pointing triangle, rotated by theta around its centre
         angles = theta + np.array([-math.pi / 2, math.pi / 6, 5 * math.pi / 6])
-        vx = cx + 1.2 * radius * np.cos(angles)
-        vy = cy + 0.2 * radius + 1.2 * radius * np.sin(angles)  # lowered so the apex stays inside the image
+        vx = cx + 1.15 * radius * np.cos(angles)
+        vy = cy + 0.15 * radius + 1.15 * radius * np.sin(angles)  # lowered so the apex stays inside the image
         signed = np.full((size, size), -np.inf, dtype=np.float32)
         for i in range(3):  # signed distance to each edge's line, negative inside
             ex, ey = vx[(i + 1) % 3] - vx[i], vy[(i + 1) % 3] - vy[i]
