@@ -12,14 +12,8 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from torch import Tensor
 
-from omnitok.metrics import (
-    budget_pixels,
-    mean_colour_baseline,
-    mean_image_baseline,
-    psnr,
-    resample_baseline,
-    to_unit_range,
-)
+from omnitok.metrics import budget_pixels, psnr, to_unit_range
+from omnitok.trainers import heldout
 from omnitok.utils import atomic_path
 
 LAST = "last.ckpt"
@@ -85,12 +79,17 @@ class StepProgressBar(TQDMProgressBar):
 
 
 class HeldOutEvaluation(pl.Callback):
-    """Measures PSNR on the held-out data before training and after it, next to trivial baselines.
+    """Measures the held-out data before training and after it, next to trivial baselines, for the tokenizer's
+    modality (see :mod:`omnitok.trainers.heldout`): PSNR for images, per-frame PSNR for video, SI-SDR and mel
+    distance for audio.
 
-    Writes ``<run>/heldout.json`` and ``<run>/heldout.md`` (before / after / baselines: per-image mean colour, the
-    held-out mean image, and resampling at the tokens' information budget, see ``omnitok.metrics.baselines``) and
-    ``<run>/reconstructions.png`` (originals, reconstructions, absolute error) and ``<run>/showcase.png`` (a few
-    whole held-out images, original beside reconstruction, when the data offers them).
+    Writes ``<run>/heldout.json`` and ``<run>/heldout.md`` (before / after / baselines) and
+    ``<run>/reconstructions.png`` (images: originals, reconstructions, absolute error; video: frame strips; audio:
+    spectrograms), and for images ``<run>/showcase.png`` (a few whole held-out images, original beside
+    reconstruction, when the data offers them). heldout.json keeps ``<metric>_before`` / ``<metric>_after`` for each
+    metric (``psnr_before``/``psnr_after`` for images and video), ``baselines`` (name -> the first metric) and
+    ``baseline_figures`` (name -> every metric); video adds ``psnr_per_frame`` (after training, per frame index).
+    The data module's ``test_dataloader`` yields batches holding the media under the trainer's ``media_key``.
     """
 
     def __init__(self, folder: str | Path, max_samples: int = 256):
@@ -99,27 +98,30 @@ class HeldOutEvaluation(pl.Callback):
     @torch.no_grad()
     def _measure(self, module: Any, data: Any) -> dict[str, Any]:
         model = module.inference_model
+        spec = module.tokenizer.spec
+        key = getattr(module, "media_key", "image")
         was_training = model.training
         model.eval()
         originals, reconstructions = [], []
         seen = 0
         for batch in data.test_dataloader():
-            x = batch["image"][: self.max_samples - seen].to(module.device)
+            x = batch[key][: self.max_samples - seen].to(module.device)
             if x.shape[0]:
                 originals.append(x.cpu())
-                reconstructions.append(model(x).reconstruction.float().cpu())
+                x_hat = model(x).reconstruction.float().cpu()
+                reconstructions.append(x_hat[..., : x.shape[-1]] if spec.modality == "audio" else x_hat)
                 seen += x.shape[0]
             if seen >= self.max_samples:
                 break
         model.train(was_training)
         x, x_hat = torch.cat(originals), torch.cat(reconstructions)
-        return {"x": x, "x_hat": x_hat, "psnr": _mean_psnr(x_hat, x), "samples": seen}
+        return {"x": x, "x_hat": x_hat, "scores": heldout.scores(spec, x, x_hat), "samples": seen}
 
     @torch.no_grad()
     def _showcase(self, module: Any, data: Any) -> list[float]:
         """Reconstruct a few whole held-out images (larger than the training crops) into showcase.png."""
         images = data.showcase_images() if hasattr(data, "showcase_images") else []
-        if not images:
+        if not images or module.tokenizer.spec.modality != "image":
             return []
         model = module.inference_model
         was_training = model.training
@@ -140,37 +142,49 @@ class HeldOutEvaluation(pl.Callback):
             return
         figures = self._measure(module, trainer.datamodule)
         with atomic_path(before) as tmp:
-            tmp.write_text(json.dumps({"step": module.step, "psnr": figures["psnr"]}))
+            tmp.write_text(json.dumps({"step": module.step, **figures["scores"]}))
 
     def on_train_end(self, trainer: pl.Trainer, module: Any) -> None:
         if not trainer.is_global_zero or not _has_test_data(trainer):
             return
+        spec = module.tokenizer.spec
         after = self._measure(module, trainer.datamodule)
         x, x_hat = after["x"], after["x_hat"]
-        spec = module.tokenizer.spec
-        pixels = budget_pixels(spec, tuple(x.shape[-2:]))
+        names = heldout.METRICS[spec.modality]
         before_path = self.folder / "heldout_before.json"
         before = json.loads(before_path.read_text()) if before_path.exists() else {}
-        result = {
+        candidates, note = heldout.baselines(spec, x)
+        figures = {name: heldout.scores(spec, x, value) for name, value in candidates.items()}
+        result: dict[str, Any] = {
+            "modality": spec.modality,
             "samples": after["samples"],
-            "resolution": list(x.shape[-2:]),
+            "shape": list(x.shape[2:]),
             "step": module.step,
-            "psnr_before": before.get("psnr"),
-            "psnr_after": after["psnr"],
-            "baselines": {
-                "mean_colour": _mean_psnr(mean_colour_baseline(x), x),
-                "mean_image": _mean_psnr(mean_image_baseline(x), x),
-                f"resample_{pixels}px": _mean_psnr(resample_baseline(x, pixels), x),
-            },
-            "budget_pixels": pixels,
-            "skipped_files": len(module.skipped_files),
         }
+        if spec.modality != "audio":
+            result["resolution"] = list(x.shape[-2:])
+        for metric in names:
+            result[f"{metric}_before"] = heldout.finite(before.get(metric))
+            result[f"{metric}_after"] = heldout.finite(after["scores"][metric])
+        result["baselines"] = {name: heldout.finite(values[names[0]]) for name, values in figures.items()}
+        result["baseline_figures"] = {n: {m: heldout.finite(v) for m, v in f.items()} for n, f in figures.items()}
+        result["baseline_note"] = note
+        if spec.modality == "image":
+            result["budget_pixels"] = budget_pixels(spec, tuple(x.shape[-2:]))
+        if spec.modality == "video":
+            result["psnr_per_frame"] = heldout.frame_curve(x, x_hat)
+        result["skipped_files"] = len(module.skipped_files)
         result["showcase_psnr"] = self._showcase(module, trainer.datamodule)
         with atomic_path(self.folder / "heldout.json") as tmp:
             tmp.write_text(json.dumps(result, indent=2) + "\n")
         with atomic_path(self.folder / "heldout.md") as tmp:
-            tmp.write_text(_markdown(result))
-        _save_comparison(x, x_hat, self.folder / "reconstructions.png")
+            tmp.write_text(_markdown(result, names))
+        picture = heldout.comparison_picture(spec, x, x_hat)
+        if picture is None:
+            _save_comparison(x, x_hat, self.folder / "reconstructions.png")
+        else:
+            with atomic_path(self.folder / "reconstructions.png") as tmp:
+                tmp.write_bytes(picture)
 
 
 def _has_test_data(trainer: pl.Trainer) -> bool:
@@ -182,28 +196,31 @@ def _mean_psnr(x_hat: Tensor, x: Tensor) -> float:
     return float(psnr(to_unit_range(x_hat), to_unit_range(x)).mean())
 
 
-def _markdown(result: dict[str, Any]) -> str:
+def _markdown(result: dict[str, Any], names: tuple[str, ...]) -> str:
     def fmt(value: float | None) -> str:
-        return "n/a" if value is None else f"{value:.2f}"
+        return "n/a" if value is None else f"{value:.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:.4f}"
 
+    shape = "x".join(str(s) for s in result["shape"])
+    unit = {"image": "images", "video": "clips", "audio": "clips"}[result["modality"]]
+    labels = [heldout.LABELS[m] + (" ↑" if heldout.HIGHER_IS_BETTER[m] else " ↓") for m in names]
+    if result["modality"] == "video":
+        labels = [f"per-frame {label}" for label in labels]
     lines = [
-        f"# Held-out reconstruction ({result['samples']} images, {result['resolution'][0]}x{result['resolution'][1]})",
+        f"# Held-out reconstruction ({result['samples']} {unit}, {shape})",
         "",
-        "| reconstruction | PSNR (dB) |",
-        "|---|---|",
-        f"| tokenizer before training | {fmt(result['psnr_before'])} |",
-        f"| tokenizer after {result['step']} steps | **{fmt(result['psnr_after'])}** |",
+        "| reconstruction | " + " | ".join(labels) + " |",
+        "|---|" + "---|" * len(names),
+        "| tokenizer before training | " + " | ".join(fmt(result[f"{m}_before"]) for m in names) + " |",
+        f"| tokenizer after {result['step']} steps | "
+        + " | ".join(f"**{fmt(result[f'{m}_after'])}**" for m in names)
+        + " |",
     ]
-    for name, value in result["baselines"].items():
-        lines.append(f"| baseline: {name.replace('_', ' ')} | {fmt(value)} |")
-    lines += [
-        "",
-        (
-            f"The resampling baseline keeps {result['budget_pixels']} RGB pixels per image, the information the "
-            "tokens carry (bits / 24 for discrete tokens, latent scalars / 3 for continuous ones)."
-        ),
-        "",
-    ]
+    for name, figures in result["baseline_figures"].items():
+        lines.append(f"| baseline: {name.replace('_', ' ')} | " + " | ".join(fmt(figures[m]) for m in names) + " |")
+    lines += ["", result["baseline_note"], ""]
+    if result.get("psnr_per_frame"):
+        curve = ", ".join(f"{value:.2f}" for value in result["psnr_per_frame"])
+        lines += [f"PSNR per frame index after training (dB): {curve}.", ""]
     if result.get("showcase_psnr"):
         figures = ", ".join(f"{value:.2f}" for value in result["showcase_psnr"])
         lines += [f"Whole held-out images in showcase.png (original | reconstruction): PSNR {figures} dB.", ""]
