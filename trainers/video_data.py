@@ -101,7 +101,8 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
         self.train_data: Any = None
         self.image_data: Any = None
         self.val_data: Any = None
-        self.test_data: Any = None
+        self.heldout_data: Any = None  # test clips: generated test seeds, or the held-out files
+        self.test_data: Any = None  # stays None: the held-out callback reads image batches (see test_dataloader)
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_data is not None:
@@ -112,7 +113,7 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
             common = {"frames": self.frames, "size": self.size, "seed": self.seed}
             self.train_data = data.MovingShapes("train", clips=self.generated_clips, **common)
             self.val_data = data.MovingShapes("val", clips=min(64, self.max_val_samples), **common)
-            self.test_data = data.MovingShapes("test", clips=64, **common)
+            self.heldout_data = data.MovingShapes("test", clips=64, **common)
         else:
             files = data.list_video_files(self.root)
             if self.val_root:
@@ -123,7 +124,7 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
                 raise DataError(f"{self.root}: every video fell into the validation split; lower val_fraction")
             self.train_data = self._clips(train, self.crop)
             if val:
-                self.val_data = self.test_data = self._clips(val[: self.max_val_samples], "center")
+                self.val_data = self.heldout_data = self._clips(val[: self.max_val_samples], "center")
         if self.image_every:
             self.image_data = self._image_dataset()
 
@@ -160,7 +161,8 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
         return [] if self.val_data is None else self._loader(self.val_data)
 
     def test_dataloader(self) -> DataLoader | list:
-        return [] if self.test_data is None else self._loader(self.test_data)
+        """Held-out clips (the generated test split, or the held-out files), each from frame 0, center-cropped."""
+        return [] if self.heldout_data is None else self._loader(self.heldout_data)
 
     def describe(self) -> str:
         what = (
