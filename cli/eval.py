@@ -130,6 +130,8 @@ def run_eval(args: argparse.Namespace) -> int:
         for name, ref in zip(names, args.tokenizer)
     ]
     data = load_eval_data(args, tokenizers)
+    if args.teacher and data.modality != "image":
+        raise ConfigError(f"--teacher measures image tokenizers; these are {data.modality} tokenizers")
     run = evaluate(
         tokenizers,
         data,
@@ -141,8 +143,6 @@ def run_eval(args: argparse.Namespace) -> int:
         ladder_samples=args.ladder_samples or None,
     )
     if args.teacher:
-        if data.modality != "image":
-            raise ConfigError(f"--teacher measures image tokenizers; these are {data.modality} tokenizers")
         from omnitok.evaluation.semantic import semantic_section
 
         section = semantic_section(
