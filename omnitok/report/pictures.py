@@ -14,13 +14,11 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from omnitok.report.figures import ERROR_SCALE, codebook_figure, comparison_figure, worst_figure
+from omnitok.report.sections import IMAGE_FORMATS
 from omnitok.report.tables import format_value, metric_label
 
 if TYPE_CHECKING:
     from omnitok.evaluation.evaluate import EvalRun
-
-MIME = {"png": "image/png", "gif": "image/gif"}
-
 
 @dataclasses.dataclass
 class Player:
@@ -49,7 +47,7 @@ class Figure:
 
     @property
     def mime(self) -> str:
-        return MIME[self.format]
+        return IMAGE_FORMATS[self.format]
 
 
 def report_figures(run: EvalRun) -> list[Figure]:
