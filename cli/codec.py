@@ -1,10 +1,12 @@
-"""``omnitok encode`` (image or audio files -> token files) and ``omnitok decode`` (token files -> media).
+"""``omnitok encode`` (image, video or audio files -> token files) and ``omnitok decode`` (token files -> media).
 
-The modality of the tokenizer picks the file handling; audio lives in :mod:`omnitok.cli.audio_codec`."""
+The modality of the tokenizer picks the file handling; audio lives in :mod:`omnitok.cli.audio_codec`, video in
+:mod:`omnitok.cli.video_codec`."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 import torch
@@ -17,17 +19,30 @@ TOKEN_SUFFIX = ".safetensors"
 def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
     encode = commands.add_parser(
         "encode",
-        help="images or audio (files or folders) -> token files",
-        description="Encode images or audio into token files (safetensors: indices or latents, plus the tokenizer's "
-        "spec). Folders are searched recursively; the output keeps their layout, one NAME.EXT.safetensors per file. "
-        "Images must be multiples of the tokenizer's downsampling factor, or pass --size. Audio (wav/flac/ogg/mp3) "
-        "is resampled to the tokenizer's rate and channels.",
+        help="images, videos or audio (files or folders) -> token files",
+        description="Encode images, videos or audio into token files (safetensors: indices or latents, plus the "
+        "tokenizer's spec). Folders are searched recursively; the output keeps their layout, one "
+        "NAME.EXT.safetensors per file. Images must be multiples of the tokenizer's downsampling factor, or pass "
+        "--size. Videos (mp4/mov/mkv/webm/avi) are padded up to the token grid (the token file records the real "
+        "frame count, size and frame rate). Audio (wav/flac/ogg/mp3) is resampled to the tokenizer's rate and "
+        "channels.",
     )
-    encode.add_argument("inputs", nargs="+", help="image or audio files and/or folders")
-    encode.add_argument("--tokenizer", required=True, help="tokenizer folder, zoo name, hub id, diffusers:/transformers: adapter or module:attribute")
+    encode.add_argument("inputs", nargs="+", help="image, video or audio files and/or folders")
+    encode.add_argument(
+        "--tokenizer",
+        required=True,
+        help="tokenizer folder, zoo name, hub id, diffusers:/transformers: adapter or module:attribute",
+    )
     encode.add_argument("--out", required=True, help="folder for the token files")
     encode.add_argument(
-        "--size", type=positive_int, help="images: resize the shorter side to SIZE and center-crop a square first"
+        "--size", type=positive_int, help="images, videos: resize the shorter side to SIZE and center-crop a square"
+    )
+    encode.add_argument("--frames", type=positive_int, help="videos: encode the first FRAMES frames (default: all)")
+    encode.add_argument("--fps", type=positive_float, help="videos: resample to FPS frames per second first")
+    encode.add_argument(
+        "--chunk-frames",
+        type=positive_int,
+        help="videos, causal tokenizers: encode and decode this many frames at a time (same tokens, bounded memory)",
     )
     encode.add_argument(
         "--chunk-seconds", type=float, help="audio, causal tokenizers: encode long files this many seconds at a time"
@@ -37,13 +52,17 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
 
     decode = commands.add_parser(
         "decode",
-        help="token files (files or folders) -> PNG images or audio files",
-        description="Decode token files written by 'omnitok encode' back into PNG images or 16-bit audio (wav, or "
-        "flac for .flac inputs), keeping the folder layout.",
+        help="token files (files or folders) -> PNG images, mp4 videos or audio files",
+        description="Decode token files written by 'omnitok encode' back into PNG images, H.264 mp4 videos (at the "
+        "recorded frame rate, cropped to the recorded frames and size) or 16-bit audio (wav, or flac for .flac "
+        "inputs), keeping the folder layout.",
     )
     decode.add_argument("inputs", nargs="+", help="token files and/or folders of them")
     decode.add_argument("--tokenizer", required=True, help="the tokenizer that wrote the tokens")
-    decode.add_argument("--out", required=True, help="folder for the images or audio files")
+    decode.add_argument("--out", required=True, help="folder for the images, videos or audio files")
+    decode.add_argument(
+        "--chunk-frames", type=positive_int, help="videos, causal tokenizers: decode about this many frames at a time"
+    )
     add_common_options(decode)
     decode.set_defaults(run=run_decode)
 
@@ -53,6 +72,14 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a positive number."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
@@ -69,8 +96,10 @@ def _load(args: argparse.Namespace):
     from omnitok.resolve import resolve_tokenizer
 
     tokenizer = resolve_tokenizer(args.tokenizer, trust_remote_code=args.trust_remote_code, map_location=args.device)
-    if tokenizer.spec.modality not in ("image", "audio"):
-        raise ConfigError(f"{args.tokenizer} is a {tokenizer.spec.modality} tokenizer; this command handles images and audio")
+    if tokenizer.spec.modality not in ("image", "video", "audio"):
+        raise ConfigError(
+            f"{args.tokenizer} is a {tokenizer.spec.modality} tokenizer; this command handles images, video and audio"
+        )
     return tokenizer
 
 
@@ -102,6 +131,14 @@ def run_encode(args: argparse.Namespace) -> int:
         targets = _plan(files, lambda relative: Path(args.out) / f"{relative}{TOKEN_SUFFIX}", args.overwrite)
         failures = encode_audio_files(args, tokenizer, files, targets)
         return _finish("encoded", len(files) - len(failures), failures, args.out)
+    if spec.modality == "video":
+        from omnitok.cli.video_codec import encode_video_files
+        from omnitok.data import list_video_files
+
+        files = _collect(args.inputs, list_video_files)
+        targets = _plan(files, lambda relative: Path(args.out) / f"{relative}{TOKEN_SUFFIX}", args.overwrite)
+        failures = encode_video_files(args, tokenizer, files, targets)
+        return _finish("encoded", len(files) - len(failures), failures, args.out)
     low, high = spec.value_range
     failures = []
     files = _collect(args.inputs, list_image_files)
@@ -124,41 +161,50 @@ def run_encode(args: argparse.Namespace) -> int:
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    from torchvision.utils import save_image
-
-    from omnitok.tokens import load_tokens
-    from omnitok.utils import atomic_path
+    from omnitok.tokens import read_token_file
 
     tokenizer = _load(args)
     spec = tokenizer.spec
-    low, high = spec.value_range
     failures = []
     files = _collect(args.inputs, lambda root: sorted(root.rglob(f"*{TOKEN_SUFFIX}")))
+    decode = tokenizer.decode
     if spec.modality == "audio":
         from omnitok.cli.audio_codec import audio_name, write_decoded_audio
 
         name_of, write = audio_name, write_decoded_audio
+    elif spec.modality == "video":
+        from omnitok.cli.video_codec import decode_video_tokens, video_name, write_decoded_video
+
+        name_of, write = video_name, write_decoded_video
+        decode = functools.partial(decode_video_tokens, args, tokenizer)
     else:
-        name_of, write = _image_name, None
+        name_of, write = _image_name, _write_image
     targets = _plan(files, lambda relative: Path(args.out) / name_of(relative), args.overwrite)
     for (path, _), target in zip(files, targets):
         try:
-            tokens, file_spec = load_tokens(path)
-            if (file_spec.modality, file_spec.codebook_sizes, file_spec.latent_dim, file_spec.downsample, file_spec.sample_rate) != (
-                spec.modality, spec.codebook_sizes, spec.latent_dim, spec.downsample, spec.sample_rate
-            ):
-                raise ConfigError(f"{path} was written by a different tokenizer (its spec: {file_spec.to_json()})")
-            image = tokenizer.decode(tokens.to(args.device)).float().cpu()
+            file = read_token_file(path)
+            mine = (spec.modality, spec.codebook_sizes, spec.latent_dim, spec.downsample, spec.sample_rate)
+            theirs = (file.spec.modality, file.spec.codebook_sizes, file.spec.latent_dim, file.spec.downsample)
+            if (*theirs, file.spec.sample_rate) != mine:
+                raise ConfigError(f"{path} was written by a different tokenizer (its spec: {file.spec.to_json()})")
+            decoded = decode(file.tokens.to(args.device)).float().cpu()
         except OmnitokError as err:
             failures.append(str(err) if str(path) in str(err) else f"{path}: {err}")
             continue
-        if write is not None:
-            write(target, image, spec)
-            continue
-        image = ((image - low) / (high - low)).clamp(0, 1)
-        with atomic_path(target) as tmp:
-            save_image(image[0], tmp, format="png")
+        write(target, decoded, spec, file.media)
     return _finish("decoded", len(files) - len(failures), failures, args.out)
+
+
+def _write_image(target: Path, image: torch.Tensor, spec, media: dict | None = None) -> None:
+    """image [1, C, H, W] in the tokenizer's range -> a PNG file (written atomically)."""
+    from torchvision.utils import save_image
+
+    from omnitok.utils import atomic_path
+
+    low, high = spec.value_range
+    image = ((image - low) / (high - low)).clamp(0, 1)
+    with atomic_path(target) as tmp:
+        save_image(image[0], tmp, format="png")
 
 
 def _plan(files: list[tuple[Path, Path]], target_of, overwrite: bool) -> list[Path]:

@@ -101,8 +101,7 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
         self.train_data: Any = None
         self.image_data: Any = None
         self.val_data: Any = None
-        self.heldout_data: Any = None  # test clips: generated test seeds, or the held-out files
-        self.test_data: Any = None  # stays None: the held-out callback reads image batches (see test_dataloader)
+        self.test_data: Any = None  # held-out clips: the generated test seeds, or the held-out files
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_data is not None:
@@ -113,7 +112,7 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
             common = {"frames": self.frames, "size": self.size, "seed": self.seed}
             self.train_data = data.MovingShapes("train", clips=self.generated_clips, **common)
             self.val_data = data.MovingShapes("val", clips=min(64, self.max_val_samples), **common)
-            self.heldout_data = data.MovingShapes("test", clips=64, **common)
+            self.test_data = data.MovingShapes("test", clips=64, **common)
         else:
             files = data.list_video_files(self.root)
             if self.val_root:
@@ -124,7 +123,7 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
                 raise DataError(f"{self.root}: every video fell into the validation split; lower val_fraction")
             self.train_data = self._clips(train, self.crop)
             if val:
-                self.val_data = self.heldout_data = self._clips(val[: self.max_val_samples], "center")
+                self.val_data = self.test_data = self._clips(val[: self.max_val_samples], "center")
         if self.image_every:
             self.image_data = self._image_dataset()
 
@@ -162,7 +161,7 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
 
     def test_dataloader(self) -> DataLoader | list:
         """Held-out clips (the generated test split, or the held-out files), each from frame 0, center-cropped."""
-        return [] if self.heldout_data is None else self._loader(self.heldout_data)
+        return [] if self.test_data is None else self._loader(self.test_data)
 
     def describe(self) -> str:
         what = (

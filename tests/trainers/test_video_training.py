@@ -141,7 +141,7 @@ def test_data_module_batches_and_bad_settings():
     assert clips["video"].shape == (2, 3, 5, 16, 16) and images["video"].shape == (10, 3, 1, 16, 16)
     assert images["path"][0].startswith("builtin/")
     assert next(iter(module.val_dataloader()))["video"].shape == (2, 3, 5, 16, 16)
-    assert len(module.heldout_data) == 64 and not set(module.heldout_data.seeds) & set(module.train_data.seeds)
+    assert len(module.test_data) == 64 and not set(module.test_data.seeds) & set(module.train_data.seeds)
     with pytest.raises(ConfigError, match="image_every"):
         VideoDataModule(image_every=1, images="builtin")
     with pytest.raises(ConfigError, match="needs images"):
