@@ -197,11 +197,13 @@ def test_video_eval_end_to_end_on_generated_clips(tmp_path):
             "--resolution",
             "16",
             "--generated-clips",
-            "3",
+            "2",
             "--out",
             str(out),
             "--show",
-            "2",
+            "1",
+            "--worst",
+            "1",
         ]
     )
     assert code == 0
