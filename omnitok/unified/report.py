@@ -49,10 +49,11 @@ def metrics_document(evaluation: WorldEvaluation, setup: dict[str, Any]) -> dict
     }
 
 
-def _png(image: Tensor, scale: int = 3) -> str:
-    """uint8 [3, H, W] -> a PNG data URI, upscaled ``scale`` times (nearest neighbour)."""
+def _png(image: Tensor, side: int = 96) -> str:
+    """uint8 [3, H, W] -> a PNG data URI, upscaled (nearest neighbour) to about ``side`` pixels."""
     from torchvision.io import encode_png
 
+    scale = max(1, side // max(image.shape[-2:]))
     big = image.repeat_interleave(scale, 1).repeat_interleave(scale, 2).contiguous()
     return "data:image/png;base64," + base64.b64encode(encode_png(big).numpy().tobytes()).decode("ascii")
 

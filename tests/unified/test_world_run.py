@@ -1,0 +1,104 @@
+"""The world recipe end to end: a tiny run through the real code path (tokenizer recipe, judge, Transformer,
+evaluation, report) in seconds, the CLI, and recipe errors. The full recipe is the slow test."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from omnitok.config import load_yaml_config, set_by_path
+from omnitok.errors import ConfigError
+from omnitok.trainers.unified_run import check_world_recipe, run_world
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "unified"
+TINY = {
+    "tokenizer.overrides": {
+        "trainer.max_steps": 4,
+        "trainer.val_every": 2,
+        "trainer.heldout_samples": 8,
+        "data.train_scenes": 32,
+        "data.val_scenes": 8,
+        "data.test_scenes": 8,
+        "data.batch_size": 8,
+        "model.tokenizer.encoder.base_channels": 8,
+        "model.tokenizer.decoder.base_channels": 8,
+        "model.tokenizer.encoder.norm_groups": 4,
+        "model.tokenizer.decoder.norm_groups": 4,
+    },
+    "judge": {"train_scenes": 64, "heldout_scenes": 16, "steps": 3, "batch_size": 16, "width": 8},
+    "data.train_scenes": 32,
+    "data.batch_size": 8,
+    "model": {"dim": 32, "depth": 1, "heads": 2},
+    "training.max_steps": 4,
+    "training.warmup_steps": 1,
+    "evaluation": {"scenes": 12, "batch_size": 8, "samples_shown": 4, "cfg_scale": 2.0},
+}
+
+
+def tiny_world() -> dict:
+    config = load_yaml_config(CONFIGS / "world_image.yaml")
+    for key, value in TINY.items():
+        set_by_path(config, key, value)
+    return config
+
+
+def test_tiny_world_runs_end_to_end(tmp_path):
+    result = run_world(tiny_world(), tmp_path / "run", base=CONFIGS)
+    run = tmp_path / "run"
+    assert (run / "tokenizer" / "tokenizer" / "config.json").is_file()
+    assert (run / "judge.safetensors").is_file() and (run / "transformer").is_dir()
+    metrics = json.loads((run / "report" / "metrics.json").read_text())
+    assert metrics == json.loads(json.dumps(result.metrics))
+    headline = metrics["headline"]
+    assert headline["understanding_chance"] == pytest.approx(1 / 48)
+    assert headline["generation_chance"] == pytest.approx((1 / 3 + 1 / 4 + 1 / 4) / 3)
+    for table in ("understanding", "generation", "judge_true_heldout", "shuffled_captions"):
+        assert set(metrics[table]) == {"shape", "colour", "cell", "mean_attribute", "exact"}
+        assert all(0.0 <= v <= 1.0 for v in metrics[table].values())
+    assert metrics["heldout_scenes"] == 12
+    assert metrics["setup"]["training"]["max_steps"] == 4 and metrics["setup"]["wall_seconds"]["total"] > 0
+    page = (run / "report" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 8  # 4 generated images + 4 captioned held-out scenes
+    assert "http://" not in page and "<script" not in page
+    assert "exact-match caption" in page and "attribute accuracy (judge)" in page
+
+    # a second run in the same folder refuses (the Transformer exists); a new folder reuses nothing by accident
+    with pytest.raises(ConfigError, match="already holds"):
+        run_world(tiny_world(), run, base=CONFIGS)
+
+
+def test_cli_runs_the_recipe_and_reuses_tokenizer_and_judge(tmp_path, capsys):
+    from omnitok.cli.main import main
+
+    first = tmp_path / "first"
+    run_world(tiny_world(), first, base=CONFIGS)
+    second = tmp_path / "second"
+    (second / "tokenizer").mkdir(parents=True)
+    (second / "tokenizer" / "tokenizer").symlink_to(first / "tokenizer" / "tokenizer")
+    (second / "judge.safetensors").symlink_to(first / "judge.safetensors")
+    args = ["world", "--config", str(CONFIGS / "world_image.yaml"), "--out", str(second)]
+    for key, value in TINY.items():
+        args += ["--set", f"{key}={json.dumps(value)}"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "reusing the image tokenizer" in out and "reusing the judge" in out
+    assert "understanding (held-out exact caption)" in out and (second / "report" / "report.html").is_file()
+
+
+def test_recipe_errors_are_clear():
+    config = tiny_world()
+    with pytest.raises(ConfigError, match="top-level"):
+        check_world_recipe({**config, "optimizer": {}})
+    with pytest.raises(ConfigError, match="exactly one"):
+        check_world_recipe({**config, "tokenizer": {"recipe": "a.yaml", "pretrained": "b"}})
+    with pytest.raises(ConfigError, match="data key"):
+        check_world_recipe({**config, "data": {"batchsize": 3}})
+
+
+@pytest.mark.slow
+def test_full_world_recipe_beats_three_times_chance(tmp_path):
+    """The README's command: held-out caption exact match and generated attribute accuracy each >= 3x chance."""
+    config = load_yaml_config(CONFIGS / "world_image.yaml")
+    headline = run_world(config, tmp_path / "world", base=CONFIGS).metrics["headline"]
+    assert headline["understanding_exact"] >= 3 * headline["understanding_chance"]
+    assert headline["generation_attribute_accuracy"] >= 3 * headline["generation_chance"]
