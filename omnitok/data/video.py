@@ -307,7 +307,7 @@ def write_video(
     fps: float,
     *,
     value_range: tuple[float, float] | None = None,
-    codec: str = "libx264",
+    codec: str | None = None,
     crf: int = 18,
     pix_fmt: str = "yuv420p",
 ) -> Path:
@@ -318,7 +318,7 @@ def write_video(
         video: uint8 [3, T, H, W], or float [3, T, H, W] in ``value_range`` (clipped).
         fps: frame rate stored in the file (fractional rates are kept as a rational).
         value_range: the range of a float ``video`` (required for float input).
-        codec: an FFmpeg encoder bundled with PyAV ("libx264", "libvpx-vp9", "mpeg4").
+        codec: an FFmpeg encoder bundled with PyAV ("libx264", "libvpx-vp9", "mpeg4"); default H.264, VP9 for webm.
         crf: x264 / VP9 constant-rate factor (lower is better quality; 0 is lossless luma for x264).
         pix_fmt: "yuv420p" (plays everywhere; needs even H and W) or e.g. "yuv444p".
 
@@ -335,6 +335,7 @@ def write_video(
     container = _CONTAINERS.get(path.suffix.lower())
     if container is None:
         raise DataError(f"{path}: write one of {sorted(_CONTAINERS)}")
+    codec = codec or ("libvpx-vp9" if container == "webm" else "libx264")
     if video.ndim != 4 or video.shape[0] != 3 or video.shape[1] == 0:
         raise ShapeError(f"write_video takes [3, T, H, W] with T >= 1, got {tuple(video.shape)}")
     if video.dtype != torch.uint8:

@@ -57,6 +57,8 @@ def test_float_frames_and_written_values(tmp_path):
     video = counting_video(5, 8, 8).float() / 127.5 - 1.0  # 8 px wide: decord 0.6 fails, the PyAV fallback reads it
     path = write_video(tmp_path / "f.mkv", video, fps=5, value_range=(-1.0, 1.0))
     assert frame_numbers(read_video(path)) == [0, 1, 2, 3, 4]
+    webm = write_video(tmp_path / "f.webm", counting_video(5), fps=5)  # VP9: H.264 does not go in webm
+    assert frame_numbers(read_video(webm)) == [0, 1, 2, 3, 4] and video_info(webm).fps == 5.0
 
 
 def test_clip_indices_by_hand():
