@@ -136,6 +136,9 @@ def test_token_files_record_the_input_length_and_decoding_trims_to_it(codec_fold
     assert odd.media["samples"] == 3204 and decoded.shape[-1] == 401 * 8  # whole frames, longer than the input
     write_decoded_audio(tmp_path / "odd_decoded.wav", decoded, tokenizer.spec, odd.media)
     assert soundfile.info(str(tmp_path / "odd_decoded.wav")).frames == 3204
+    args = [str(tmp_path / "odd.wav.safetensors"), "--tokenizer", str(codec_folder), "--out", str(tmp_path / "dec")]
+    assert main(["decode", *args]) == 0  # omnitok decode gives back the input's length
+    assert soundfile.info(str(tmp_path / "dec" / "odd.wav")).frames == 3204
     assert torch.equal(trim_to_input(decoded, {}), decoded)  # older files: whole frames
     with pytest.raises(ShapeError, match="fewer than the 99999"):
         trim_to_input(decoded, {"samples": 99_999})
