@@ -20,6 +20,7 @@ from omnitok.report.tables import format_value, metric_label
 if TYPE_CHECKING:
     from omnitok.evaluation.evaluate import EvalRun
 
+
 @dataclasses.dataclass
 class Player:
     """An audio player: ``wav`` bytes, written as ``figures/<slug>.wav`` and embedded in the HTML."""

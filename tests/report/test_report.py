@@ -22,10 +22,20 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.fixture(scope="module")
 def run():
     data = load_eval_images("builtin", resolution=32, max_samples=10, seed=1)
-    tokenizers = [NamedTokenizer("pool-4", PoolingQuantizer(4)), NamedTokenizer("pool-8", PoolingQuantizer(8)),
-                  NamedTokenizer("shift", ShiftTokenizer(5.0)), NamedTokenizer("encoder-only", EncoderOnly())]
-    return evaluate(tokenizers, data, metrics=[PSNR(), SSIM()], unavailable={"lpips": "weights not found: offline"},
-                    show=3, worst_k=2)
+    tokenizers = [
+        NamedTokenizer("pool-4", PoolingQuantizer(4)),
+        NamedTokenizer("pool-8", PoolingQuantizer(8)),
+        NamedTokenizer("shift", ShiftTokenizer(5.0)),
+        NamedTokenizer("encoder-only", EncoderOnly()),
+    ]
+    return evaluate(
+        tokenizers,
+        data,
+        metrics=[PSNR(), SSIM()],
+        unavailable={"lpips": "weights not found: offline"},
+        show=3,
+        worst_k=2,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,16 +114,34 @@ def test_report_renders_in_a_real_browser_without_broken_images(report, tmp_path
         "document.body.appendChild(out); });</script>"
     )
     page.write_text((report / "report.html").read_text().replace("</body>", probe + "</body>"))
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run(flags + ["--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-                         check=False, capture_output=True, text=True, timeout=120).stdout
+    flags = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run(
+        flags + ["--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
     probe_text = dom.split('<pre id="probe">', 1)[1].split("</pre>", 1)[0]
     found = json.loads(html.unescape(probe_text))
     assert found == {"images": 10, "broken": 0, "tables": 3, "protocol": True}
     shot = tmp_path / "shot.png"
-    subprocess.run(flags + ["--window-size=1280,1800", f"--screenshot={shot}", (report / "report.html").as_uri()],
-                   check=False, capture_output=True, timeout=120)
+    subprocess.run(
+        flags + ["--window-size=1280,1800", f"--screenshot={shot}", (report / "report.html").as_uri()],
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.read_bytes().startswith(PNG_MAGIC) and shot.stat().st_size > 10_000
 
 
