@@ -48,11 +48,11 @@ def load_teacher(ref: str | SemanticTeacher, pretrained: bool = True) -> Semanti
 
 
 def load_probe_data(
-    probe_data: str, size: int = 32, seed: int = 0, test_fraction: float = 0.25
+    probe_data: str, size: int = 32, seed: int = 0, test_fraction: float = 0.25, scenes: tuple[int, int] = (1024, 512)
 ) -> tuple[LabelledImages, LabelledImages]:
-    """``scenes`` (1024 train / 512 test labelled scenes) or an ImageNet-style folder split at random (seeded)."""
+    """``scenes`` (``scenes`` = train / test counts of labelled scenes) or an ImageNet-style folder split at random (seeded)."""
     if probe_data == "scenes":
-        return labelled_scenes(1024, size, "train", seed), labelled_scenes(512, size, "test", seed)
+        return labelled_scenes(scenes[0], size, "train", seed), labelled_scenes(scenes[1], size, "test", seed)
     if not Path(probe_data).is_dir():
         raise ConfigError(f"--probe-data must be 'scenes' or a folder of class folders, got {probe_data!r}")
     data = labelled_folder(probe_data, size)
@@ -127,7 +127,7 @@ def semantic_figures(
 def semantic_section(
     tokenizers: Sequence[Any], data: Any | None = None, *, teacher: str | SemanticTeacher = "scene",
     probe_data: str = "scenes", probe_size: int = 32, device: torch.device | str = "cpu", seed: int = 0,
-    max_images: int = 256,
+    max_images: int = 256, probe_scenes: tuple[int, int] = (1024, 512),
 ) -> Any:  # fmt: skip
     """A :class:`omnitok.report.ReportSection` with the semantic figures of ``tokenizers``.
 
@@ -137,7 +137,8 @@ def semantic_section(
         data: the report's ``EvalImages`` (cosines are measured on up to ``max_images`` of them); None: on the
             probe images.
         teacher: see :func:`load_teacher`.
-        probe_data: "scenes" or an ImageNet-style folder; probe_size: its image side in pixels.
+        probe_data: "scenes" or an ImageNet-style folder; probe_size: its image side in pixels; probe_scenes: the
+            train / test counts of scenes.
     """
     from omnitok.report.sections import ReportSection
 
@@ -150,7 +151,7 @@ def semantic_section(
             notes=[f"Teacher {teacher}: unavailable (weights not found): {err}"],
             data={"teacher": str(teacher), "unavailable": str(err)},
         )
-    probe = load_probe_data(probe_data, probe_size, seed)
+    probe = load_probe_data(probe_data, probe_size, seed, scenes=probe_scenes)
     if data is not None:
         images = data.batch(0, min(len(data), max_images)) * 2 - 1  # [0, 1] -> [-1, 1]
     else:
