@@ -39,6 +39,13 @@ def run():
 
 
 @pytest.fixture(scope="module")
+def small_run():
+    """One tokenizer, one picture: the writer tests write it several times."""
+    data = load_eval_images("builtin", resolution=32, max_samples=4, seed=1)
+    return evaluate([NamedTokenizer("shift", ShiftTokenizer(5.0))], data, metrics=[PSNR()], show=1, worst_k=0)
+
+
+@pytest.fixture(scope="module")
 def report(run, tmp_path_factory):
     return write_report(run, tmp_path_factory.mktemp("r") / "report")
 
@@ -145,17 +152,17 @@ def test_report_renders_in_a_real_browser_without_broken_images(report, tmp_path
     assert shot.read_bytes().startswith(PNG_MAGIC) and shot.stat().st_size > 10_000
 
 
-def test_existing_reports_are_kept_unless_overwritten(run, tmp_path):
-    out = write_report(run, tmp_path / "r")
+def test_existing_reports_are_kept_unless_overwritten(small_run, tmp_path):
+    out = write_report(small_run, tmp_path / "r")
     with pytest.raises(ConfigError, match="not empty"):
-        write_report(run, out)
+        write_report(small_run, out)
     (out / "marker").write_text("old")
-    write_report(run, out, overwrite=True)
+    write_report(small_run, out, overwrite=True)
     assert not (out / "marker").exists() and (out / "report.html").is_file()
 
 
-def test_an_interrupted_write_leaves_the_previous_report(run, tmp_path, monkeypatch):
-    out = write_report(run, tmp_path / "r")
+def test_an_interrupted_write_leaves_the_previous_report(small_run, tmp_path, monkeypatch):
+    out = write_report(small_run, tmp_path / "r")
     before = (out / "metrics.json").read_text()
 
     def fail(*args, **kwargs):
@@ -163,8 +170,8 @@ def test_an_interrupted_write_leaves_the_previous_report(run, tmp_path, monkeypa
 
     monkeypatch.setattr("omnitok.report.writer.render_markdown", fail)
     with pytest.raises(KeyboardInterrupt):
-        write_report(run, out, overwrite=True)
+        write_report(small_run, out, overwrite=True)
     with pytest.raises(KeyboardInterrupt):
-        write_report(run, tmp_path / "new")
+        write_report(small_run, tmp_path / "new")
     assert (out / "metrics.json").read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # no staging folder, no partial new report
