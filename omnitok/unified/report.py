@@ -88,7 +88,7 @@ def render_world_html(evaluation: WorldEvaluation, setup: dict[str, Any]) -> str
         "<title>omnitok captioned world</title>",
         f"<style>{_STYLE}{_EXTRA_STYLE}</style></head><body>",
         "<h1>Captioned world: understanding and generation</h1>",
-        f'<p class="subtitle">{html.escape(str(setup.get("world", "")))}. {e.scenes} held-out scenes.</p>',
+        f'<p class="subtitle">{html.escape(str(setup.get("world", "")))}. {e.scenes} held-out scenes ("{e.settings.split}" split).</p>',
         (
             '<table class="headline" id="headline"><thead><tr><th>direction</th><th>measure</th><th>held-out</th>'
             "<th>chance</th><th>x chance</th></tr></thead><tbody>"

@@ -38,6 +38,7 @@ class WorldEvalSettings:
         batch_size: sequences generated at once.
         samples_shown: generated images kept for the report.
         seed: sampling seed.
+        split: "test" (the held-out report) or "val" (held-out scenes for tuning settings without touching "test").
     """
 
     scenes: int = 256
@@ -48,6 +49,7 @@ class WorldEvalSettings:
     batch_size: int = 128
     samples_shown: int = 24
     seed: int = 0
+    split: str = "test"
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> WorldEvalSettings:
@@ -59,6 +61,8 @@ class WorldEvalSettings:
         settings = cls(**data)
         if settings.scenes < 1 or settings.batch_size < 1 or settings.samples_shown < 0:
             raise ConfigError("evaluation.scenes and batch_size must be >= 1, samples_shown >= 0")
+        if settings.split not in ("test", "val"):
+            raise ConfigError(f"evaluation.split must be 'test' or 'val', got {settings.split!r}")
         return settings
 
 
@@ -129,7 +133,7 @@ def evaluate_world(
 
     settings = settings or WorldEvalSettings()
     model.eval()
-    held_out = WorldScenes(world, "test", settings.scenes)
+    held_out = WorldScenes(world, settings.split, settings.scenes)  # type: ignore[arg-type]
     images = held_out.images.float() / 127.5 - 1  # (N, 3, S, S)
     truth = [s.caption for s in held_out.scenes]
     labels = held_out.labels
