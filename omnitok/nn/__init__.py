@@ -10,6 +10,7 @@ from omnitok.nn.blocks import (
     Upsample2d,
 )
 from omnitok.nn.causal3d import CausalConv3d
+from omnitok.nn.causal_transformer import CausalTransformerBlock
 from omnitok.nn.convert import decoder_state_from_diffusers, encoder_state_from_diffusers
 from omnitok.nn.seanet import SEANetDecoder, SEANetEncoder, Snake1d
 from omnitok.nn.streaming import CausalConv1d, CausalConvTranspose1d, ResidualLSTM, streaming
@@ -22,6 +23,7 @@ __all__ = [
     "CausalConv3d",
     "CausalConvTranspose1d",
     "CausalTemporalAttention",
+    "CausalTransformerBlock",
     "CausalVideoDecoder",
     "CausalVideoEncoder",
     "ConvDecoder2d",

@@ -1,8 +1,9 @@
 """SEANet-style 1-D convolutional encoder and decoder for audio codecs (the SoundStream / EnCodec / DAC family).
 
 Encoder: conv(k7) -> per stride [residual units (dilations 1, 3, 9, ...) -> activation -> strided conv (k = 2s),
-channels doubling] -> optional residual LSTM -> activation -> conv(k7) to the latent channels. The decoder mirrors
-it with transposed convolutions. The hop (samples per token frame) is the product of the strides: 320 at 24 kHz is
+channels doubling] -> optional residual LSTM -> optional causal Transformer layers (sliding-window attention,
+streamable with a KV cache) -> activation -> conv(k7) to the latent channels. The decoder mirrors it with
+transposed convolutions. The hop (samples per token frame) is the product of the strides: 320 at 24 kHz is
 75 Hz (strides 2, 4, 5, 8), 1280 at 16 kHz is 12.5 Hz (4, 5, 8, 8). With ``causal=True`` every layer pads on the
 left, so :func:`omnitok.nn.streaming.streaming` runs the networks chunk by chunk with the offline result.
 """
@@ -19,6 +20,7 @@ from torch import Tensor, nn
 
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError, ShapeError
+from omnitok.nn.causal_transformer import CausalTransformerBlock
 from omnitok.nn.streaming import CausalConv1d, CausalConvTranspose1d, ResidualLSTM, raw_weight
 
 Activation = Literal["elu", "snake"]
@@ -48,7 +50,13 @@ class ResidualUnit1d(nn.Module):
     """x + conv1x1(act(conv_k,dilated(act(x)))) with a bottleneck of ``channels // compress``; [B, C, S] -> same."""
 
     def __init__(
-        self, channels: int, dilation: int, kernel_size: int, compress: int, act: Activation, causal: bool,
+        self,
+        channels: int,
+        dilation: int,
+        kernel_size: int,
+        compress: int,
+        act: Activation,
+        causal: bool,
         weight_norm: bool,
     ):
         super().__init__()
@@ -62,6 +70,17 @@ class ResidualUnit1d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.block(x)
+
+
+def bottleneck_layers(
+    channels: int, lstm_layers: int, attention_layers: int, attention_heads: int, attention_window: int
+) -> list[nn.Module]:
+    """The optional sequence models at the bottleneck: a residual LSTM, then causal Transformer blocks."""
+    if lstm_layers < 0 or attention_layers < 0:
+        raise ConfigError(f"lstm_layers and attention_layers must be >= 0, got {lstm_layers}, {attention_layers}")
+    layers: list[nn.Module] = [ResidualLSTM(channels, lstm_layers)] if lstm_layers else []
+    layers += [CausalTransformerBlock(channels, attention_heads, attention_window) for _ in range(attention_layers)]
+    return layers
 
 
 def _check(strides: Sequence[int], base_channels: int, dilations: Sequence[int], audio: int, latent: int) -> list[int]:
@@ -92,6 +111,10 @@ class SEANetEncoder(nn.Module, Configurable):
         kernel_size, last_kernel_size, residual_kernel_size: kernels of the first conv, last conv and residual units.
         compress: residual units narrow the channels by this factor.
         lstm_layers: layers of the residual LSTM at the bottleneck (0: none).
+        attention_layers: causal Transformer blocks at the bottleneck, after the LSTM (0: none); they stream
+            exactly (see :class:`omnitok.nn.CausalTransformerBlock`).
+        attention_heads: heads of those blocks (the bottleneck channels must divide by it).
+        attention_window: frames each bottleneck frame attends to, itself included.
         activation: "elu" (EnCodec) or "snake" (DAC).
         causal: left padding only (streamable) instead of centred padding.
         weight_norm: weight-normalized convolutions.
@@ -112,6 +135,9 @@ class SEANetEncoder(nn.Module, Configurable):
         activation: Activation = "elu",
         causal: bool = False,
         weight_norm: bool = True,
+        attention_layers: int = 0,
+        attention_heads: int = 4,
+        attention_window: int = 64,
     ):
         super().__init__()
         strides = _check(strides, base_channels, dilations, audio=in_channels, latent=out_channels)
@@ -128,9 +154,11 @@ class SEANetEncoder(nn.Module, Configurable):
                 CausalConv1d(channels, 2 * channels, 2 * stride, stride=stride, **common),
             ]
             channels *= 2
-        if lstm_layers:
-            layers.append(ResidualLSTM(channels, lstm_layers))
-        layers += [make_activation(activation, channels), CausalConv1d(channels, out_channels, last_kernel_size, **common)]
+        layers += bottleneck_layers(channels, lstm_layers, attention_layers, attention_heads, attention_window)
+        layers += [
+            make_activation(activation, channels),
+            CausalConv1d(channels, out_channels, last_kernel_size, **common),
+        ]
         self.layers = nn.Sequential(*layers)
 
     @property
@@ -160,7 +188,7 @@ class SEANetDecoder(nn.Module, Configurable):
         base_channels: channels before the last conv; the first conv has base_channels * 2 ** len(strides).
         strides: upsampling strides in order (the encoder's reversed, e.g. [8, 5, 4, 2]).
         dilations, kernel_size, last_kernel_size, residual_kernel_size, compress, lstm_layers, activation, causal,
-        weight_norm: as in :class:`SEANetEncoder`.
+        weight_norm, attention_layers, attention_heads, attention_window: as in :class:`SEANetEncoder`.
         final_activation: None or "tanh".
     """
 
@@ -180,6 +208,9 @@ class SEANetDecoder(nn.Module, Configurable):
         causal: bool = False,
         weight_norm: bool = True,
         final_activation: Literal["tanh"] | None = None,
+        attention_layers: int = 0,
+        attention_heads: int = 4,
+        attention_window: int = 64,
     ):
         super().__init__()
         strides = _check(strides, base_channels, dilations, audio=out_channels, latent=in_channels)
@@ -189,8 +220,7 @@ class SEANetDecoder(nn.Module, Configurable):
         common = {"causal": causal, "weight_norm": weight_norm}
         channels = base_channels * 2 ** len(strides)
         layers: list[nn.Module] = [CausalConv1d(in_channels, channels, kernel_size, **common)]
-        if lstm_layers:
-            layers.append(ResidualLSTM(channels, lstm_layers))
+        layers += bottleneck_layers(channels, lstm_layers, attention_layers, attention_heads, attention_window)
         for stride in strides:
             layers += [
                 make_activation(activation, channels),
@@ -200,7 +230,10 @@ class SEANetDecoder(nn.Module, Configurable):
             layers += [
                 ResidualUnit1d(channels, d, residual_kernel_size, compress, activation, **common) for d in dilations
             ]
-        layers += [make_activation(activation, channels), CausalConv1d(channels, out_channels, last_kernel_size, **common)]
+        layers += [
+            make_activation(activation, channels),
+            CausalConv1d(channels, out_channels, last_kernel_size, **common),
+        ]
         self._output_index = len(layers) - 1
         if final_activation == "tanh":
             layers.append(nn.Tanh())

@@ -7,7 +7,7 @@ import torch
 
 from omnitok import ConfigError
 from omnitok.models import decode_chunked, decode_stream, encode_chunked, encode_stream
-from omnitok.nn import CausalConv1d, CausalConvTranspose1d, streaming
+from omnitok.nn import CausalConv1d, CausalConvTranspose1d, CausalTransformerBlock, streaming
 from tests.nn.audio_models import QUANTIZERS, tiny_codec
 
 
@@ -82,3 +82,83 @@ def test_streaming_state_is_cleared_between_streams():
     first = encode_chunked(model, x, 16)
     assert torch.equal(encode_chunked(model, x, 16), first)
     assert torch.equal(model.encode(x), first)  # offline again after the stream
+
+
+def _reference_block(block, x):
+    """CausalTransformerBlock written out: full S x S scores, an explicit window mask, rotary as complex rotation."""
+    b, c, s = x.shape
+    heads, d = block.heads, c // block.heads
+    h = x.transpose(1, 2)
+    q, k, v = block.qkv(block.norm1(h)).view(b, s, 3, heads, d).permute(2, 0, 3, 1, 4)
+    half = d // 2
+    theta = torch.arange(s)[:, None].double() * 10_000.0 ** (-torch.arange(half).double() / half)
+
+    def rotate(t):
+        z = torch.complex(t[..., :half].double(), t[..., half : 2 * half].double()) * torch.polar(
+            torch.ones_like(theta), theta
+        )
+        return torch.cat([z.real, z.imag], -1).float()
+
+    scores = rotate(q) @ rotate(k).transpose(-1, -2) / d**0.5
+    i, j = torch.arange(s)[:, None], torch.arange(s)[None, :]
+    scores = scores.masked_fill(~((i >= j) & (i - j < block.window)), float("-inf"))
+    attended = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, s, c)
+    h = h + block.proj(attended) * block.scale1
+    return (h + block.mlp(block.norm2(h)) * block.scale2).transpose(1, 2)
+
+
+def test_causal_transformer_block_matches_the_written_out_formula():
+    torch.manual_seed(0)
+    block = CausalTransformerBlock(8, heads=2, window=5, layer_scale=0.5)
+    x = torch.randn(2, 8, 23)  # 23 frames: the offline pass splits queries into blocks of 5
+    assert torch.allclose(block(x), _reference_block(block, x), atol=1e-5)
+
+
+def test_causal_transformer_block_sees_only_its_window_of_the_past():
+    torch.manual_seed(0)
+    block = CausalTransformerBlock(8, heads=2, window=4)
+    x = torch.randn(1, 8, 20)
+    y = x.clone()
+    y[..., 10] += torch.randn(8)  # not a constant shift, which the layer norm would remove
+    changed = (block(x) - block(y)).abs().amax(dim=1)[0] > 0
+    assert changed.nonzero().flatten().tolist() == [10, 11, 12, 13]  # frame t sees frames t-3 .. t
+
+
+@pytest.mark.parametrize("window", [1, 4, 9])
+def test_causal_transformer_block_streams_exactly(window):
+    torch.manual_seed(0)
+    block = CausalTransformerBlock(8, heads=2, window=window).eval()
+    x = torch.randn(2, 8, 40)
+    offline = block(x)
+    with streaming(block):
+        chunks = [block(part) for part in x.split([1, 7, 13, 0, 19], dim=-1)]
+    assert torch.allclose(torch.cat(chunks, -1), offline, atol=1e-5)
+    with streaming(block):  # the cache and position restart with each stream
+        assert torch.allclose(torch.cat([block(part) for part in x.split(6, dim=-1)], -1), offline, atol=1e-5)
+
+
+def test_causal_transformer_block_rejects_bad_settings():
+    with pytest.raises(ConfigError, match="divisible"):
+        CausalTransformerBlock(10, heads=4)
+    with pytest.raises(ConfigError, match="window"):
+        CausalTransformerBlock(8, heads=2, window=0)
+
+
+@pytest.mark.parametrize("name", ["continuous", "fsq"])
+def test_codec_with_bottleneck_attention_streams_like_offline(name):
+    torch.manual_seed(0)
+    model = tiny_codec(QUANTIZERS[name](), attention_layers=2, lstm_layers=1).eval()
+    assert (
+        sum(isinstance(m, CausalTransformerBlock) for m in model.modules()) == 4
+    )  # 2 in the encoder, 2 in the decoder
+    x = torch.rand(2, 1, 203) * 2 - 1  # 26 frames of hop 8, window 3: the cache is carried across chunks
+    latents = model.encoder(x)
+    with streaming(model.encoder):
+        streamed = torch.cat([model.encoder(part) for part in x.split(13, dim=-1)], -1)
+    assert torch.allclose(streamed[..., : latents.shape[-1] - 1], latents[..., :-1], atol=1e-5)
+    tokens = model.encode(x)
+    if not model.spec.discrete:
+        assert torch.allclose(encode_chunked(model, x, 13), tokens, atol=1e-5)
+    audio = model.decode(tokens)
+    for frames in (1, 5):
+        assert torch.allclose(decode_chunked(model, tokens, frames), audio, atol=1e-5), frames

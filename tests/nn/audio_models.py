@@ -31,9 +31,19 @@ def tiny_codec(
     activation: str = "elu",
     strides: tuple[int, ...] = (2, 4),
     sample_rate: int = 16_000,
+    attention_layers: int = 0,
 ) -> Autoencoder:
     quantizer = quantizer or QUANTIZERS["rvq_dropout"]()
-    common = {"base_channels": 4, "dilations": (1, 3), "lstm_layers": lstm_layers, "activation": activation, "causal": causal}
+    common = {
+        "base_channels": 4,
+        "dilations": (1, 3),
+        "lstm_layers": lstm_layers,
+        "activation": activation,
+        "causal": causal,
+        "attention_layers": attention_layers,
+        "attention_heads": 2,
+        "attention_window": 3,
+    }
     return Autoencoder(
         encoder=SEANetEncoder(channels, quantizer.input_dim, strides=strides, **common),
         quantizer=quantizer,
