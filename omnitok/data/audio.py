@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -40,7 +40,7 @@ def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
 
     try:
         info = soundfile.info(str(path))
-    except Exception as err:  # soundfile raises LibsndfileError / RuntimeError / TypeError on bad files
+    except Exception as err:  # noqa: BLE001 - soundfile raises LibsndfileError / RuntimeError / TypeError
         raise DataError(f"{path}: unreadable audio ({err})") from None
     if info.frames <= 0 or info.samplerate <= 0:
         raise DataError(f"{path}: empty audio file")
@@ -95,7 +95,7 @@ def read_audio(
         raise DataError(f"{path}: start {start}s is outside the file ({frames / rate:.2f}s)")
     try:
         data, rate = soundfile.read(str(path), start=first, stop=last, dtype="float32", always_2d=True)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - libsndfile's errors have no common base class
         raise DataError(f"{path}: unreadable audio ({err})") from None
     if data.shape[0] == 0:
         raise DataError(f"{path}: no samples could be decoded (truncated file?)")
@@ -109,16 +109,70 @@ def read_audio(
     return x
 
 
-def stream_audio(path: str | os.PathLike, block_samples: int, channels: int | None = None) -> Iterator[Tensor]:
-    """Consecutive blocks [C, <= block_samples] of a file at its own sample rate, decoded one at a time (memory
-    bounded by the block, whatever the file's length). Resample outside, on the whole signal, if rates differ.
+def resample_stream(blocks: Iterable[Tensor], source_rate: int, target_rate: int) -> Iterator[Tensor]:
+    """:func:`resample` of a signal given as consecutive blocks [C, s_i], block by block: concatenated, the output
+    equals ``resample(whole, source_rate, target_rate)`` (up to float rounding), and memory is bounded by a block
+    plus the filter's reach instead of the whole signal.
+
+    torchaudio's resampler (rates reduced by their gcd to ``orig -> new``) is a polyphase filter: output frame g
+    (``new`` samples) is a dot product over input samples ``[g*orig - width, g*orig + orig + width)``, zeros outside
+    the signal, with ``width = ceil(6 * orig / (0.99 * min(orig, new)))`` (its default lowpass width and rolloff).
+    Each call resamples a buffer that starts on a frame boundary with at least ``width`` samples of left context,
+    keeps the frames whose whole window it holds, and carries the rest; the last call adds the zero padding of the
+    end as the whole-signal call does.
+    """
+    if source_rate == target_rate:
+        yield from blocks
+        return
+    gcd = math.gcd(int(source_rate), int(target_rate))
+    orig, new = source_rate // gcd, target_rate // gcd
+    width = math.ceil(6 * orig / (0.99 * min(orig, new)))
+    context = math.ceil(width / orig) * orig  # left context: whole frames covering the filter's reach
+    buffer: Tensor | None = None
+    start = 0  # input index of buffer[..., 0], always a multiple of orig
+    done = 0  # output frames emitted so far
+    total = 0  # input samples seen
+    for block in blocks:
+        total += block.shape[-1]
+        buffer = block if buffer is None else torch.cat([buffer, block], dim=-1)
+        ready = (start + buffer.shape[-1] - width) // orig  # frames whose whole window the buffer holds
+        if ready <= done:
+            continue
+        out = resample(buffer, source_rate, target_rate)  # frame f of `out` is input frame start / orig + f
+        first = start // orig
+        yield out[..., (done - first) * new : (ready - first) * new]
+        done = ready
+        keep = max(0, done * orig - context)
+        buffer, start = buffer[..., keep - start :], keep
+    if buffer is None:
+        return
+    length = math.ceil(new * total / orig)  # the whole-signal output length
+    out = resample(buffer, source_rate, target_rate)
+    first = start // orig
+    yield out[..., (done - first) * new : (done - first) * new + length - done * new]
+
+
+def stream_audio(
+    path: str | os.PathLike, block_samples: int, channels: int | None = None, sample_rate: int | None = None
+) -> Iterator[Tensor]:
+    """Consecutive blocks [C, n_i] of a file, decoded one at a time: memory is bounded by the block, whatever the
+    file's length. At the file's own rate each block has ``block_samples`` samples (the last fewer); with
+    ``sample_rate`` set the blocks are resampled as they come (:func:`resample_stream`), and together they equal
+    ``read_audio(path, sample_rate, channels)``.
 
     Raises:
         DataError: unreadable file, or NaN/Inf in a block.
     """
+    _, rate, _ = audio_info(path)
+    if block_samples < 1:
+        raise DataError(f"block_samples must be >= 1, got {block_samples}")
+    blocks = _file_blocks(path, block_samples, channels)
+    yield from blocks if sample_rate is None else resample_stream(blocks, rate, sample_rate)
+
+
+def _file_blocks(path: str | os.PathLike, block_samples: int, channels: int | None) -> Iterator[Tensor]:
     import soundfile
 
-    audio_info(path)
     try:
         for block in soundfile.blocks(str(path), blocksize=block_samples, dtype="float32", always_2d=True):
             x = torch.from_numpy(block.T.copy())
@@ -127,7 +181,7 @@ def stream_audio(path: str | os.PathLike, block_samples: int, channels: int | No
             yield x if channels is None else convert_channels(x, channels)
     except DataError:
         raise
-    except Exception as err:  # libsndfile errors on a truncated file surface mid-stream
+    except Exception as err:  # noqa: BLE001 - libsndfile errors on a truncated file surface mid-stream
         raise DataError(f"{path}: unreadable audio ({err})") from None
 
 

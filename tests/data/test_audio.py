@@ -18,7 +18,7 @@ from omnitok.data import (
     read_audio,
     write_audio,
 )
-from omnitok.data.audio import rms_db
+from omnitok.data.audio import resample_stream, rms_db, stream_audio
 from omnitok.data.speech import espeak_available
 
 
@@ -37,7 +37,10 @@ def test_formats_read_back(tmp_path, suffix, tolerance):
     if suffix in (".wav", ".flac"):
         assert x.shape[-1] == len(wave) and torch.allclose(x[0], torch.from_numpy(wave), atol=tolerance)
     else:  # lossy codecs: same level, close length
-        assert abs(x.shape[-1] - len(wave)) < 0.1 * len(wave) and abs(rms_db(x[:, :n]) - rms_db(torch.from_numpy(wave))) < 1.0
+        assert (
+            abs(x.shape[-1] - len(wave)) < 0.1 * len(wave)
+            and abs(rms_db(x[:, :n]) - rms_db(torch.from_numpy(wave))) < 1.0
+        )
 
 
 def test_resampling_keeps_the_tone(tmp_path):
@@ -129,3 +132,46 @@ def test_generated_speech(tmp_path, engine):
         assert soundfile.info(str(path)).samplerate == 16_000 and x.shape[-1] > 8000 and rms_db(x) > -40
     again, _ = generate_speech(tmp_path / "again", 1, sample_rate=16_000, seed=0, engine=engine)
     assert torch.equal(read_audio(again[0]), read_audio(paths[0]))  # the same seed gives the same clips
+
+
+@pytest.mark.parametrize("source, target", [(44_100, 16_000), (16_000, 24_000), (48_000, 16_000), (22_050, 16_000)])
+def test_block_wise_resampling_equals_whole_signal_resampling(source, target):
+    import torchaudio
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3 * source // 10 + 17)  # 0.3 s and a ragged end
+    whole = torchaudio.functional.resample(x, source, target)  # the reference: one call over the whole signal
+    n = x.shape[-1]
+    for sizes in ([n], [1, 7, 0, 500, 3000, n - 3508], [997] * (n // 997) + [n % 997]):
+        parts = x.split(sizes, dim=-1)
+        streamed = torch.cat(list(resample_stream(iter(parts), source, target)), dim=-1)
+        assert streamed.shape == whole.shape, sizes
+        assert torch.allclose(streamed, whole, atol=1e-5), sizes
+
+
+def test_block_wise_resampling_holds_only_a_block_and_the_filter_reach():
+    consumed = []
+
+    def blocks():
+        for i in range(100):  # 10 s at 44.1 kHz in 0.1 s blocks
+            consumed.append(i)
+            yield torch.randn(1, 4410)
+
+    stream = resample_stream(blocks(), 44_100, 16_000)
+    first = next(stream)
+    assert len(consumed) == 1 and 1400 <= first.shape[-1] <= 1600  # out after one block: 0.1 s less the reach
+    total = first.shape[-1] + sum(part.shape[-1] for part in stream)
+    assert total == 160_000 and len(consumed) == 100
+
+
+def test_stream_audio_resamples_long_files_block_by_block(tmp_path):
+    path = tmp_path / "long.flac"
+    soundfile.write(str(path), np.stack([sine(300, 2.0, 44_100), sine(500, 2.0, 44_100, 0.3)], 1), 44_100)
+    whole = read_audio(path, 16_000, 1)
+    blocks = list(stream_audio(path, 8192, channels=1, sample_rate=16_000))
+    assert len(blocks) >= 10 and max(b.shape[-1] for b in blocks) < 8192
+    assert torch.allclose(torch.cat(blocks, -1), whole, atol=1e-5)
+    same_rate = torch.cat(list(stream_audio(path, 8192, channels=2)), -1)
+    assert torch.equal(same_rate, read_audio(path, channels=2))
+    with pytest.raises(DataError, match="block_samples"):
+        next(stream_audio(path, 0))
