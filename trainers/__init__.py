@@ -12,7 +12,7 @@ from omnitok.trainers.audio_discriminators import (
     MultiPeriodDiscriminator,
     MultiScaleSTFTDiscriminator,
 )
-from omnitok.trainers.audio_losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
+from omnitok.trainers.audio_losses import MultiResolutionSTFTLoss, MultiScaleMelLoss, SISDRLoss
 from omnitok.trainers.data import ImageDataModule
 from omnitok.trainers.ema import WeightEma
 from omnitok.trainers.export import export_checkpoint, tokenizer_from_checkpoint
@@ -38,6 +38,7 @@ __all__ = [
     "PerceptualLoss",
     "ReconstructionLoss",
     "RunSettings",
+    "SISDRLoss",
     "SemanticDistillationLoss",
     "TokenizerTrainer",
     "VideoDataModule",

@@ -1,4 +1,6 @@
-"""Spectral loss terms for audio codecs: multi-scale mel L1 (DAC) and multi-resolution STFT (Parallel WaveGAN).
+"""Loss terms for audio codecs: multi-scale mel L1 (DAC), multi-resolution STFT (Parallel WaveGAN) and negative
+SI-SDR (a scale-invariant waveform term: the spectral terms are blind to phase, L1 pulls an out-of-phase output
+towards silence; SI-SDR rewards the waveform itself, whatever its gain).
 
 Both take waveforms [B, C, S] (stereo channels are folded into the batch) and, like every generator loss term,
 carry ``name`` and ``weight``. Spectrograms come from torchaudio (imported when a term is built).
@@ -60,8 +62,13 @@ class MultiScaleMelLoss(nn.Module, Configurable):
         self.log_weight, self.linear_weight, self.clamp = float(log_weight), float(linear_weight), float(clamp)
         self.transforms = nn.ModuleList(
             torchaudio.transforms.MelSpectrogram(
-                sample_rate=sample_rate, n_fft=n_fft, hop_length=max(1, n_fft // 4), n_mels=mels, power=1.0,
-                center=True, pad_mode="reflect",
+                sample_rate=sample_rate,
+                n_fft=n_fft,
+                hop_length=max(1, n_fft // 4),
+                n_mels=mels,
+                power=1.0,
+                center=True,
+                pad_mode="reflect",
             )
             for n_fft, mels in zip(n_ffts, n_mels)
         )
@@ -89,7 +96,9 @@ class MultiResolutionSTFTLoss(nn.Module, Configurable):
         weight: weight of the term.
     """
 
-    def __init__(self, n_ffts: Sequence[int] = (512, 1024, 2048), hops: Sequence[int] = (128, 256, 512), weight: float = 1.0):
+    def __init__(
+        self, n_ffts: Sequence[int] = (512, 1024, 2048), hops: Sequence[int] = (128, 256, 512), weight: float = 1.0
+    ):
         super().__init__()
         if len(n_ffts) != len(hops) or not n_ffts:
             raise ConfigError(f"n_ffts and hops need one entry per resolution, got {list(n_ffts)} and {list(hops)}")
@@ -108,3 +117,29 @@ class MultiResolutionSTFTLoss(nn.Module, Configurable):
                 convergence = torch.linalg.norm(s_hat - s) / torch.linalg.norm(s).clamp_min(1e-7)
                 total = total + convergence + F.l1_loss(s_hat.log(), s.log())
         return total / len(self.resolutions)
+
+
+class SISDRLoss(nn.Module, Configurable):
+    """Negative scale-invariant SDR in dB, averaged over batch and channels (Le Roux et al., 2019).
+
+    Per signal (both made zero-mean): ``target = <x_hat, x> x / ||x||^2``, loss ``-10 log10(||target||^2 /
+    ||x_hat - target||^2)``; ``eps`` keeps silent segments finite. Lower is better; 0 is equal energy of signal and
+    error, -20 is an error 20 dB below the signal.
+
+    Args:
+        weight: weight of the term (1 dB of SI-SDR is ``weight`` units of loss).
+        eps: added to both energies.
+    """
+
+    def __init__(self, weight: float = 0.05, eps: float = 1e-8):
+        super().__init__()
+        self.name, self.weight, self.eps = "si_sdr", float(weight), float(eps)
+
+    def forward(self, reconstruction: Tensor, target: Tensor) -> Tensor:
+        x_hat, x = _fold(reconstruction, target)
+        with torch.autocast(x.device.type, enabled=False):
+            x, x_hat = x - x.mean(-1, keepdim=True), x_hat - x_hat.mean(-1, keepdim=True)
+            alpha = (x_hat * x).sum(-1, keepdim=True) / (x.pow(2).sum(-1, keepdim=True) + self.eps)
+            projection = alpha * x
+            ratio = (projection.pow(2).sum(-1) + self.eps) / ((x_hat - projection).pow(2).sum(-1) + self.eps)
+            return -10 * torch.log10(ratio).mean()

@@ -15,7 +15,7 @@ from omnitok.trainers.audio_discriminators import (
     MultiScaleSTFTDiscriminator,
     feature_matching,
 )
-from omnitok.trainers.audio_losses import MultiResolutionSTFTLoss, MultiScaleMelLoss
+from omnitok.trainers.audio_losses import MultiResolutionSTFTLoss, MultiScaleMelLoss, SISDRLoss
 
 
 def stft_numpy(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
@@ -96,7 +96,9 @@ def test_spectral_losses_fold_stereo_and_check_shapes(pair):
 def test_losses_carry_gradients(pair):
     x_hat, x = pair
     x_hat = x_hat.clone().requires_grad_()
-    total = MultiScaleMelLoss(8000, n_ffts=[64, 256], n_mels=[10, 40])(x_hat, x) + MultiResolutionSTFTLoss([256], [64])(x_hat, x)
+    total = MultiScaleMelLoss(8000, n_ffts=[64, 256], n_mels=[10, 40])(x_hat, x) + MultiResolutionSTFTLoss([256], [64])(
+        x_hat, x
+    )
     total.backward()
     assert x_hat.grad is not None and torch.isfinite(x_hat.grad).all() and x_hat.grad.abs().sum() > 0
 
@@ -130,3 +132,24 @@ def test_feature_matching_and_gan_formulas():
     assert float(lsgan.generator_loss(fake_x, real_x)) == pytest.approx(1.25**2 + 0.75)
     assert float(lsgan.discriminator_loss(real_x, fake_x)[0]) == pytest.approx(0.25 + 0.0625)
     assert float(hinge.balance(torch.tensor(1.0), torch.tensor(1.0), None)) == 2.0
+
+
+def test_si_sdr_loss_matches_written_out_formula_and_ignores_gain():
+    torch.manual_seed(0)
+    x = torch.randn(3, 2, 800)
+    x_hat = 0.7 * x + 0.3 * torch.randn(3, 2, 800)
+    expected = []
+    for s, e in zip(x.double().flatten(0, 1).numpy(), x_hat.double().flatten(0, 1).numpy()):
+        s, e = s - s.mean(), e - e.mean()
+        target = (e @ s) / (s @ s) * s
+        expected.append(-10 * np.log10((target @ target) / ((e - target) @ (e - target))))
+    loss = SISDRLoss(weight=0.5)
+    assert loss.name == "si_sdr" and loss.weight == 0.5
+    assert loss(x_hat, x).item() == pytest.approx(np.mean(expected), rel=1e-4)
+    assert loss(3.0 * x_hat + 0.1, x).item() == pytest.approx(loss(x_hat, x).item(), rel=1e-4)  # gain and offset
+    assert loss(x, x).item() < -60 and loss(-x, x).item() < -60  # perfect (sign is part of the gain)
+    x_hat.requires_grad_(True)
+    loss(x_hat, x).backward()
+    assert torch.isfinite(x_hat.grad).all() and x_hat.grad.abs().sum() > 0
+    with pytest.raises(ShapeError):
+        loss(x_hat[..., :10], x)
