@@ -102,3 +102,13 @@ def test_full_world_recipe_beats_three_times_chance(tmp_path):
     headline = run_world(config, tmp_path / "world", base=CONFIGS).metrics["headline"]
     assert headline["understanding_exact"] >= 3 * headline["understanding_chance"]
     assert headline["generation_attribute_accuracy"] >= 3 * headline["generation_chance"]
+
+
+def test_evaluation_settings_are_checked():
+    from omnitok.unified.world_eval import WorldEvalSettings
+
+    assert WorldEvalSettings.from_dict({"split": "val"}).split == "val"
+    with pytest.raises(ConfigError, match="split"):
+        WorldEvalSettings.from_dict({"split": "train"})  # training scenes are never scored
+    with pytest.raises(ConfigError, match="unknown evaluation"):
+        WorldEvalSettings.from_dict({"cfg": 3.0})
