@@ -47,16 +47,23 @@ class SceneClassifier(nn.Module):
 
 
 def train_scene_classifier(
-    channels: int = 64, steps: int = 600, batch_size: int = 64, size: int = 32, seed: int = 0, pool: int = 8192
+    channels: int = 64,
+    steps: int = 600,
+    batch_size: int = 64,
+    size: int = 32,
+    seed: int = 0,
+    pool: int = 8192,
+    test_scenes: int = 1024,
 ) -> tuple[SceneClassifier, float]:
-    """Train a :class:`SceneClassifier` on ``pool`` labelled scenes; returns it and its held-out accuracy."""
+    """Train a :class:`SceneClassifier` on ``pool`` labelled scenes; returns it and its accuracy on ``test_scenes``
+    held-out ones."""
     from omnitok.data.labelled import SCENE_CLASSES, labelled_scenes
 
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         net = SceneClassifier(channels, len(SCENE_CLASSES))
-    train, test = labelled_scenes(pool, size, "train", seed), labelled_scenes(1024, size, "test", seed)
+    train, test = labelled_scenes(pool, size, "train", seed), labelled_scenes(test_scenes, size, "test", seed)
     optimizer = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=3e-3, total_steps=steps)
     net.train()
@@ -133,14 +140,14 @@ class SceneTeacher(SemanticTeacher):
 
 
 def save_scene_teacher(
-    path: str | Path, channels: int = 64, steps: int = 600, seed: int = 0, pool: int = 8192
+    path: str | Path, channels: int = 64, steps: int = 600, seed: int = 0, pool: int = 8192, test_scenes: int = 1024
 ) -> float:
     """Train the scene classifier on ``pool`` scenes and write ``path`` (safetensors) + ``path.json``; returns its
-    held-out accuracy (1024 test scenes)."""
+    accuracy on ``test_scenes`` held-out scenes."""
     from safetensors.torch import save_file
 
     start = time.perf_counter()
-    net, accuracy = train_scene_classifier(channels, steps, seed=seed, pool=pool)
+    net, accuracy = train_scene_classifier(channels, steps, seed=seed, pool=pool, test_scenes=test_scenes)
     path = Path(path)
     with atomic_path(path) as tmp:
         save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))

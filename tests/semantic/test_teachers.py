@@ -83,7 +83,7 @@ def test_scene_teacher_trains_saves_and_loads(tmp_path, monkeypatch):
     from omnitok.semantic import scene
 
     path = tmp_path / "teacher.safetensors"
-    accuracy = save_scene_teacher(path, channels=16, steps=40, pool=512)
+    accuracy = save_scene_teacher(path, channels=16, steps=40, pool=512, test_scenes=256)
     assert path.is_file() and (tmp_path / "teacher.safetensors.json").is_file()
     assert accuracy > 2 / 9  # 40 steps already beat chance (1/9) clearly
     teacher = SceneTeacher(weights=str(path), channels=16)
