@@ -1,9 +1,10 @@
 """The quickstart teacher: a small CNN classifier of the labelled procedural scenes, trained first, then frozen.
 
 A random-init teacher carries no semantics, so a linear-probe gain from distilling it would be noise. This
-teacher is trained on the 9 shape/colour classes of :func:`omnitok.data.labelled.labelled_scenes` (CPU, under a
-minute); its feature map (stride 4, before the global pooling of the classifier head) is the distillation
-target. Weights are saved with safetensors next to a JSON note of its held-out accuracy.
+teacher is trained on the 9 shape/colour classes of :func:`omnitok.data.labelled.labelled_scenes` (about 2.5
+CPU-minutes; the default 600 steps reach 52% held-out accuracy, chance 11%); its feature map (stride 4, before
+the global pooling of the classifier head) is the distillation target. Weights are saved with safetensors next
+to a JSON note of its held-out accuracy.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class SceneTeacher(SemanticTeacher):
 
     Args:
         weights: safetensors file of a trained classifier; None: random init (tests only).
-        train_if_missing: when ``weights`` does not exist, train the classifier (seeded, CPU, under a minute) and
+        train_if_missing: when ``weights`` does not exist, train the classifier (seeded, a few CPU-minutes) and
             save it there first, with ``<weights>.json`` noting its held-out accuracy.
         channels, train_steps, seed: the classifier's width and training run (when trained here).
     """
