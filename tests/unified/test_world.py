@@ -105,3 +105,17 @@ def test_bad_arguments_are_clear_errors():
         World().scene("dev", 0)
     with pytest.raises(DataError, match="colour"):
         Scene("circle", "purple", "top left")
+
+
+def test_spoken_caption():
+    from omnitok.data.speech import espeak_available
+    from omnitok.data.world import spoken_caption
+
+    if not espeak_available():
+        with pytest.raises(DataError, match="espeak-ng"):
+            spoken_caption(Scene("circle", "red", "top left"))
+        return
+    audio = spoken_caption(Scene("circle", "red", "top left"), sample_rate=16_000)
+    assert audio.ndim == 2 and audio.shape[0] == 1
+    assert 0.8 * 16_000 < audio.shape[1] < 6 * 16_000  # seven words at 160 words per minute: about 2.6 s
+    assert float(audio.abs().max()) > 0.05
