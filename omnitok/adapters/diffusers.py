@@ -26,7 +26,29 @@ from omnitok.protocol import TokenizerSpec
 DIFFUSERS_RANGE = (-1.0, 1.0)
 
 
-class VQModelAdapter(ModelAdapter):
+class _DiffusersAdapter(ModelAdapter):
+    """Loads ``diffusers.<wrapped_classes[0]>`` with ``from_pretrained`` (failures as WeightsError)."""
+
+    library = "diffusers"
+
+    @classmethod
+    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
+        import diffusers
+
+        return _load(getattr(diffusers, cls.wrapped_classes[0]), ref, kwargs)
+
+
+class _GaussianVAEAdapter(_DiffusersAdapter):
+    """A diffusers VAE whose ``encode`` gives a ``latent_dist`` (its mode is the latent) and ``decode`` a ``.sample``."""
+
+    def _encode(self, x: Tensor) -> Tensor:
+        return self.model.encode(x).latent_dist.mode()
+
+    def _decode(self, tokens: Tensor) -> Tensor:
+        return self.model.decode(tokens).sample
+
+
+class VQModelAdapter(_DiffusersAdapter):
     """diffusers ``VQModel`` (latent-diffusion VQ-f4/f8, Kandinsky's MoVQ) as an omnitok tokenizer.
 
     ``encode``: x [B, 3, H, W] -> indices [B, H/f, W/f] in [0, num_vq_embeddings): ``model.encode(x).latents``
@@ -40,7 +62,6 @@ class VQModelAdapter(ModelAdapter):
         value_range: the range ``encode`` takes and ``decode`` returns; default the model's own (-1, 1).
     """
 
-    library = "diffusers"
     wrapped_classes = ("VQModel",)
     config_types = ("VQModel",)
 
@@ -58,12 +79,6 @@ class VQModelAdapter(ModelAdapter):
         )
         super().__init__(model, spec, value_range)
 
-    @classmethod
-    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
-        import diffusers
-
-        return _load(getattr(diffusers, cls.wrapped_classes[0]), ref, kwargs)
-
     def _encode(self, x: Tensor) -> Tensor:
         latents = self.model.encode(x).latents  # (B, vq_embed_dim, h, w)
         _, _, (_, _, indices) = self.model.quantize(latents)  # flat (B*h*w,)
@@ -79,7 +94,7 @@ class VQModelAdapter(ModelAdapter):
         return self.model.decode(quantized, force_not_quantize=True).sample
 
 
-class AutoencoderKLAdapter(ModelAdapter):
+class AutoencoderKLAdapter(_GaussianVAEAdapter):
     """diffusers ``AutoencoderKL`` (Stable Diffusion / SDXL / SD3 / FLUX VAEs) as a continuous omnitok tokenizer.
 
     ``encode``: x [B, 3, H, W] -> the posterior's mode ``model.encode(x).latent_dist.mode()`` [B, latent_channels,
@@ -93,7 +108,6 @@ class AutoencoderKLAdapter(ModelAdapter):
         value_range: the range ``encode`` takes and ``decode`` returns; default the model's own (-1, 1).
     """
 
-    library = "diffusers"
     wrapped_classes = ("AutoencoderKL",)
     config_types = ("AutoencoderKL",)
 
@@ -113,20 +127,8 @@ class AutoencoderKLAdapter(ModelAdapter):
         )
         super().__init__(model, spec, value_range)
 
-    @classmethod
-    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
-        import diffusers
 
-        return _load(getattr(diffusers, cls.wrapped_classes[0]), ref, kwargs)
-
-    def _encode(self, x: Tensor) -> Tensor:
-        return self.model.encode(x).latent_dist.mode()
-
-    def _decode(self, tokens: Tensor) -> Tensor:
-        return self.model.decode(tokens).sample
-
-
-class AutoencoderKLCosmosAdapter(ModelAdapter):
+class AutoencoderKLCosmosAdapter(_GaussianVAEAdapter):
     """diffusers ``AutoencoderKLCosmos`` (NVIDIA Cosmos-1.0 continuous video tokenizers, e.g.
     ``load_adapter("diffusers:nvidia/Cosmos-1.0-Tokenizer-CV8x8x8/vae")``, the folder diffusers loads it from) as a
     continuous, causal omnitok video tokenizer.
@@ -150,7 +152,6 @@ class AutoencoderKLCosmosAdapter(ModelAdapter):
         value_range: the range ``encode`` takes and ``decode`` returns; default the model's own (-1, 1).
     """
 
-    library = "diffusers"
     wrapped_classes = ("AutoencoderKLCosmos",)
     config_types = ("AutoencoderKLCosmos",)
 
@@ -169,18 +170,6 @@ class AutoencoderKLCosmosAdapter(ModelAdapter):
             causal_time=True,
         )
         super().__init__(model, spec, value_range)
-
-    @classmethod
-    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
-        import diffusers
-
-        return _load(getattr(diffusers, cls.wrapped_classes[0]), ref, kwargs)
-
-    def _encode(self, x: Tensor) -> Tensor:
-        return self.model.encode(x).latent_dist.mode()
-
-    def _decode(self, tokens: Tensor) -> Tensor:
-        return self.model.decode(tokens).sample
 
 
 def cosmos_factors(model: nn.Module) -> tuple[int, int]:
