@@ -28,12 +28,17 @@ WEIGHTS_NAME = "model.safetensors"
 
 def save_pretrained(model: nn.Module, directory: str | os.PathLike) -> Path:
     """Write ``model``'s config and weights into ``directory`` (each file atomically) and return the folder."""
+    return write_checkpoint(model, {"omnitok_version": omnitok.__version__, "model": to_config(model)}, directory)
+
+
+def write_checkpoint(model: nn.Module, config: dict[str, Any], directory: str | os.PathLike) -> Path:
+    """Write ``model``'s weights (safetensors, CPU) and ``config`` (JSON) into ``directory``, each file atomically;
+    return the folder. Shared by every omnitok checkpoint format (tokenizers, the unified Transformer)."""
     from safetensors.torch import save_file
 
     directory = Path(directory)
-    config = {"omnitok_version": omnitok.__version__, "model": to_config(model)}
     with atomic_path(directory / WEIGHTS_NAME) as tmp:
-        state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp), metadata={"format": "pt", "omnitok_version": omnitok.__version__})
     with atomic_path(directory / CONFIG_NAME) as tmp:
         tmp.write_text(json.dumps(config, indent=2) + "\n")
@@ -50,7 +55,7 @@ def load_tokenizer(
     """Rebuild a saved tokenizer from a local folder, a model-zoo name or a hub id; returned in eval mode."""
     folder = _resolve(ref, revision)
     model = _build(folder, trust_remote_code)
-    _load_weights(model, folder / WEIGHTS_NAME)
+    load_weights(model, folder / WEIGHTS_NAME)
     return model.to(map_location).eval()
 
 
@@ -71,7 +76,9 @@ def _resolve(ref: str | os.PathLike, revision: str | None) -> Path:
     if path.exists():
         raise WeightsError(f"{path} is a file; load_tokenizer needs the folder save_pretrained wrote")
     if not _HUB_ID.fullmatch(name):
-        raise WeightsError(f"no tokenizer folder at {path} (and {name!r} is neither a zoo name nor a hub id 'owner/name')")
+        raise WeightsError(
+            f"no tokenizer folder at {path} (and {name!r} is neither a zoo name nor a hub id 'owner/name')"
+        )
     return _download(name, revision)
 
 
@@ -110,8 +117,9 @@ def _build(folder: Path, trust_remote_code: bool) -> nn.Module:
     return model
 
 
-def _load_weights(model: nn.Module, path: Path) -> None:
-    """Copy the safetensors weights into the freshly built (CPU) model, strictly."""
+def load_weights(model: nn.Module, path: Path) -> None:
+    """Copy the safetensors weights into the freshly built (CPU) model, strictly (WeightsError on a missing,
+    corrupt or mismatched file)."""
     from safetensors.torch import load_file
 
     if not path.is_file():
@@ -125,4 +133,6 @@ def _load_weights(model: nn.Module, path: Path) -> None:
     except RuntimeError as err:
         raise WeightsError(f"weights {path} do not match the config: {err}") from err
     if missing or unexpected:
-        raise WeightsError(f"weights {path} do not match the config: missing {sorted(missing)}, unexpected {sorted(unexpected)}")
+        raise WeightsError(
+            f"weights {path} do not match the config: missing {sorted(missing)}, unexpected {sorted(unexpected)}"
+        )

@@ -12,13 +12,10 @@ import torch
 
 import omnitok
 from omnitok.errors import ConfigError, WeightsError
+from omnitok.hub import CONFIG_NAME, WEIGHTS_NAME, load_weights, write_checkpoint
 from omnitok.unified.model import TransformerConfig, UnifiedTransformer
 from omnitok.unified.text import TextVocabulary
 from omnitok.unified.vocabulary import SharedVocabulary
-from omnitok.utils import atomic_path
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
 
 
 @dataclasses.dataclass
@@ -44,8 +41,6 @@ def check_compatible(model: UnifiedTransformer, vocab: SharedVocabulary) -> None
 
 def save_unified(model: UnifiedTransformer, vocab: SharedVocabulary, directory: str | os.PathLike) -> Path:
     """Write the model config, the vocabulary layout and the weights into ``directory``; return the folder."""
-    from safetensors.torch import save_file
-
     check_compatible(model, vocab)
     directory = Path(directory)
     config = {
@@ -53,12 +48,7 @@ def save_unified(model: UnifiedTransformer, vocab: SharedVocabulary, directory: 
         "unified_transformer": model.config.to_dict(),
         "vocabulary": vocab.to_dict(),
     }
-    with atomic_path(directory / WEIGHTS_NAME) as tmp:
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp), metadata={"format": "pt", "omnitok_version": omnitok.__version__})
-    with atomic_path(directory / CONFIG_NAME) as tmp:
-        tmp.write_text(json.dumps(config, indent=2) + "\n")
-    return directory
+    return write_checkpoint(model, config, directory)
 
 
 def load_unified(
@@ -66,8 +56,6 @@ def load_unified(
 ) -> LoadedUnified:
     """Rebuild what :func:`save_unified` wrote; ``text`` replaces the saved text vocabulary (see
     ``SharedVocabulary.from_dict``). The model comes back in eval mode."""
-    from safetensors.torch import load_file
-
     directory = Path(directory)
     config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
     if not config_path.is_file() or not weights_path.is_file():
@@ -81,16 +69,5 @@ def load_unified(
     vocab = SharedVocabulary.from_dict(vocab_data, text=text)
     model = UnifiedTransformer(model_config)
     check_compatible(model, vocab)
-    try:
-        state = load_file(str(weights_path))
-    except Exception as err:  # safetensors raises several types for truncated or corrupt files
-        raise WeightsError(f"cannot read weights {weights_path}: {err}") from err
-    try:
-        missing, unexpected = model.load_state_dict(state, strict=False)
-    except RuntimeError as err:
-        raise WeightsError(f"weights {weights_path} do not match the config: {err}") from err
-    if missing or unexpected:
-        raise WeightsError(
-            f"weights {weights_path} do not match: missing {sorted(missing)}, unexpected {sorted(unexpected)}"
-        )
+    load_weights(model, weights_path)
     return LoadedUnified(model.to(map_location).eval(), vocab)
