@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from omnitok.errors import ConfigError, DataError, ShapeError
+from omnitok.errors import ConfigError, ShapeError
 from omnitok.evaluation.sets import check_modality
 from omnitok.protocol import TokenizerSpec
 
@@ -156,33 +156,22 @@ def _read(
     root: Path, files: list[Path], rate: int, channels: int, seconds: float, skip: bool, engine: str | None
 ) -> EvalAudio:
     from omnitok.data import read_audio
+    from omnitok.evaluation.data import read_files
 
     length = round(seconds * rate)
     policy = AUDIO_POLICY.format(seconds=seconds, channels=channels, rate=rate)
     digest = hashlib.sha256(f"{policy}\n{engine or ''}\n".encode())
-    clips, names, lengths, skipped = [], [], [], []
-    for path in files:
-        name = path.relative_to(root).as_posix()
-        try:
-            data = path.read_bytes()
-            x = read_audio(path, rate, channels, seconds=seconds)[:, :length]
-        except OSError as err:
-            skipped.append(f"{path}: cannot read file ({err.strerror or err})")
-            continue
-        except DataError as err:
-            skipped.append(str(err))
-            continue
-        lengths.append(x.shape[-1])
-        clips.append(torch.nn.functional.pad(x, (0, length - x.shape[-1])))
-        names.append(name)
-        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    if skipped and not skip:
-        listed = "\n  ".join(skipped[:10]) + (f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else "")
-        raise DataError(
-            f"{len(skipped)} file(s) under {root} cannot be read (pass --skip-unreadable to leave them out):\n  {listed}"
-        )
-    if not clips:
-        raise DataError(f"no readable audio files under {root}")
+    clips, names, skipped = read_files(
+        root,
+        files,
+        digest,
+        lambda path, _: read_audio(path, rate, channels, seconds=seconds)[:, :length],
+        lambda x: x,
+        "audio files",
+        skip,
+    )
+    lengths = [x.shape[-1] for x in clips]
+    clips = [torch.nn.functional.pad(x, (0, length - x.shape[-1])) for x in clips]
     return EvalAudio(torch.stack(clips), names, str(root), rate, seconds, digest.hexdigest(), lengths, skipped, engine)
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor
@@ -22,6 +24,7 @@ from omnitok.evaluation.sets import check_modality, to_uint8
 from omnitok.protocol import TokenizerSpec
 
 BUILTIN = "builtin"
+T = TypeVar("T")
 RESIZE_POLICY = "shorter side resized to {r} (bicubic, antialiased), center crop {r} x {r}, 8-bit RGB"
 
 
@@ -105,21 +108,55 @@ def load_eval_images(
         return _builtin(resolution, max_samples, seed)
     root = Path(root)
     files = choose_subset(list_image_files(root), max_samples, seed)
-    images, names, skipped = [], [], []
     digest = hashlib.sha256(f"{RESIZE_POLICY}\n".encode())
+    images, names, skipped = read_files(
+        root,
+        files,
+        digest,
+        lambda path, data: decode_image_bytes(data, str(path)),
+        lambda image: ((resize_and_crop(image, resolution, crop="center") + 1.0) * 127.5).round().to(torch.uint8),
+        "images",
+        skip_unreadable,
+    )
+    return EvalImages(torch.stack(images), names, str(root), resolution, digest.hexdigest(), skipped)
+
+
+def read_files(
+    root: Path,
+    files: list[Path],
+    digest: Any,
+    decode: Callable[[Path, bytes], Any],
+    prepare: Callable[[Any], T],
+    kind: str,
+    skip_unreadable: bool,
+) -> tuple[list[T], list[str], list[str]]:
+    """Read the files of an evaluation set (any modality) one by one, with one rule for unreadable files.
+
+    Each file's bytes are read once; ``decode(path, bytes)`` turns them into media, and ``prepare`` (outside the
+    skip rule: its errors are not the file's fault) into the stored sample. A file whose read or decode raises
+    DataError or OSError is listed in ``skipped``. ``digest`` is updated with every used file's relative
+    path and the SHA-256 of its bytes.
+
+    Returns:
+        (samples, names relative to ``root``, skipped messages).
+
+    Raises:
+        DataError: some files could not be read and ``skip_unreadable`` is False (the first ten are named), or no
+            file could be read (``kind`` names what was looked for, e.g. "images").
+    """
+    samples, names, skipped = [], [], []
     for path in files:
         name = path.relative_to(root).as_posix()
         try:
             data = path.read_bytes()  # read once: decoded and hashed from the same bytes
+            media = decode(path, data)
+        except DataError as err:  # before OSError, which DataError subclasses: its message already names the file
+            skipped.append(str(err))
+            continue
         except OSError as err:
             skipped.append(f"{path}: cannot read file ({err.strerror or err})")
             continue
-        try:
-            image = decode_image_bytes(data, str(path))
-        except DataError as err:
-            skipped.append(str(err))
-            continue
-        images.append(((resize_and_crop(image, resolution, crop="center") + 1.0) * 127.5).round().to(torch.uint8))
+        samples.append(prepare(media))
         names.append(name)
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     if skipped and not skip_unreadable:
@@ -127,9 +164,9 @@ def load_eval_images(
         raise DataError(
             f"{len(skipped)} file(s) under {root} cannot be read (pass --skip-unreadable to leave them out):\n  {listed}"
         )
-    if not images:
-        raise DataError(f"no readable images under {root}")
-    return EvalImages(torch.stack(images), names, str(root), resolution, digest.hexdigest(), skipped)
+    if not samples:
+        raise DataError(f"no readable {kind} under {root}")
+    return samples, names, skipped
 
 
 def choose_subset(items: list, max_samples: int | None, seed: int) -> list:

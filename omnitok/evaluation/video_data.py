@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from omnitok.errors import ConfigError, DataError, ShapeError
+from omnitok.errors import ConfigError, ShapeError
 from omnitok.evaluation.sets import check_modality, to_uint8
 from omnitok.protocol import TokenizerSpec
 
@@ -144,33 +144,26 @@ def load_eval_videos(
 
 def _read(root: Path, files: list[Path], frames: int, resolution: int, stride: int, skip: bool) -> EvalVideos:
     from omnitok.data.video import read_video, resize_and_crop_video, video_info
+    from omnitok.evaluation.data import read_files
 
     policy = VIDEO_POLICY.format(frames=frames, stride=stride, r=resolution)
     digest = hashlib.sha256(f"{policy}\n".encode())
-    clips, names, rates, skipped = [], [], [], []
-    for path in files:
-        name = path.relative_to(root).as_posix()
-        try:
-            data = path.read_bytes()
-            rate = video_info(path).fps
-            video = read_video(path, frames, stride=stride, position="start", short="repeat_last")
-        except OSError as err:
-            skipped.append(f"{path}: cannot read file ({err.strerror or err})")
-            continue
-        except DataError as err:
-            skipped.append(str(err))
-            continue
-        rates.append(rate)
-        clips.append(to_uint8(resize_and_crop_video(video, resolution, crop="center", value_range=(0.0, 1.0))))
-        names.append(name)
-        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
-    if skipped and not skip:
-        listed = "\n  ".join(skipped[:10]) + (f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else "")
-        raise DataError(
-            f"{len(skipped)} file(s) under {root} cannot be read (pass --skip-unreadable to leave them out):\n  {listed}"
-        )
-    if not clips:
-        raise DataError(f"no readable videos under {root}")
+    samples, names, skipped = read_files(
+        root,
+        files,
+        digest,
+        lambda path, _: (
+            video_info(path).fps,
+            read_video(path, frames, stride=stride, position="start", short="repeat_last"),
+        ),
+        lambda read: (
+            read[0],
+            to_uint8(resize_and_crop_video(read[1], resolution, crop="center", value_range=(0.0, 1.0))),
+        ),
+        "videos",
+        skip,
+    )
+    rates, clips = [r for r, _ in samples], [c for _, c in samples]
     rates = [r for r in rates if r > 0]
     fps = (sorted(rates)[len(rates) // 2] if rates else GENERATED_FPS) / stride
     return EvalVideos(torch.stack(clips), names, str(root), resolution, stride, fps, digest.hexdigest(), skipped)
