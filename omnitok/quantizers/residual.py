@@ -73,10 +73,14 @@ class ResidualQuantizer(Quantizer):
         for i, (level, scale) in enumerate(zip(self.levels, self.level_scales)):
             level_active = (active & (kept > i))[:, None]
             out = level.quantize_flat(residual / scale, active=level_active[:, 0])
-            # each level contributes its straight-through output (so its projections train, as in EnCodec/DAC);
-            # the next residual subtracts the exact, detached code values
-            quantized = quantized + out.quantized * scale * level_active
-            residual = residual - level.decode_flat(out.indices).detach() * scale * level_active
+            # each level contributes its straight-through output (so its projections train, as in EnCodec/DAC).
+            # The next residual subtracts the exact code values but with the same straight-through gradient, so
+            # the chain cancels and the encoder gets the identity once (as in DAC); a detached subtraction gave it
+            # the identity once per active level, a gradient scaled by 1..n from sample to sample under dropout.
+            step = out.quantized * scale
+            code = level.decode_flat(out.indices).detach() * scale + (step - step.detach())
+            quantized = quantized + step * level_active
+            residual = residual - code * level_active
             loss = loss + out.loss
             indices.append(out.indices)
             metrics.update({f"level{i}/{k}": v for k, v in out.metrics.items()})
