@@ -8,7 +8,6 @@ is skipped and counted; too many in a row stop training with a clear error. The 
 
 from __future__ import annotations
 
-import math
 import random
 import warnings
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from omnitok.metrics import psnr, to_unit_range
 from omnitok.quantizers.stats import CodebookStats
 from omnitok.trainers.adversarial import AdversarialLoss
 from omnitok.trainers.ema import WeightEma
+from omnitok.trainers.schedule import lr_factor
 
 CHECKPOINT_KEY = "omnitok"
 
@@ -115,12 +115,7 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
 
     # ------------------------------------------------------------------------------------------- optimizers
     def _schedule(self, step: int) -> float:
-        if self.warmup_steps and step < self.warmup_steps:
-            return (step + 1) / self.warmup_steps
-        if self.lr_schedule == "constant":
-            return 1.0
-        progress = min(1.0, (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps))
-        return self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+        return lr_factor(step, self.warmup_steps, self.lr_schedule, self.min_lr_ratio, self.max_steps)
 
     def _make_optimizer(self, params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
         cls = torch.optim.AdamW if self.weight_decay else torch.optim.Adam

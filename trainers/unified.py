@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from omnitok.errors import ConfigError, NonFiniteError
+from omnitok.trainers.schedule import lr_factor
 
 TEXT = "text"
 
@@ -116,12 +117,7 @@ class UnifiedTrainer(pl.LightningModule):
 
     # ----------------------------------------------------------------------------------------- optimizers
     def _schedule(self, step: int) -> float:
-        if self.warmup_steps and step < self.warmup_steps:
-            return (step + 1) / self.warmup_steps
-        if self.lr_schedule == "constant":
-            return 1.0
-        progress = min(1.0, (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps))
-        return self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+        return lr_factor(step, self.warmup_steps, self.lr_schedule, self.min_lr_ratio, self.max_steps)
 
     def configure_optimizers(self) -> Any:
         decay = [p for p in self.model.parameters() if p.requires_grad and p.ndim >= 2]
