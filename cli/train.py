@@ -59,15 +59,21 @@ def _recipe(args: argparse.Namespace, resumed_folder: Path | None) -> dict:
     if not paths:
         raise ConfigError("omnitok train needs --config RECIPE.yaml (or --resume RUN_FOLDER)")
     config = load_yaml_config(*paths)
-    for override in args.overrides:
-        key, sep, value = override.partition("=")
-        if not sep:
-            raise ConfigError(f"--set expects KEY=VALUE, got {override!r}")
-        set_by_path(config, key.strip(), parse_value(value))
+    apply_overrides(config, args.overrides)
     return config
 
 
 _FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def apply_overrides(config: dict, overrides: list[str]) -> None:
+    """Apply ``--set KEY=VALUE`` overrides to a recipe in place: KEY is a dotted path (``set_by_path``), VALUE is
+    read by :func:`parse_value`. Raises ConfigError for an override without '='."""
+    for override in overrides:
+        key, sep, value = override.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects KEY=VALUE, got {override!r}")
+        set_by_path(config, key.strip(), parse_value(value))
 
 
 def parse_value(text: str) -> object:

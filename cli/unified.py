@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from omnitok.config import load_yaml_config, set_by_path
+from omnitok.config import load_yaml_config
 from omnitok.errors import ConfigError
 
 WORLD_HELP = """\
@@ -36,17 +36,13 @@ def add_world_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_world_command(args: argparse.Namespace) -> int:
-    from omnitok.cli.train import parse_value
+    from omnitok.cli.train import apply_overrides
     from omnitok.trainers.unified_run import run_world
 
     if not args.config:
         raise ConfigError("omnitok world needs --config RECIPE.yaml (e.g. configs/unified/world_image.yaml)")
     config = load_yaml_config(*args.config)
-    for override in args.overrides:
-        key, sep, value = override.partition("=")
-        if not sep:
-            raise ConfigError(f"--set expects KEY=VALUE, got {override!r}")
-        set_by_path(config, key.strip(), parse_value(value))
+    apply_overrides(config, args.overrides)
     result = run_world(config, args.out, base=Path(args.config[-1]).parent)
     headline = result.metrics["headline"]
     print(
