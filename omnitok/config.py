@@ -8,14 +8,17 @@ from a hub must not be able to name ``os.system``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import inspect
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from omnitok.errors import ConfigError
+
+T = TypeVar("T")
 
 TRUSTED_PREFIXES = ("omnitok.", "torch.nn.")
 _INIT_ARGS = "_omnitok_init_args"
@@ -178,6 +181,17 @@ def set_by_path(config: dict[str, Any], dotted: str, value: Any) -> None:
                     raise ConfigError(f"cannot set {dotted!r}: {'.'.join(keys[: i + 1])} is not a mapping")
                 node[key] = {}
             node = node[key]
+
+
+def settings_from_section(cls: type[T], section: Mapping[str, Any] | None, what: str) -> T:
+    """Build the settings dataclass ``cls`` from a recipe section (None: all defaults), refusing keys it has no field
+    for with a ConfigError that names them and the known ones (``what`` says whose settings: "trainer", ...)."""
+    section = dict(section or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"unknown {what} setting(s) {unknown}; known: {sorted(known)}")
+    return cls(**section)
 
 
 def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

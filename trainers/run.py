@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from omnitok.config import instantiate
+from omnitok.config import instantiate, settings_from_section
 from omnitok.errors import ConfigError
 from omnitok.utils import atomic_path
 
@@ -65,12 +65,7 @@ class RunSettings:
 
     @classmethod
     def from_config(cls, section: dict[str, Any] | None) -> RunSettings:
-        section = dict(section or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(section) - known)
-        if unknown:
-            raise ConfigError(f"unknown trainer setting(s) {unknown}; known: {sorted(known)}")
-        settings = cls(**section)
+        settings = settings_from_section(cls, section, "trainer")
         if str(settings.precision) not in PRECISIONS:
             raise ConfigError(
                 f"trainer.precision {settings.precision!r} is not supported; choose from {sorted(PRECISIONS)} "

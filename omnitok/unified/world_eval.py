@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from omnitok.config import settings_from_section
 from omnitok.data.world import ATTRIBUTES, World, WorldScenes, chance_levels, parse_caption
 from omnitok.errors import ConfigError
 from omnitok.unified.world_judge import WorldJudge, attribute_accuracy
@@ -53,12 +54,7 @@ class WorldEvalSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> WorldEvalSettings:
-        data = dict(data or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown evaluation setting(s) {unknown}; known: {sorted(known)}")
-        settings = cls(**data)
+        settings = settings_from_section(cls, data, "evaluation")
         if settings.scenes < 1 or settings.batch_size < 1 or settings.samples_shown < 0:
             raise ConfigError("evaluation.scenes and batch_size must be >= 1, samples_shown >= 0")
         if settings.split not in ("test", "val"):
