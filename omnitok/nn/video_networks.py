@@ -142,7 +142,9 @@ class CausalVideoEncoder(nn.Module, Configurable):
         num_res_blocks: ResNet blocks per level.
         temporal_downsample: t in {1, 2, 4, 8}; needs log2(t) <= len(channel_multipliers) - 1.
         attention: factorized attention (spatial per frame + causal temporal) in the middle block.
-        norm_groups: GroupNorm groups (per frame); every level's channels must be divisible by it.
+        norm_groups: GroupNorm groups (per frame); every level's channels must be divisible by it. Keep 4 or more
+            channels per group where ``norm_out`` sits (the last level here, level 0 in the decoder): a 2-channel
+            group maps a flat frame to +-1 whatever its values, so the output conv cannot set a flat region's colour.
         dropout: dropout inside the ResNet blocks.
         time_padding: what causal convs pad before frame 0: "replicate" (copies of it) or "zeros".
         pad_to_multiple: pad inputs whose sizes are not 1 + k t frames / multiples of s instead of raising
