@@ -35,7 +35,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="omnitok", description="Train, evaluate and use multimodal tokenizers (images now; video and audio as they land).",
+    parser = argparse.ArgumentParser(prog="omnitok", description="Train, evaluate and use multimodal tokenizers for images, video and audio.",
         epilog="Start with: omnitok train --config configs/image/quickstart_vq.yaml  (see README.md)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
