@@ -24,7 +24,7 @@ from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from omnitok.errors import DataError, DTypeError, ShapeError
+from omnitok.errors import ConfigError, DataError, DTypeError, ShapeError
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif"})
 """Lower-case suffixes of the formats ``torchvision.io.decode_image`` decodes in every build (no AVIF/HEIC,
@@ -129,21 +129,30 @@ def resize_and_crop(
         raise DTypeError(f"resize_and_crop expects a uint8 image, got {image.dtype}")
     if image.ndim != 3 or image.shape[0] != 3:
         raise ShapeError(f"resize_and_crop expects an image [3, H, W], got {tuple(image.shape)}")
+    return resize_and_crop_pixels(image, size, crop, generator).float().div_(127.5).sub_(1.0)
+
+
+def resize_and_crop_pixels(
+    pixels: Tensor, size: int, crop: Crop = "center", generator: torch.Generator | None = None
+) -> Tensor:
+    """The resize and crop policy on uint8 pixels ``[..., H, W]`` (an image, or a clip's frames with one offset for
+    all of them): shorter side to ``size`` (antialiased bicubic; not resampled when it already is ``size``), then a
+    ``size`` x ``size`` crop, ``"center"`` (offset rounded down) or ``"random"`` (drawn from ``generator`` only).
+    Returns uint8 ``[..., size, size]``."""
     check_size(size)
     if crop not in ("random", "center"):
-        raise ValueError(f"crop must be 'random' or 'center', got {crop!r}")
+        raise ConfigError(f"crop must be 'random' or 'center', got {crop!r}")
     if crop == "random" and generator is None:
-        raise ValueError("crop='random' needs an explicit torch.Generator (results must not depend on global RNG)")
-    if min(image.shape[-2:]) != size:
-        image = TF.resize(image, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
-    height, width = image.shape[-2:]
+        raise ConfigError("crop='random' needs an explicit torch.Generator (results must not depend on global RNG)")
+    if min(pixels.shape[-2:]) != size:
+        pixels = TF.resize(pixels, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
+    height, width = pixels.shape[-2:]
     if crop == "center":
         top, left = (height - size) // 2, (width - size) // 2
     else:
         top = int(torch.randint(height - size + 1, (), generator=generator))
         left = int(torch.randint(width - size + 1, (), generator=generator))
-    image = image[:, top : top + size, left : left + size]
-    return image.float().div_(127.5).sub_(1.0)
+    return pixels[..., top : top + size, left : left + size]
 
 
 def split_files(

@@ -30,10 +30,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
-from torchvision.transforms.v2 import InterpolationMode
-from torchvision.transforms.v2 import functional as TF
 
-from omnitok.data.images import Crop, check_size, error_reason, mix_seed
+from omnitok.data.images import Crop, check_size, error_reason, mix_seed, resize_and_crop_pixels
 from omnitok.errors import ConfigError, DataError, DTypeError, ShapeError
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
@@ -282,23 +280,9 @@ def resize_and_crop_video(
         raise DTypeError(f"resize_and_crop_video expects a uint8 video, got {video.dtype}")
     if video.ndim != 4 or video.shape[0] != 3:
         raise ShapeError(f"resize_and_crop_video expects a video [3, T, H, W], got {tuple(video.shape)}")
-    check_size(size)
-    if crop not in ("random", "center"):
-        raise ConfigError(f"crop must be 'random' or 'center', got {crop!r}")
-    if crop == "random" and generator is None:
-        raise ConfigError("crop='random' needs an explicit torch.Generator")
-    frames = video.transpose(0, 1)  # (T, 3, H, W): torchvision resizes a batch of frames
-    if min(frames.shape[-2:]) != size:
-        frames = TF.resize(frames, size, interpolation=InterpolationMode.BICUBIC, antialias=True)
-    height, width = frames.shape[-2:]
-    if crop == "center":
-        top, left = (height - size) // 2, (width - size) // 2
-    else:
-        top = int(torch.randint(height - size + 1, (), generator=generator))
-        left = int(torch.randint(width - size + 1, (), generator=generator))
-    frames = frames[..., top : top + size, left : left + size]
+    frames = resize_and_crop_pixels(video, size, crop, generator)  # every frame, one crop offset
     low, high = value_range
-    return frames.transpose(0, 1).float().div_(255.0).mul_(high - low).add_(low).contiguous()
+    return frames.float().div_(255.0).mul_(high - low).add_(low).contiguous()
 
 
 def write_video(

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor
 
-from omnitok.data import decode_image_bytes, list_image_files, resize_and_crop
+from omnitok.data.images import decode_image_bytes, list_image_files, resize_and_crop_pixels
 from omnitok.errors import ConfigError, DataError, ShapeError
 from omnitok.evaluation.sets import check_modality, to_uint8
 from omnitok.protocol import TokenizerSpec
@@ -114,7 +114,7 @@ def load_eval_images(
         files,
         digest,
         lambda path, data: decode_image_bytes(data, str(path)),
-        lambda image: ((resize_and_crop(image, resolution, crop="center") + 1.0) * 127.5).round().to(torch.uint8),
+        lambda image: resize_and_crop_pixels(image, resolution, crop="center"),
         "images",
         skip_unreadable,
     )
