@@ -39,7 +39,10 @@ class Autoencoder(nn.Module, Configurable):
             (an int, repeated over the modality's axes, or one factor per axis).
         channels: input channels.
         value_range: range of input values.
-        sample_rate, frame_rate, latent_scale, latent_shift, causal_time, pad_to_multiple: see ``TokenizerSpec``.
+        sample_rate, frame_rate, latent_scale, latent_shift, causal_time: see ``TokenizerSpec``.
+        pad_to_multiple: see ``TokenizerSpec``; ``None`` takes the encoder's own ``pad_to_multiple`` (False for an
+            encoder without one), so a video encoder built to pad gives a spec that rounds the grid up. A value
+            that contradicts the encoder's is a ``ConfigError``.
     """
 
     def __init__(
@@ -56,10 +59,11 @@ class Autoencoder(nn.Module, Configurable):
         latent_scale: float = 1.0,
         latent_shift: float = 0.0,
         causal_time: bool = False,
-        pad_to_multiple: bool = False,
+        pad_to_multiple: bool | None = None,
     ):
         super().__init__()
         downsample = _downsample(encoder, modality, downsample)
+        pad_to_multiple = _pad_to_multiple(encoder, pad_to_multiple)
         _check_channels(encoder, quantizer, decoder, self._decoder_channels(quantizer))
         self.encoder, self.quantizer, self.decoder = encoder, quantizer, decoder
         self._spec = TokenizerSpec(
@@ -119,6 +123,20 @@ def _downsample(encoder: nn.Module, modality: str, downsample: Sequence[int] | N
     if factor is None:
         raise ConfigError(f"{type(encoder).__name__} has no downsample_factor; give the Autoencoder downsample=[...]")
     return tuple(factor) if isinstance(factor, Sequence) else (int(factor),) * GRID_AXES[modality]
+
+
+def _pad_to_multiple(encoder: nn.Module, requested: bool | None) -> bool:
+    """The spec's ``pad_to_multiple``: the encoder's own setting unless one is given; the two must agree, since the
+    spec promises what the encoder does with sizes off the grid (pad, or refuse)."""
+    own = getattr(encoder, "pad_to_multiple", None)
+    if requested is None:
+        return bool(own)
+    if own is not None and bool(own) != bool(requested):
+        raise ConfigError(
+            f"pad_to_multiple={requested} contradicts the encoder ({type(encoder).__name__} has "
+            f"pad_to_multiple={own}); set it on the encoder only, the Autoencoder takes it from there"
+        )
+    return bool(requested)
 
 
 def _check_channels(encoder: nn.Module, quantizer: Quantizer, decoder: nn.Module, decoder_channels: int) -> None:

@@ -96,7 +96,7 @@ class SemanticAutoencoder(Autoencoder):
         latent_scale: float = 1.0,
         latent_shift: float = 0.0,
         causal_time: bool = False,
-        pad_to_multiple: bool = False,
+        pad_to_multiple: bool | None = None,
     ):
         if pixel_channels is not None and not 0 < pixel_channels < quantizer.dim:
             raise ConfigError(f"pixel_channels must be in (0, {quantizer.dim}) or None, got {pixel_channels}")

@@ -148,7 +148,7 @@ class CausalVideoEncoder(nn.Module, Configurable):
         dropout: dropout inside the ResNet blocks.
         time_padding: what causal convs pad before frame 0: "replicate" (copies of it) or "zeros".
         pad_to_multiple: pad inputs whose sizes are not 1 + k t frames / multiples of s instead of raising
-            ``ShapeError`` (give the Autoencoder ``pad_to_multiple=True`` too, so its spec rounds the grid up).
+            ``ShapeError`` (an Autoencoder takes this setting for its spec, which then rounds the grid up).
         gradient_checkpointing: recompute ResNet blocks in the backward pass (less memory, slower).
     """
 
