@@ -32,6 +32,7 @@ from omnitok.nn.causal3d import (
     Upsample3d,
     frame_norm_silu,
 )
+from omnitok.nn.init import init_convs_fan_in
 from omnitok.nn.video_attention import CausalTemporalAttention, SpatialAttention3d
 
 TEMPORAL_FACTORS = (1, 2, 4, 8)
@@ -201,6 +202,7 @@ class CausalVideoEncoder(nn.Module, Configurable):
         self.mid = MidBlock3d(channels[-1], attention, dropout, norm_groups, time_padding)
         self.norm_out = FrameGroupNorm(channels[-1], norm_groups)
         self.conv_out = CausalConv3d(channels[-1], out_channels, 3, time_padding=time_padding)
+        init_convs_fan_in(self)
 
     def forward(self, x: Tensor) -> Tensor:
         """x: [B, in_channels, T, H, W] in [-1, 1] -> [B, out_channels, 1 + (T - 1) / t, H / s, W / s].
@@ -313,6 +315,7 @@ class CausalVideoDecoder(nn.Module, Configurable):
         )
         self.norm_out = FrameGroupNorm(channels[0], norm_groups)
         self.conv_out = CausalConv3d(channels[0], out_channels, 3, time_padding=time_padding)
+        init_convs_fan_in(self)
 
     @property
     def last_layer(self) -> Tensor:
