@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError, ShapeError
 from omnitok.nn.causal_transformer import CausalTransformerBlock
+from omnitok.nn.init import init_convs_fan_in
 from omnitok.nn.streaming import CausalConv1d, CausalConvTranspose1d, ResidualLSTM, raw_weight
 
 Activation = Literal["elu", "snake"]
@@ -81,6 +82,25 @@ def bottleneck_layers(
     layers: list[nn.Module] = [ResidualLSTM(channels, lstm_layers)] if lstm_layers else []
     layers += [CausalTransformerBlock(channels, attention_heads, attention_window) for _ in range(attention_layers)]
     return layers
+
+
+RESIDUAL_BRANCH_GAIN = 0.1
+
+
+def init_signal_preserving(network: nn.Module, residual_gain: float = RESIDUAL_BRANCH_GAIN) -> None:
+    """Initialise a SEANet network so that, untrained, it carries its input at unit gain: fan-in init
+    (:mod:`omnitok.nn.init`: N(0, 1 / fan_in), zero biases) with the last conv of every residual branch scaled by
+    ``residual_gain``, so the branches start as small corrections and the output starts near the input's level.
+
+    Waveforms at speech levels (RMS ~0.1) keep ELU and Snake near-linear, so each layer keeps the signal's scale.
+    With PyTorch's default init the input's share of the output fell by ~1e4 through the dozen convs of encoder
+    and decoder while the biases stayed: the latent was a constant offset plus tiny variation and a short run did
+    not learn the waveform.
+    """
+    branch_ends = {
+        id(unit.block[-1].conv): residual_gain for unit in network.modules() if isinstance(unit, ResidualUnit1d)
+    }
+    init_convs_fan_in(network, branch_ends)
 
 
 def _check(strides: Sequence[int], base_channels: int, dilations: Sequence[int], audio: int, latent: int) -> list[int]:
@@ -160,6 +180,7 @@ class SEANetEncoder(nn.Module, Configurable):
             CausalConv1d(channels, out_channels, last_kernel_size, **common),
         ]
         self.layers = nn.Sequential(*layers)
+        init_signal_preserving(self)
 
     @property
     def downsample_factor(self) -> int:
@@ -238,6 +259,7 @@ class SEANetDecoder(nn.Module, Configurable):
         if final_activation == "tanh":
             layers.append(nn.Tanh())
         self.layers = nn.Sequential(*layers)
+        init_signal_preserving(self)
 
     @property
     def upsample_factor(self) -> int:

@@ -127,3 +127,28 @@ def test_quantizer_dropout_gives_a_bitrate_ladder():
     spec = model.spec
     kbps = [q * math.log2(32) * spec.sample_rate / spec.downsample[0] / 1000 for q in range(1, 5)]
     assert kbps == [10.0, 20.0, 30.0, 40.0]  # 5 bits x 2000 frames/s per level
+
+
+@pytest.mark.parametrize("activation", ["elu", "snake"])
+@pytest.mark.parametrize("weight_norm", [True, False])
+def test_untrained_codec_carries_its_input_at_unit_gain(activation, weight_norm):
+    """Untrained, encoder + decoder pass a speech-level waveform through at about its own level, not buried under
+    the biases: PyTorch's default conv init lost ~1/sqrt(3) per conv, so through the quickstart's 12 convs the
+    input-driven part of the output was ~1e-3 of the input and the latent a constant offset (no waveform learned)."""
+    torch.manual_seed(0)
+    common = {
+        "base_channels": 8,
+        "dilations": (1, 3),
+        "causal": True,
+        "activation": activation,
+        "weight_norm": weight_norm,
+    }
+    encoder = SEANetEncoder(1, 32, strides=(2, 4, 5, 8), **common)
+    decoder = SEANetDecoder(32, 1, strides=(8, 5, 4, 2), **common)
+    x = 0.1 * torch.randn(4, 1, 3200)  # RMS 0.1 (-20 dBFS), the data modules' loudness
+    silence = torch.zeros_like(x)
+    with torch.no_grad():
+        z, z_silence = encoder(x), encoder(silence)
+        driven = decoder(z) - decoder(z_silence)  # the part of the output that depends on the input
+    assert 0.2 < float(driven.pow(2).mean().sqrt() / x.pow(2).mean().sqrt()) < 5
+    assert float((z - z_silence).pow(2).mean().sqrt()) > float(z_silence.pow(2).mean().sqrt())  # signal > offset

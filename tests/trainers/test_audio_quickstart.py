@@ -1,4 +1,8 @@
-"""The audio quickstart recipe from start to finish (slow: about 10 minutes on 2 shared CPU cores)."""
+"""The audio quickstart recipe from start to finish (slow: about 6 minutes on 2 shared CPU cores).
+
+Measured (2000 steps, 8 held-out espeak clips): SI-SDR -4.48 / -2.51 / -1.95 / -1.74 dB at 1..4 levels (untrained
+-48.8, 8-bit resampling at 1.6 kbps -23.2), mel distance 0.996 / 0.968 / 0.971 / 0.970 (untrained 2.46).
+"""
 
 from __future__ import annotations
 
@@ -30,3 +34,5 @@ def test_full_audio_quickstart_beats_untrained_and_resampling(tmp_path):
     assert top["mel_distance"] < 0.8 * start["mel_distance"] and top["stft_distance"] < 0.8 * start["stft_distance"]
     assert top["mel_distance"] < top["baseline_mel_distance"] and top["stft_distance"] < top["baseline_stft_distance"]
     assert [r["levels"] for r in trained] == [1, 2, 3, 4]
+    assert top["si_sdr"] > -8.0 and top["si_sdr"] > top["baseline_si_sdr"] + 10  # the waveform, not only the spectrum
+    assert top["si_sdr"] > trained[0]["si_sdr"] + 1.0  # the ladder: more levels, a better waveform
