@@ -42,6 +42,9 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
         seed: data order, segment offsets, generated clips.
         generated_clips, generated_engine, generated_folder: the generated-speech set ("auto" | "espeak" | "chirp";
             the folder defaults to a per-settings cache folder in the system's temp dir).
+        heldout_clips: generated speech only: clips of other sentences, voices and speeds (seed + 1,000,000, in
+            ``<folder>-heldout``) that the held-out report scores before and after training. A folder's held-out
+            set is its validation split.
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
         generated_clips: int = 200,
         generated_engine: Literal["auto", "espeak", "chirp"] = "auto",
         generated_folder: str | None = None,
+        heldout_clips: int = 16,
     ):
         super().__init__()
         if channels not in (1, 2):
@@ -74,10 +78,11 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
         self.val_segment_seconds, self.max_val_samples = val_segment_seconds, max_val_samples
         self.normalize_db, self.seed = normalize_db, seed
         self.generated_clips, self.generated_engine, self.generated_folder = generated_clips, generated_engine, generated_folder
+        self.heldout_clips = heldout_clips
         self.engine: str | None = None
         self.train_data: Any = None
         self.val_data: Any = None
-        self.test_data: Any = None  # the image held-out callback does not score audio; see the audio metrics
+        self.test_data: Any = None  # held-out clips: generated with other sentences, or the validation files
 
     def files(self) -> list[Path]:
         """The audio files behind ``root`` (generating the speech set first when ``root`` is "generated")."""
@@ -117,9 +122,27 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
         common = {"sample_rate": self.sample_rate, "channels": self.channels, "normalize_db": self.normalize_db}
         self.train_data = data.AudioFolderDataset(train, segment_seconds=self.segment_seconds, seed=self.seed, **common)
         if val:
-            self.val_data = data.AudioFolderDataset(
-                val[: self.max_val_samples], segment_seconds=self.val_segment_seconds, random_segment=False, **common
-            )
+            self.val_data = self._fixed_segments(val[: self.max_val_samples], common)
+        heldout = self._heldout_files() if self.root == GENERATED else val
+        if heldout:
+            self.test_data = self._fixed_segments(heldout, common)
+
+    def _fixed_segments(self, files: list[Path], common: dict[str, Any]) -> Any:
+        """Each file's first ``val_segment_seconds`` (validation and the held-out report)."""
+        from omnitok import data
+
+        return data.AudioFolderDataset(files, segment_seconds=self.val_segment_seconds, random_segment=False, **common)
+
+    def _heldout_files(self) -> list[Path]:
+        """Generated held-out speech: its own seed (other sentences, voices, speeds) and folder, same engine."""
+        from omnitok import data
+
+        if self.heldout_clips < 1:
+            return []
+        folder = self._folder().with_name(self._folder().name + "-heldout")
+        engine = self.engine or self.generated_engine
+        paths, _ = data.generate_speech(folder, self.heldout_clips, self.sample_rate, self.seed + 1_000_000, engine=engine)
+        return paths
 
     def _loader(self, dataset: Any, **kwargs: Any) -> DataLoader:
         from omnitok.data import collate_audio
@@ -131,6 +154,10 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
 
     def val_dataloader(self) -> DataLoader | list:
         return [] if self.val_data is None else self._loader(self.val_data)
+
+    def test_dataloader(self) -> DataLoader | list:
+        """Held-out clips, each from its start (generated: other sentences; a folder: the validation files)."""
+        return [] if self.test_data is None else self._loader(self.test_data)
 
     def describe(self) -> str:
         if self.root == GENERATED:

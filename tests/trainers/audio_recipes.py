@@ -28,6 +28,7 @@ TINY = {
     "data.batch_size": 2,
     "data.val_fraction": 0.2,
     "data.max_val_samples": 2,
+    "data.heldout_clips": 4,
     "trainer.max_steps": 6,
     "trainer.val_every": 3,
     "trainer.checkpoint_every": 3,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import soundfile
@@ -28,6 +30,9 @@ def test_tiny_audio_run_trains_with_the_gan_and_exports(name, tmp_path):
     assert tokens.shape[:2] == (1, 25)
     assert tokenizer.decode(tokens).shape == (1, 1, 8000)
     assert torch.isfinite(tokenizer.decode(tokens[..., :1])).all()  # the lowest rung of the ladder decodes
+    heldout = json.loads((tmp_path / "run" / "heldout.json").read_text())  # generated clips of their own seed
+    assert heldout["samples"] == 4 and {"si_sdr_before", "si_sdr_after", "mel_distance_after"} <= heldout.keys()
+    assert (tmp_path / "clips-heldout").is_dir() and "SI-SDR" in (tmp_path / "run" / "heldout.md").read_text()
 
 
 def test_audio_folder_with_broken_files_is_counted(tmp_path):
