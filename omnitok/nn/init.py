@@ -17,8 +17,6 @@ from torch import nn
 
 from omnitok.nn.streaming import raw_weight
 
-CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-
 
 def conv_fan_in(conv: nn.Module) -> float:
     """Input values that reach one output value of ``conv``: in_channels / groups x kernel taps; a transposed conv
@@ -49,5 +47,5 @@ def init_convs_fan_in(network: nn.Module, gains: dict[int, float] | None = None)
     (default 1), e.g. a small gain on the last conv of residual branches."""
     gains = gains or {}
     for module in network.modules():
-        if isinstance(module, CONVS):
+        if isinstance(module, nn.modules.conv._ConvNd):  # every Conv{1,2,3}d and ConvTranspose{1,2,3}d
             init_conv_fan_in(module, gains.get(id(module), 1.0))

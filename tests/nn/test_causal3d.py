@@ -220,3 +220,26 @@ def test_bad_configuration(kwargs, match):
         CausalVideoEncoder(3, 4, **base)
     with pytest.raises(ConfigError, match=match):
         CausalVideoDecoder(4, 3, **base)
+
+
+def test_on_a_still_clip_one_adam_step_moves_the_causal_conv_three_times_as_far_as_the_2d_conv():
+    """Replicate padding feeds a still clip (here one frame) to all three temporal taps, so each tap gets the
+    gradient of the equivalent 2-D kernel (their sum) and Adam moves each by the same step: the effective kernel
+    moves 3x as far as a Conv2d's would. This is why the video recipes train at a third of the image learning rate."""
+    torch.manual_seed(0)
+    conv3d = CausalConv3d(4, 4, 3)
+    conv2d = nn.Conv2d(4, 4, 3, padding=1)
+    with torch.no_grad():
+        conv2d.weight.copy_(conv3d.conv.weight.sum(2))
+        conv2d.bias.copy_(conv3d.conv.bias)
+    x = torch.randn(2, 4, 1, 8, 8)
+    target = torch.randn(2, 4, 1, 8, 8)
+    assert torch.allclose(conv3d(x)[:, :, 0], conv2d(x[:, :, 0]), atol=1e-5)
+    before3d, before2d = conv3d.conv.weight.detach().sum(2).clone(), conv2d.weight.detach().clone()
+    for model, out in ((conv3d, lambda: conv3d(x)), (conv2d, lambda: conv2d(x[:, :, 0]).unsqueeze(2))):
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        (out() - target).pow(2).mean().backward()
+        optimizer.step()
+    moved3d = conv3d.conv.weight.detach().sum(2) - before3d
+    moved2d = conv2d.weight.detach() - before2d
+    assert torch.allclose(moved3d, 3 * moved2d, atol=1e-6)

@@ -1,4 +1,4 @@
-"""The audio quickstart recipe from start to finish (slow: about 6 minutes on 2 shared CPU cores).
+"""The audio quickstart recipe from start to finish (slow: 6-10 minutes on one CPU core shared with other jobs).
 
 Measured (2000 steps, 8 held-out espeak clips): SI-SDR -4.48 / -2.51 / -1.95 / -1.74 dB at 1..4 levels (untrained
 -48.8, 8-bit resampling at 1.6 kbps -23.2), mel distance 0.996 / 0.968 / 0.971 / 0.970 (untrained 2.46).
