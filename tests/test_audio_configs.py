@@ -63,20 +63,3 @@ def test_audio_recipe_builds_the_stated_codec(path):
         tokens = tokenizer.encode(x)
         assert tokens.shape == (1, 4, len(sizes))
         assert torch.equal(encode_chunked(tokenizer, x, 1000), tokens)
-
-
-@pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
-def test_dead_code_threshold_is_below_the_mean_code_count(path):
-    """A VQ level restarts codes whose EMA count (latent frames per step) falls below ``dead_code_threshold``.
-    The threshold must sit well below the mean count, frames per step / codebook size, or restarts replace a
-    large share of every codebook each step (1.0 against 200 frames over 256 codes churned ~30-50%)."""
-    config = load_yaml_config(path)
-    tokenizer = instantiate(config["model"]["init_args"]["tokenizer"])
-    data = config["data"]["init_args"]
-    frames = data["batch_size"] * math.ceil(
-        data["segment_seconds"] * data["sample_rate"] / tokenizer.spec.downsample[0]
-    )
-    for level in tokenizer.quantizer.modules():
-        threshold = getattr(level, "dead_code_threshold", 0.0)
-        if threshold > 0:
-            assert threshold <= 0.25 * frames / level.codebook_size, (threshold, frames, level.codebook_size)

@@ -17,12 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from omnitok.distributed import all_reduce_sum_, sample_rows
+from omnitok.distributed import all_reduce_sum_
 from omnitok.errors import ConfigError
 from omnitok.ops.codebook_update import cluster_sums, ema_codebook, ema_update_
 from omnitok.ops.kmeans import kmeans
 from omnitok.ops.nearest_code import Backend, Metric, nearest_code
 from omnitok.quantizers.base import FlatQuantized, Quantizer
+from omnitok.quantizers.dead_codes import restart_dead_codes_, warn_if_threshold_churns
 
 
 class DualCodebookQuantizer(Quantizer):
@@ -145,10 +146,5 @@ class DualCodebookQuantizer(Quantizer):
         ema_update_(self.ema_sum, sums, self.decay)
         self.codebook.copy_(self._normalize(ema_codebook(self.ema_count, self.ema_sum, self.eps)))
         if self.dead_code_threshold > 0:
-            dead = self.ema_count < self.dead_code_threshold
-            if int(dead.sum()):
-                samples = sample_rows(xn, int(dead.sum()))
-                if samples is not None:
-                    self.codebook[dead] = samples
-                    self.ema_count[dead] = self.dead_code_threshold
-                    self.ema_sum[dead] = samples * self.dead_code_threshold
+            warn_if_threshold_churns(self, self.dead_code_threshold, float(counts.sum()), self.codebook_size)
+            restart_dead_codes_(self.codebook, self.ema_count, self.ema_sum, xn, self.dead_code_threshold)

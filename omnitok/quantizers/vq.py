@@ -8,11 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from omnitok.distributed import all_reduce_sum_, sample_rows
+from omnitok.distributed import all_reduce_sum_
 from omnitok.ops.codebook_update import cluster_sums, ema_codebook, ema_update_
 from omnitok.ops.kmeans import kmeans
 from omnitok.ops.nearest_code import Backend, Metric, code_distances, nearest_code
 from omnitok.quantizers.base import FlatQuantized, Quantizer
+from omnitok.quantizers.dead_codes import restart_dead_codes_, warn_if_threshold_churns
 from omnitok.utils import entropy
 
 
@@ -155,17 +156,5 @@ class VectorQuantizer(Quantizer):
             codebook = ema_codebook(self.ema_count, self.ema_sum, self.eps)
             self.codebook.data.copy_(F.normalize(codebook, dim=1) if self.metric == "cosine" else codebook)
         if self.dead_code_threshold > 0:
-            self._restart_dead_codes(xe)
-
-    @torch.no_grad()
-    def _restart_dead_codes(self, xe: Tensor) -> None:
-        dead = self.ema_count < self.dead_code_threshold  # identical on every rank: counts are all-reduced
-        num_dead = int(dead.sum())
-        if num_dead == 0:
-            return
-        samples = sample_rows(xe, num_dead)  # a collective: every rank calls it, even with no local rows
-        if samples is None:
-            return
-        self.codebook.data[dead] = samples
-        self.ema_count[dead] = self.dead_code_threshold
-        self.ema_sum[dead] = samples * self.dead_code_threshold
+            warn_if_threshold_churns(self, self.dead_code_threshold, float(counts.sum()), self.codebook_size)
+            restart_dead_codes_(self.codebook.data, self.ema_count, self.ema_sum, xe, self.dead_code_threshold)
