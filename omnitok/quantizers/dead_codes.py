@@ -45,8 +45,9 @@ def restart_dead_codes_(codebook: Tensor, ema_count: Tensor, ema_sum: Tensor, ve
 
 def warn_if_threshold_churns(owner: object, threshold: float, vectors_per_step: float, codebook_size: int) -> None:
     """Warn once per ``owner`` when ``threshold`` exceeds :data:`CHURN_FRACTION` of the mean code count per step
-    (``vectors_per_step / codebook_size``, counted over all ranks)."""
-    if threshold <= 0 or getattr(owner, "_churn_checked", False):
+    (``vectors_per_step / codebook_size``, counted over all ranks). Judged on the first step that has vectors (a step
+    can have none, e.g. a residual level that quantizer dropout switched off)."""
+    if threshold <= 0 or vectors_per_step <= 0 or getattr(owner, "_churn_checked", False):
         return
     owner._churn_checked = True  # type: ignore[attr-defined]
     mean_count = vectors_per_step / codebook_size

@@ -58,6 +58,19 @@ def test_vector_quantizer_warns_once_in_training_at_a_churning_threshold():
     assert len(churn) == 1, [str(w.message) for w in caught]
 
 
+def test_a_step_without_vectors_is_not_judged():
+    class Owner:
+        pass
+
+    owner = Owner()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_if_threshold_churns(owner, 0.05, 0.0, 256)  # e.g. a residual level switched off by dropout
+        assert not caught
+        warn_if_threshold_churns(owner, 0.05, 20.0, 256)  # the first real step is judged: 20 / 256 = 0.078
+    assert len(caught) == 1
+
+
 def test_vector_quantizer_is_quiet_at_a_threshold_below_the_mean_count():
     vq = VectorQuantizer(4, 16, dead_code_threshold=0.5).train()  # 256 vectors over 16 codes: mean count 16
     with warnings.catch_warnings(record=True) as caught:
