@@ -1,8 +1,12 @@
 """The video quickstart learns: held-out per-frame PSNR on unseen moving-shapes clips (test seeds) after the full
 recipe, against the untrained start and the trivial baselines.
 
-Measured (400 steps, fan-in init, lr 1e-4): 8.94 dB before, 16.74 after; mean image 12.71, mean colour 15.71,
-resampling at the tokens' budget 18.97 (1000 steps: 18.15).
+Measured (1500 steps, fan-in init, L2, lr 2e-4; about 10 minutes each on one of 2 shared cores), held-out dB:
+
+| recipe | before | after | resampling at the tokens' budget | mean colour | mean image |
+|---|---|---|---|---|---|
+| quickstart_fsq | 8.94 | 19.62 | 18.97 | 15.71 | 12.71 |
+| quickstart_vq | 9.52 | 18.71 | 17.55 | 15.71 | 12.71 |
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "video"
 
 
 @pytest.mark.slow
-def test_full_video_quickstart_learns_on_held_out_clips(tmp_path):
+@pytest.mark.parametrize("name", ["quickstart_fsq", "quickstart_vq"])
+def test_full_video_quickstart_beats_the_baselines_on_held_out_clips(name, tmp_path):
     from omnitok.trainers import train
 
-    config = load_yaml_config(CONFIGS / "quickstart_fsq.yaml")
+    config = load_yaml_config(CONFIGS / f"{name}.yaml")
     set_by_path(config, "trainer.progress_bar", False)
     result = train(config, tmp_path)
     assert result.step == config["trainer"]["max_steps"]
     heldout = json.loads((tmp_path / "heldout.json").read_text())
     assert heldout["psnr_after"] > heldout["psnr_before"] + 2.5, heldout
-    assert heldout["psnr_after"] > heldout["baselines"]["mean_image"], heldout
-    assert heldout["psnr_after"] > heldout["baselines"]["mean_colour"], heldout
+    baselines = heldout["baselines"]
+    assert {"mean_image", "mean_colour"} < set(baselines) and any(name.startswith("resample") for name in baselines)
+    assert heldout["psnr_after"] > max(baselines.values()) + 0.2, heldout  # measured margins 0.65 (FSQ), 1.16 (VQ)
     assert len(heldout["psnr_per_frame"]) == config["data"]["init_args"]["frames"]
