@@ -43,11 +43,15 @@ def restart_dead_codes_(codebook: Tensor, ema_count: Tensor, ema_sum: Tensor, ve
     return num_dead
 
 
-def warn_if_threshold_churns(owner: object, threshold: float, vectors_per_step: float, codebook_size: int) -> None:
+def warn_if_threshold_churns(owner: object, threshold: float, counts: Tensor | float, codebook_size: int) -> None:
     """Warn once per ``owner`` when ``threshold`` exceeds :data:`CHURN_FRACTION` of the mean code count per step
-    (``vectors_per_step / codebook_size``, counted over all ranks). Judged on the first step that has vectors (a step
-    can have none, e.g. a residual level that quantizer dropout switched off)."""
-    if threshold <= 0 or vectors_per_step <= 0 or getattr(owner, "_churn_checked", False):
+    (``counts`` summed, i.e. the vectors of this step over all ranks, / ``codebook_size``). Judged on the first step
+    that has vectors (a step can have none, e.g. a residual level that quantizer dropout switched off); after that it
+    returns before reading ``counts``, so it adds no device sync to later steps."""
+    if threshold <= 0 or getattr(owner, "_churn_checked", False):
+        return
+    vectors_per_step = float(counts.sum()) if isinstance(counts, Tensor) else float(counts)
+    if vectors_per_step <= 0:
         return
     owner._churn_checked = True  # type: ignore[attr-defined]
     mean_count = vectors_per_step / codebook_size

@@ -146,5 +146,5 @@ class DualCodebookQuantizer(Quantizer):
         ema_update_(self.ema_sum, sums, self.decay)
         self.codebook.copy_(self._normalize(ema_codebook(self.ema_count, self.ema_sum, self.eps)))
         if self.dead_code_threshold > 0:
-            warn_if_threshold_churns(self, self.dead_code_threshold, float(counts.sum()), self.codebook_size)
+            warn_if_threshold_churns(self, self.dead_code_threshold, counts, self.codebook_size)
             restart_dead_codes_(self.codebook, self.ema_count, self.ema_sum, xn, self.dead_code_threshold)

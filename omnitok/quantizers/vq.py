@@ -156,5 +156,5 @@ class VectorQuantizer(Quantizer):
             codebook = ema_codebook(self.ema_count, self.ema_sum, self.eps)
             self.codebook.data.copy_(F.normalize(codebook, dim=1) if self.metric == "cosine" else codebook)
         if self.dead_code_threshold > 0:
-            warn_if_threshold_churns(self, self.dead_code_threshold, float(counts.sum()), self.codebook_size)
+            warn_if_threshold_churns(self, self.dead_code_threshold, counts, self.codebook_size)
             restart_dead_codes_(self.codebook.data, self.ema_count, self.ema_sum, xe, self.dead_code_threshold)
