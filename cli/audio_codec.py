@@ -26,8 +26,10 @@ def encode_audio_files(args: argparse.Namespace, tokenizer, files, targets) -> l
     """Encode ``files`` [(path, relative)] into ``targets``; returns the failure messages."""
     import torch
 
+    from omnitok.cli.codec import per_file_message
     from omnitok.data import read_audio
     from omnitok.data.audio import audio_info, stream_audio
+    from omnitok.fingerprint import weights_fingerprint
     from omnitok.models import encode_chunked, encode_stream
     from omnitok.nn.streaming import is_causal
     from omnitok.tokens import save_tokens
@@ -53,10 +55,10 @@ def encode_audio_files(args: argparse.Namespace, tokenizer, files, targets) -> l
                 samples = x.shape[-1]
                 tokens = encode_chunked(tokenizer, x, chunk) if chunk and x.shape[-1] > chunk else tokenizer.encode(x)
         except OmnitokError as err:
-            failures.append(str(err) if str(path) in str(err) else f"{path}: {err}")
+            failures.append(per_file_message(err, path))
             continue
         media = {"samples": int(samples), "source_sample_rate": rate, "source_channels": source_channels}
-        save_tokens(target, tokens, spec, media=media)
+        save_tokens(target, tokens, spec, media=media, weights_sha256=weights_fingerprint(tokenizer))
     return failures
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
+import sys
 from pathlib import Path
 
 import torch
 
-from omnitok.errors import ConfigError, DataError, OmnitokError, ShapeError
+from omnitok.errors import ConfigError, DataError, OmnitokError, OutputError, ShapeError
 
 TOKEN_SUFFIX = ".safetensors"
 
@@ -45,7 +47,14 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
         help="videos, causal tokenizers: encode and decode this many frames at a time (same tokens, bounded memory)",
     )
     encode.add_argument(
-        "--chunk-seconds", type=float, help="audio, causal tokenizers: encode long files this many seconds at a time"
+        "--chunk-seconds",
+        type=positive_float,
+        help="audio, causal tokenizers: encode long files this many seconds at a time",
+    )
+    encode.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip inputs whose token file this tokenizer already wrote (continue an interrupted encode)",
     )
     add_common_options(encode)
     encode.set_defaults(run=run_encode)
@@ -63,6 +72,11 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
     decode.add_argument(
         "--chunk-frames", type=positive_int, help="videos, causal tokenizers: decode about this many frames at a time"
     )
+    decode.add_argument(
+        "--allow-other-weights",
+        action="store_true",
+        help="decode token files whose recorded weights fingerprint differs from the tokenizer's",
+    )
     add_common_options(decode)
     decode.set_defaults(run=run_decode)
 
@@ -75,11 +89,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def positive_float(text: str) -> float:
-    """argparse type: a positive number."""
+    """argparse type: a positive finite number (not 0, NaN or infinity)."""
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
     return value
 
 
@@ -119,33 +141,36 @@ def _collect(inputs: list[str], find) -> list[tuple[Path, Path]]:
 
 def run_encode(args: argparse.Namespace) -> int:
     from omnitok.data import list_image_files, read_image, resize_and_crop
+    from omnitok.fingerprint import weights_fingerprint
     from omnitok.tokens import save_tokens
 
     tokenizer = _load(args)
     spec = tokenizer.spec
+
+    def token_file(relative: Path) -> Path:
+        return Path(args.out) / f"{relative}{TOKEN_SUFFIX}"
+
     if spec.modality == "audio":
         from omnitok.cli.audio_codec import encode_audio_files
         from omnitok.data import list_audio_files
 
-        files = _collect(args.inputs, list_audio_files)
-        targets = _plan(files, lambda relative: Path(args.out) / f"{relative}{TOKEN_SUFFIX}", args.overwrite)
+        files, targets, done = _plan_encode(_collect(args.inputs, list_audio_files), token_file, args, tokenizer)
         failures = encode_audio_files(args, tokenizer, files, targets)
-        return _finish("encoded", len(files) - len(failures), failures, args.out)
+        return _finish("encoded", len(files) - len(failures), failures, args.out, done)
     if spec.modality == "video":
         from omnitok.cli.video_codec import encode_video_files
         from omnitok.data import list_video_files
 
-        files = _collect(args.inputs, list_video_files)
-        targets = _plan(files, lambda relative: Path(args.out) / f"{relative}{TOKEN_SUFFIX}", args.overwrite)
+        files, targets, done = _plan_encode(_collect(args.inputs, list_video_files), token_file, args, tokenizer)
         failures = encode_video_files(args, tokenizer, files, targets)
-        return _finish("encoded", len(files) - len(failures), failures, args.out)
+        return _finish("encoded", len(files) - len(failures), failures, args.out, done)
     low, high = spec.value_range
     failures = []
-    files = _collect(args.inputs, list_image_files)
-    targets = _plan(files, lambda relative: Path(args.out) / f"{relative}{TOKEN_SUFFIX}", args.overwrite)
+    files, targets, done = _plan_encode(_collect(args.inputs, list_image_files), token_file, args, tokenizer)
+    fingerprint = weights_fingerprint(tokenizer)
     for (path, _), target in zip(files, targets):
         try:
-            image = read_image(path)
+            image = read_image(path, args.size)
             x = resize_and_crop(image, args.size, crop="center") if args.size else image.float() / 127.5 - 1.0
             try:
                 spec.grid(x.shape[-2:])
@@ -154,19 +179,30 @@ def run_encode(args: argparse.Namespace) -> int:
             x = ((x + 1.0) / 2.0 * (high - low) + low).unsqueeze(0).to(args.device)
             tokens = tokenizer.encode(x)
         except OmnitokError as err:
-            failures.append(str(err) if str(path) in str(err) else f"{path}: {err}")
+            failures.append(per_file_message(err, path))
             continue
-        save_tokens(target, tokens, spec)
-    return _finish("encoded", len(files) - len(failures), failures, args.out)
+        save_tokens(target, tokens, spec, weights_sha256=fingerprint)
+    return _finish("encoded", len(files) - len(failures), failures, args.out, done)
+
+
+def per_file_message(err: OmnitokError, path: Path) -> str:
+    """A failure line that names the input (once), for the summary :func:`_finish` prints. Output errors are not
+    the input's fault and stop the command instead (re-raised here)."""
+    if isinstance(err, OutputError):
+        raise err
+    return str(err) if str(path) in str(err) else f"{path}: {err}"
 
 
 def run_decode(args: argparse.Namespace) -> int:
+    from omnitok.fingerprint import weights_fingerprint
     from omnitok.tokens import read_token_file
 
     tokenizer = _load(args)
     spec = tokenizer.spec
     failures = []
-    files = _collect(args.inputs, lambda root: sorted(root.rglob(f"*{TOKEN_SUFFIX}")))
+    from omnitok.data.files import list_files
+
+    files = _collect(args.inputs, lambda root: list_files(root, {TOKEN_SUFFIX}, "token"))
     decode = tokenizer.decode
     if spec.modality == "audio":
         from omnitok.cli.audio_codec import audio_name, write_decoded_audio
@@ -180,6 +216,7 @@ def run_decode(args: argparse.Namespace) -> int:
     else:
         name_of, write = _image_name, _write_image
     targets = _plan(files, lambda relative: Path(args.out) / name_of(relative), args.overwrite)
+    fingerprint = weights_fingerprint(tokenizer)
     for (path, _), target in zip(files, targets):
         try:
             file = read_token_file(path)
@@ -187,11 +224,27 @@ def run_decode(args: argparse.Namespace) -> int:
             theirs = (file.spec.modality, file.spec.codebook_sizes, file.spec.latent_dim, file.spec.downsample)
             if (*theirs, file.spec.sample_rate) != mine:
                 raise ConfigError(f"{path} was written by a different tokenizer (its spec: {file.spec.to_json()})")
-            decoded = decode(file.tokens.to(args.device)).float().cpu()
+            if (
+                file.weights_sha256
+                and fingerprint
+                and file.weights_sha256 != fingerprint
+                and not args.allow_other_weights
+            ):
+                raise ConfigError(
+                    f"{path} was written by weights with SHA-256 {file.weights_sha256[:16]}..., not this tokenizer's "
+                    f"({fingerprint[:16]}...); decoding it would give other media (pass --allow-other-weights to "
+                    "decode anyway)"
+                )
+            if file.tokens.shape[0] != 1:
+                raise ShapeError(
+                    f"{path} holds a batch of {file.tokens.shape[0]} token grids; decode writes one media file per "
+                    "token file (save each item to its own file, or decode the batch with the library)"
+                )
+            decoded = decode(file.tokens.long().to(args.device)).float().cpu()
+            write(target, decoded, spec, file.media)
         except OmnitokError as err:
-            failures.append(str(err) if str(path) in str(err) else f"{path}: {err}")
+            failures.append(per_file_message(err, path))
             continue
-        write(target, decoded, spec, file.media)
     return _finish("decoded", len(files) - len(failures), failures, args.out)
 
 
@@ -208,18 +261,60 @@ def _write_image(target: Path, image: torch.Tensor, spec, media: dict | None = N
 
 
 def _plan(files: list[tuple[Path, Path]], target_of, overwrite: bool) -> list[Path]:
-    """Every output path, checked before anything is written: no two inputs may share one, and existing files
-    (the inputs themselves, when --out is the input folder) are only replaced with --overwrite."""
+    """Every output path, checked before anything is written: no two inputs may share one, existing files (the
+    inputs themselves, when --out is the input folder) are only replaced with --overwrite, and temporary files a
+    killed earlier run left beside them are removed."""
     targets = [target_of(relative) for _, relative in files]
     seen: dict[Path, Path] = {}
     for (path, _), target in zip(files, targets):
         if target in seen:
             raise ConfigError(f"{seen[target]} and {path} would both be written to {target}; encode them separately")
         seen[target] = path
+    inputs = {path.resolve() for path, _ in files}
+    clobbered = [t for t in targets if t.exists() and t.resolve() in inputs]
+    if clobbered:
+        raise ConfigError(f"{clobbered[0]} is an input and would be overwritten by an output; choose another --out")
     existing = [t for t in targets if t.exists()]
     if existing and not overwrite:
         raise ConfigError(f"{len(existing)} output file(s) already exist (first: {existing[0]}); pass --overwrite")
+    from omnitok.utils import remove_stale_temporaries
+
+    remove_stale_temporaries(targets)
     return targets
+
+
+def _plan_encode(
+    files: list[tuple[Path, Path]], target_of, args: argparse.Namespace, tokenizer
+) -> tuple[list[tuple[Path, Path]], list[Path], int]:
+    """:func:`_plan` for encode, where ``--resume`` leaves out inputs whose token file exists already, after
+    checking each was written by this tokenizer (spec and weights fingerprint). Returns (files to encode, their
+    targets, how many were left out)."""
+    if not args.resume:
+        return files, _plan(files, target_of, args.overwrite), 0
+    if args.overwrite:
+        raise ConfigError("--resume keeps existing token files and --overwrite replaces them; pass one of them")
+    from omnitok.fingerprint import weights_fingerprint
+    from omnitok.tokens import read_token_file
+
+    from omnitok.utils import remove_stale_temporaries
+
+    remove_stale_temporaries(target_of(relative) for _, relative in files)  # kept outputs' leftovers too
+    fingerprint = weights_fingerprint(tokenizer)
+    todo = []
+    for path, relative in files:
+        target = target_of(relative)
+        if not target.exists():
+            todo.append((path, relative))
+            continue
+        try:
+            written = read_token_file(target)
+        except OmnitokError as err:
+            raise ConfigError(f"--resume: {err}; delete it or pass --overwrite instead") from None
+        if written.spec != tokenizer.spec or written.weights_sha256 != fingerprint:
+            raise ConfigError(
+                f"--resume: {target} was written by another tokenizer; choose another --out or pass --overwrite"
+            )
+    return todo, _plan(todo, target_of, overwrite=False), len(files) - len(todo)
 
 
 def _image_name(token_file: Path) -> Path:
@@ -228,11 +323,13 @@ def _image_name(token_file: Path) -> Path:
     return token_file.with_name(name if name.lower().endswith(".png") else f"{name}.png")
 
 
-def _finish(verb: str, done: int, failures: list[str], out: str) -> int:
-    print(f"{verb} {done} file(s) into {out}")
+def _finish(verb: str, done: int, failures: list[str], out: str, kept: int = 0) -> int:
+    print(f"{verb} {done} file(s) into {out}" + (f" ({kept} already there, kept)" if kept else ""))
     if failures:
         print(f"{len(failures)} file(s) failed:")
         for line in failures:
             print(f"  {line}")
+        more = f" (and {len(failures) - 1} more, listed above)" if len(failures) > 1 else ""
+        print(f"omnitok: error: {failures[0]}{more}", file=sys.stderr)
         return 1
     return 0

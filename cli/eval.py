@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from omnitok.cli.codec import add_common_options, positive_int
+from omnitok.cli.codec import add_common_options, non_negative_int, positive_float, positive_int
 from omnitok.errors import ConfigError
 
 
@@ -37,7 +37,10 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
         "--resolution", type=positive_int, default=256, help="images, video: square side after resize + center crop"
     )
     parser.add_argument(
-        "--seconds", type=float, default=3.0, help="audio: clip length (first seconds of each file; shorter padded)"
+        "--seconds",
+        type=positive_float,
+        default=3.0,
+        help="audio: clip length (first seconds of each file; shorter padded)",
     )
     parser.add_argument("--frames", type=positive_int, default=17, help="video: frames per clip, from the first")
     parser.add_argument("--stride", type=positive_int, default=1, help="video: take every STRIDE-th frame")
@@ -45,7 +48,10 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
         "--generated-clips", type=positive_int, default=16, help="audio, video: clips --data generated makes"
     )
     parser.add_argument(
-        "--ladder-samples", type=int, default=16, help="audio: clips the bitrate ladder is measured on (0: all)"
+        "--ladder-samples",
+        type=non_negative_int,
+        default=16,
+        help="audio: clips the bitrate ladder is measured on (0: all)",
     )
     parser.add_argument("--max-samples", type=positive_int, help="evaluate a seeded subset of this many samples")
     parser.add_argument(
@@ -59,8 +65,10 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--probe-size", type=positive_int, default=32, help="with --teacher: probe image side")
     parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--seed", type=int, default=0, help="seeds the subset, the shown samples and the tokenizers")
-    parser.add_argument("--show", type=int, default=8, help="samples shown side by side")
-    parser.add_argument("--worst", type=int, default=4, help="worst samples shown per metric and tokenizer")
+    parser.add_argument("--show", type=non_negative_int, default=8, help="samples shown side by side")
+    parser.add_argument(
+        "--worst", type=non_negative_int, default=4, help="worst samples shown per metric and tokenizer"
+    )
     parser.add_argument(
         "--skip-unreadable", action="store_true", help="leave out unreadable files (listed in the report)"
     )
@@ -120,7 +128,10 @@ def run_eval(args: argparse.Namespace) -> int:
     if len(names) > len(args.tokenizer):
         raise ConfigError(f"{len(names)} --name values for {len(args.tokenizer)} --tokenizer values")
     names += [default_name(ref) for ref in args.tokenizer[len(names) :]]
-    check_report_folder(args.out, args.overwrite)
+    local_inputs = [
+        ref for ref in [args.data, *args.tokenizer, args.teacher, args.probe_data] if ref and Path(ref).exists()
+    ]
+    check_report_folder(args.out, args.overwrite, inputs=local_inputs)
     if args.teacher and args.data == "generated":
         raise ConfigError("--teacher measures image tokenizers; --data generated holds audio or video clips")
     tokenizers = [

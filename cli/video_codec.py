@@ -28,7 +28,9 @@ DEFAULT_FPS = 8.0
 
 def encode_video_files(args: argparse.Namespace, tokenizer, files, targets) -> list[str]:
     """Encode ``files`` [(path, relative)] into ``targets``; returns the failure messages."""
+    from omnitok.cli.codec import per_file_message
     from omnitok.data import read_video, resize_and_crop_video, video_info
+    from omnitok.fingerprint import weights_fingerprint
     from omnitok.tokens import save_tokens
 
     spec = tokenizer.spec
@@ -54,10 +56,10 @@ def encode_video_files(args: argparse.Namespace, tokenizer, files, targets) -> l
             else:
                 tokens = tokenizer.encode(x)
         except OmnitokError as err:
-            failures.append(str(err) if str(path) in str(err) else f"{path}: {err}")
+            failures.append(per_file_message(err, path))
             continue
         media = {"frames": frames, "height": height, "width": width, "fps": float(args.fps or info.fps)}
-        save_tokens(target, tokens, spec, media=media)
+        save_tokens(target, tokens, spec, media=media, weights_sha256=weights_fingerprint(tokenizer))
     return failures
 
 

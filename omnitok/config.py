@@ -118,7 +118,7 @@ def instantiate(config: Any, *, trust_remote_code: bool = False) -> Any:
     kwargs = {k: instantiate(v, trust_remote_code=trust_remote_code) for k, v in init_args.items()}
     try:
         obj = cls(**kwargs)
-    except TypeError as err:
+    except (TypeError, ValueError, RuntimeError) as err:  # a bad argument value: a config error, named by class
         raise ConfigError(f"could not build {config['class_path']}: {err}") from err
     if not hasattr(obj, _INIT_ARGS):
         object.__setattr__(obj, _INIT_ARGS, kwargs)

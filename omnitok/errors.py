@@ -37,3 +37,10 @@ class WeightsError(OmnitokError, OSError):
 
 class DataError(OmnitokError, OSError):
     """A data file or folder is missing, unreadable, truncated or holds no usable samples."""
+
+
+class OutputError(OmnitokError, OSError):
+    """An output file or folder cannot be written (read-only location, full disk, a file where a folder must go).
+
+    Unlike a bad input, it concerns every output alike, so commands stop at the first one instead of skipping the
+    input and going on."""

@@ -6,7 +6,6 @@ huggingface_hub). Weights are read with safetensors only: nothing is unpickled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,6 +18,7 @@ from torch import nn
 import omnitok
 from omnitok.config import instantiate, to_config
 from omnitok.errors import ConfigError, WeightsError
+from omnitok.fingerprint import file_sha256, record_fingerprint
 from omnitok.utils import atomic_path
 
 CONFIG_NAME = "config.json"
@@ -56,6 +56,7 @@ def load_tokenizer(
     folder = _resolve(ref, revision)
     model = _build(folder, trust_remote_code)
     load_weights(model, folder / WEIGHTS_NAME)
+    record_fingerprint(model, file_sha256(folder / WEIGHTS_NAME))
     return model.to(map_location).eval()
 
 
@@ -69,7 +70,7 @@ def _resolve(ref: str | os.PathLike, revision: str | None) -> Path:
     if name in ZOO:
         entry = ZOO[name]
         folder = _download(entry.repo_id, revision or entry.revision)
-        digest = _sha256(folder / WEIGHTS_NAME)
+        digest = file_sha256(folder / WEIGHTS_NAME)
         if digest != entry.sha256:
             raise WeightsError(f"zoo weights for {name!r} have SHA-256 {digest}, expected {entry.sha256}")
         return folder
@@ -80,14 +81,6 @@ def _resolve(ref: str | os.PathLike, revision: str | None) -> Path:
             f"no tokenizer folder at {path} (and {name!r} is neither a zoo name nor a hub id 'owner/name')"
         )
     return _download(name, revision)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _download(repo_id: str, revision: str | None) -> Path:

@@ -16,7 +16,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from omnitok.errors import DTypeError, IndexRangeError, NonFiniteError, ShapeError
+from omnitok.errors import ConfigError, DTypeError, IndexRangeError, NonFiniteError, ShapeError
+from omnitok.limits import DECODED_VALUES
 
 Modality = Literal["image", "video", "audio"]
 CodebookKind = Literal["single", "residual", "grouped"]
@@ -66,7 +67,9 @@ class TokenizerSpec:
         if self.modality not in GRID_AXES:
             raise ValueError(f"modality must be one of {sorted(GRID_AXES)}, got {self.modality!r}")
         if len(self.downsample) != GRID_AXES[self.modality]:
-            raise ValueError(f"{self.modality} needs {GRID_AXES[self.modality]} downsample factors, got {self.downsample}")
+            raise ValueError(
+                f"{self.modality} needs {GRID_AXES[self.modality]} downsample factors, got {self.downsample}"
+            )
         if any(d < 1 for d in self.downsample):
             raise ValueError(f"downsample factors must be >= 1, got {self.downsample}")
         if self.discrete != bool(self.codebook_sizes):
@@ -107,6 +110,13 @@ class TokenizerSpec:
             grid.append(extra + math.ceil(size / factor))
         return tuple(grid)
 
+    def input_extent(self, grid: Sequence[int]) -> tuple[int, ...]:
+        """The largest input shape (without batch and channels) whose grid is ``grid``: what decoding it gives."""
+        extent = [int(g) * f for g, f in zip(grid, self.downsample)]
+        if self.causal_time and extent:
+            extent[0] = 1 + (int(grid[0]) - 1) * self.downsample[0]
+        return tuple(extent)
+
     def token_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         """Shape of ``encode``'s output for one sample: the grid, plus Q (discrete, several levels) or D first."""
         grid = self.grid(input_shape)
@@ -119,18 +129,69 @@ class TokenizerSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TokenizerSpec:
+        """A spec from a saved mapping (a token file's or config's), every field's type checked.
+
+        Raises:
+            ConfigError: not a mapping, unknown or missing fields, a field of the wrong type, or an invalid value.
+        """
+        if not isinstance(data, dict):
+            raise ConfigError(f"a tokenizer spec must be a JSON object, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown TokenizerSpec fields {sorted(unknown)}")
-        return cls(**data)
+            raise ConfigError(f"unknown TokenizerSpec fields {sorted(unknown)}")
+        missing = [name for name in ("modality", "discrete") if name not in data]
+        if missing:
+            raise ConfigError(f"tokenizer spec lacks the field(s) {missing}")
+        for name, value in data.items():
+            if not _SPEC_FIELD_CHECKS[name](value):
+                raise ConfigError(f"tokenizer spec field {name!r} has an invalid value {value!r}")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"invalid tokenizer spec: {err}") from None
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> TokenizerSpec:
-        return cls.from_dict(json.loads(text))
+        """:meth:`from_dict` of a JSON text; ConfigError when it is not valid JSON."""
+        try:
+            data = json.loads(text)
+        except ValueError as err:
+            raise ConfigError(f"tokenizer spec is not valid JSON ({err})") from None
+        return cls.from_dict(data)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _ints(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(_is_int(v) for v in value)
+
+
+_SPEC_FIELD_CHECKS = {  # what a saved (JSON) spec may hold in each field; ranges are checked by __post_init__
+    "modality": lambda v: isinstance(v, str),
+    "discrete": lambda v: isinstance(v, bool),
+    "codebook_sizes": _ints,
+    "codebook_kind": lambda v: isinstance(v, str),
+    "latent_dim": lambda v: _is_int(v) and v >= 0,
+    "downsample": _ints,
+    "channels": lambda v: _is_int(v) and v >= 1,
+    "value_range": lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(map(_is_number, v)) and v[0] < v[1],
+    "sample_rate": lambda v: v is None or (_is_int(v) and v >= 1),
+    "frame_rate": lambda v: v is None or (_is_number(v) and v > 0),
+    "latent_scale": _is_number,
+    "latent_shift": _is_number,
+    "causal_time": lambda v: isinstance(v, bool),
+    "pad_to_multiple": lambda v: isinstance(v, bool),
+}
 
 
 @runtime_checkable
@@ -167,17 +228,43 @@ def check_media(x: Tensor, spec: TokenizerSpec) -> None:
 
 
 def check_tokens(tokens: Tensor, spec: TokenizerSpec) -> None:
-    """Raise a clear error unless ``tokens`` is what ``spec``'s ``encode`` returns (dtype, rank, index range)."""
+    """Raise a clear error unless ``tokens`` is what ``spec``'s ``encode`` returns (dtype, rank, index range, no
+    empty axis) and decoding them stays within :data:`omnitok.limits.DECODED_VALUES`."""
     axes = len(spec.downsample)
     if not isinstance(tokens, Tensor):
         raise DTypeError(f"expected a torch.Tensor of tokens, got {type(tokens).__name__}")
+    _check_decoded_size(tokens, spec)
     if not spec.discrete:
         if tokens.ndim != axes + 2 or tokens.shape[1] != spec.latent_dim:
-            raise ShapeError(f"latents must be [B, {spec.latent_dim}, *grid] with {axes} grid axes, got {tuple(tokens.shape)}")
+            raise ShapeError(
+                f"latents must be [B, {spec.latent_dim}, *grid] with {axes} grid axes, got {tuple(tokens.shape)}"
+            )
+        if tokens.numel() == 0:
+            raise ShapeError(f"latents are empty (shape {tuple(tokens.shape)}); every axis needs at least one entry")
+        if not tokens.is_floating_point():
+            raise DTypeError(f"latents must be floating point, got {tokens.dtype}")
         if not torch.isfinite(tokens).all():
             raise NonFiniteError("latents hold NaN or Inf")
         return
     check_indices(tokens, spec.codebook_sizes, spec.codebook_kind, grid_axes=(axes,), what="token indices")
+
+
+def _check_decoded_size(tokens: Tensor, spec: TokenizerSpec) -> None:
+    """Refuse tokens whose decoding would exceed the decoded-values limit (a forged 1024 x 1024 grid), before any
+    decoder allocates it."""
+    axes = len(spec.downsample)
+    if tokens.ndim < axes + 1:
+        return  # the rank checks below give the message
+    if spec.discrete:
+        grid = tokens.shape[1 : axes + 1]
+    else:
+        grid = tokens.shape[2 : axes + 2]
+    if len(grid) != axes or min(grid, default=1) < 1:
+        return
+    values = tokens.shape[0] * spec.channels * math.prod(spec.input_extent(grid))
+    problem = DECODED_VALUES.exceeded(values, f"decoding a batch of {tokens.shape[0]} token grid(s) {tuple(grid)}")
+    if problem:
+        raise ShapeError(problem)
 
 
 def check_encoded(tokens: Tensor, spec: TokenizerSpec, input_shape: Sequence[int], who: str) -> None:
@@ -201,6 +288,8 @@ def check_indices(
         want = f"[B, *grid, {len(codebook_sizes)}]" if levels else "[B, *grid]"
         axes = " or ".join(str(a) for a in grid_axes)
         raise ShapeError(f"{what} must be {want} with {axes} grid axes, got shape {tuple(indices.shape)}")
+    if indices.numel() == 0:
+        raise ShapeError(f"{what} are empty (shape {tuple(indices.shape)}); every axis needs at least one entry")
     if levels:
         q = indices.shape[-1]
         allowed = range(1, len(codebook_sizes) + 1) if kind == "residual" else (len(codebook_sizes),)
@@ -209,6 +298,9 @@ def check_indices(
         bounds = torch.tensor(codebook_sizes[:q], device=indices.device)
     else:
         bounds = torch.tensor(codebook_sizes[0], device=indices.device)
-    bad = (indices < 0) | (indices >= bounds)
+    wide = indices.long()  # compare in int64: a bound such as 1024 does not fit uint8/int8 indices
+    bad = (wide < 0) | (wide >= bounds)
     if bad.any():
-        raise IndexRangeError(f"{what}: index {indices[bad][0].item()} is outside the codebook size(s) {tuple(codebook_sizes)}")
+        raise IndexRangeError(
+            f"{what}: index {wide[bad][0].item()} is outside the codebook size(s) {tuple(codebook_sizes)}"
+        )

@@ -11,28 +11,32 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor
 
-from omnitok.errors import ConfigError, WeightsError
+from omnitok.errors import ConfigError, OmnitokError, WeightsError
 from omnitok.protocol import Tokenizer, TokenizerSpec, check_encoded, check_tokens
 from omnitok.utils import atomic_path
 
 SPEC_KEY = "omnitok.spec"
 MEDIA_KEY = "omnitok.media"
+WEIGHTS_KEY = "omnitok.weights_sha256"
 
 
 @dataclasses.dataclass
 class TokenFile:
-    """A token file's contents: tokens as ``encode`` returned them, the spec, and the media record
-    (``{}`` when the file carries none; e.g. ``{"samples": 48000}`` for audio)."""
+    """A token file's contents: tokens as ``encode`` returned them, the spec, the media record (``{}`` when the
+    file carries none; e.g. ``{"samples": 48000}`` for audio) and the SHA-256 of the weights that wrote it (None
+    when unknown: older files, or a tokenizer not loaded from a saved folder)."""
 
     tokens: Tensor
     spec: TokenizerSpec
     media: dict[str, Any] = dataclasses.field(default_factory=dict)
+    weights_sha256: str | None = None
 
 
 def reconstruct(tokenizer: Tokenizer, x: Tensor) -> Tensor:
@@ -43,17 +47,23 @@ def reconstruct(tokenizer: Tokenizer, x: Tensor) -> Tensor:
 
 
 def save_tokens(
-    path: str | os.PathLike, tokens: Tensor, spec: TokenizerSpec, media: dict[str, Any] | None = None
+    path: str | os.PathLike,
+    tokens: Tensor,
+    spec: TokenizerSpec,
+    media: dict[str, Any] | None = None,
+    weights_sha256: str | None = None,
 ) -> Path:
-    """Write tokens (checked against ``spec``), the spec and an optional media record to a safetensors file,
-    atomically.
+    """Write tokens (checked against ``spec``), the spec, an optional media record and the fingerprint of the
+    weights that made them to a safetensors file, atomically.
 
     Args:
         media: JSON-serializable facts about the encoded input (audio: ``samples``; video: ``frames``, ``height``,
             ``width``, ``fps``), read back by :func:`read_token_file`.
+        weights_sha256: the tokenizer's :func:`omnitok.fingerprint.weights_fingerprint`, checked when decoding.
 
     Raises:
-        ConfigError: ``media`` is not a JSON-serializable dict.
+        ConfigError: ``media`` is not a JSON-serializable dict with valid values, or the fingerprint is not a
+            SHA-256 hex digest.
     """
     from safetensors.torch import save_file
 
@@ -62,10 +72,15 @@ def save_tokens(
     if media:
         if not isinstance(media, dict):
             raise ConfigError(f"media must be a dict, got {type(media).__name__}")
+        check_media_record(media)
         try:
             metadata[MEDIA_KEY] = json.dumps(media, sort_keys=True, allow_nan=False)
         except (TypeError, ValueError) as err:
             raise ConfigError(f"media record is not JSON-serializable: {err}") from None
+    if weights_sha256 is not None:
+        if not is_sha256(weights_sha256):
+            raise ConfigError(f"weights_sha256 must be a SHA-256 hex digest, got {weights_sha256!r}")
+        metadata[WEIGHTS_KEY] = weights_sha256
     key = "indices" if spec.discrete else "latents"
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -74,10 +89,14 @@ def save_tokens(
 
 
 def read_token_file(path: str | os.PathLike) -> TokenFile:
-    """Read a token file written by :func:`save_tokens`: tokens, spec and media record.
+    """Read a token file written by :func:`save_tokens`: tokens, spec, media record and weights fingerprint.
+
+    Everything in the file is checked before it is returned: the spec's fields and types, the tokens against it
+    (dtype, rank, range, no empty axis), the media record's values against the token grid.
 
     Raises:
-        WeightsError: missing or unreadable file, no spec, or a malformed media record.
+        WeightsError: missing or unreadable file, or a missing or malformed spec, tokens or media record; the
+            message names the file.
     """
     from safetensors import safe_open
 
@@ -93,17 +112,65 @@ def read_token_file(path: str | os.PathLike) -> TokenFile:
         raise WeightsError(f"cannot read token file {path}: {err}") from err
     if SPEC_KEY not in metadata:
         raise WeightsError(f"{path} carries no tokenizer spec ({SPEC_KEY!r} metadata)")
-    spec = TokenizerSpec.from_json(metadata[SPEC_KEY])
-    check_tokens(tokens, spec)
-    media: dict[str, Any] = {}
-    if MEDIA_KEY in metadata:
-        try:
-            media = json.loads(metadata[MEDIA_KEY])
-        except ValueError as err:
-            raise WeightsError(f"{path}: malformed {MEDIA_KEY!r} metadata ({err})") from None
-        if not isinstance(media, dict):
-            raise WeightsError(f"{path}: {MEDIA_KEY!r} metadata must be a JSON object")
-    return TokenFile(tokens, spec, media)
+    try:
+        spec = TokenizerSpec.from_json(metadata[SPEC_KEY])
+        check_tokens(tokens, spec)
+        media = _media_record(metadata.get(MEDIA_KEY))
+        check_media_record(media, spec, tokens)
+    except OmnitokError as err:
+        raise WeightsError(f"{path}: {err}") from None
+    fingerprint = metadata.get(WEIGHTS_KEY)
+    if fingerprint is not None and not is_sha256(fingerprint):
+        raise WeightsError(f"{path}: malformed {WEIGHTS_KEY!r} metadata {fingerprint!r}")
+    return TokenFile(tokens, spec, media, fingerprint)
+
+
+def _media_record(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        media = json.loads(text)
+    except ValueError as err:
+        raise ConfigError(f"malformed {MEDIA_KEY!r} metadata ({err})") from None
+    if not isinstance(media, dict):
+        raise ConfigError(f"{MEDIA_KEY!r} metadata must be a JSON object")
+    return media
+
+
+_POSITIVE_INT_FIELDS = ("samples", "frames", "height", "width", "source_sample_rate", "source_channels")
+
+
+def check_media_record(media: dict[str, Any], spec: TokenizerSpec | None = None, tokens: Tensor | None = None) -> None:
+    """Raise ConfigError unless the media record's known fields hold valid values: counts are positive integers,
+    ``fps`` a positive finite number, and (given the spec and tokens) ``samples`` / ``frames`` / ``height`` /
+    ``width`` fit inside what the token grid decodes to."""
+    for name in _POSITIVE_INT_FIELDS:
+        value = media.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ConfigError(f"media record field {name!r} must be a positive integer, got {value!r}")
+    fps = media.get("fps")
+    if fps is not None and not (isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps < math.inf):
+        raise ConfigError(f"media record field 'fps' must be a positive number, got {fps!r}")
+    if spec is None or tokens is None:
+        return
+    extent = spec.input_extent(token_grid(tokens, spec))
+    axes = {"audio": ("samples",), "video": ("frames", "height", "width"), "image": ("height", "width")}
+    for name, size in zip(axes.get(spec.modality, ()), extent):
+        value = media.get(name)
+        if value is not None and value > size:
+            raise ConfigError(f"media record says {name}={value}, more than the {size} the token grid decodes to")
+
+
+def token_grid(tokens: Tensor, spec: TokenizerSpec) -> tuple[int, ...]:
+    """The grid of checked tokens: ``[B, *grid]``, ``[B, *grid, Q]`` or latents ``[B, D, *grid]``."""
+    if not spec.discrete:
+        return tuple(tokens.shape[2:])
+    return tuple(tokens.shape[1:-1] if spec.codebook_kind != "single" else tokens.shape[1:])
+
+
+def is_sha256(text: object) -> bool:
+    """True for a 64-character lower-case hex string."""
+    return isinstance(text, str) and len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
 def load_tokens(path: str | os.PathLike) -> tuple[Tensor, TokenizerSpec]:
@@ -113,4 +180,13 @@ def load_tokens(path: str | os.PathLike) -> tuple[Tensor, TokenizerSpec]:
     return file.tokens, file.spec
 
 
-__all__ = ["MEDIA_KEY", "TokenFile", "load_tokens", "read_token_file", "reconstruct", "save_tokens"]
+__all__ = [
+    "MEDIA_KEY",
+    "WEIGHTS_KEY",
+    "TokenFile",
+    "check_media_record",
+    "load_tokens",
+    "read_token_file",
+    "reconstruct",
+    "save_tokens",
+]

@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from omnitok.errors import OmnitokError, OutputError
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it over ``path``, on error delete it.
 
-    An interrupted write leaves either the old file or the new one, never a partial file.
+    An interrupted write leaves either the old file or the new one, never a partial file; a process killed outright
+    leaves at most a hidden ``.NAME.XXXXXXXX.tmp`` beside it, which :func:`remove_stale_temporaries` clears.
+
+    Raises:
+        OutputError: the folder or the file cannot be written (read-only location, full disk, ...).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -29,9 +39,36 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
         os.replace(tmp_path, path)
+    except OmnitokError:
+        raise
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from None
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        with contextlib.suppress(OSError):
+            tmp_path.unlink(missing_ok=True)
+
+
+TEMPORARY_SUFFIX = ".tmp"
+_TEMPORARY = re.compile(r"\.(?P<name>.+)\.[A-Za-z0-9_]{8}" + re.escape(TEMPORARY_SUFFIX))
+
+
+def remove_stale_temporaries(targets: Iterable[Path]) -> int:
+    """Delete the temporary files an earlier, killed :func:`atomic_path` left beside any of ``targets``; returns
+    how many were removed. Only names of ``atomic_path``'s own pattern for these targets are touched."""
+    wanted: dict[Path, set[str]] = {}
+    for target in targets:
+        wanted.setdefault(Path(target).parent, set()).add(Path(target).name)
+    removed = 0
+    for folder, names in wanted.items():
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            match = _TEMPORARY.fullmatch(entry.name)
+            if match and match["name"] in names and entry.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+                    removed += 1
+    return removed
 
 
 def channels_last_flat(z: Tensor) -> tuple[Tensor, tuple[int, ...]]:

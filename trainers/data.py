@@ -212,7 +212,7 @@ class ImageDataModule(pl.LightningDataModule, Configurable):
         if isinstance(self.val_data, data.ImageFolderDataset):
             for path in self.val_data.files[:count]:
                 try:
-                    images.append(data.resize_and_crop(data.read_image(path), max_size, crop="center"))
+                    images.append(data.resize_and_crop(data.read_image(path, max_size), max_size, crop="center"))
                 except DataError:  # unreadable files are reported by training; the showcase just leaves them out
                     continue
         return images

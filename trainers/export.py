@@ -14,7 +14,7 @@ from torch import nn
 
 from omnitok.config import instantiate
 from omnitok.errors import ConfigError, WeightsError
-from omnitok.hub import save_pretrained
+from omnitok.hub import CONFIG_NAME, WEIGHTS_NAME, save_pretrained
 
 _PREFIXES = {"ema": "ema.average.", "live": "tokenizer."}
 
@@ -54,6 +54,31 @@ def tokenizer_from_checkpoint(path: str | os.PathLike, weights: str = "auto") ->
     return tokenizer.eval()
 
 
-def export_checkpoint(path: str | os.PathLike, out: str | os.PathLike, weights: str = "auto") -> Path:
-    """Write the inference-only folder (config.json + model.safetensors) for a training checkpoint."""
+def export_checkpoint(
+    path: str | os.PathLike, out: str | os.PathLike, weights: str = "auto", overwrite: bool = False
+) -> Path:
+    """Write the inference-only folder (config.json + model.safetensors) for a training checkpoint.
+
+    ``out`` must be new or empty; with ``overwrite`` it may hold an earlier tokenizer folder (those two files and
+    nothing else), which is replaced. A folder holding anything else, or the checkpoint itself, is refused."""
+    check_tokenizer_destination(out, overwrite, source=path)
     return save_pretrained(tokenizer_from_checkpoint(path, weights), out)
+
+
+def check_tokenizer_destination(out: str | os.PathLike, overwrite: bool, source: str | os.PathLike) -> None:
+    """Raise ConfigError unless writing a tokenizer folder to ``out`` loses nothing (see :func:`export_checkpoint`)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file; export writes a folder")
+    if Path(out).resolve() in Path(source).resolve().parents:
+        raise ConfigError(f"{out} holds the checkpoint {source}; choose another --out")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not overwrite:
+        raise ConfigError(f"{out} already exists and is not empty; pass --overwrite to replace an earlier export")
+    foreign = sorted(e.name for e in out.iterdir() if e.name not in (CONFIG_NAME, WEIGHTS_NAME) or not e.is_file())
+    if foreign:
+        raise ConfigError(
+            f"{out} holds more than a tokenizer folder ({', '.join(foreign[:5])}); --overwrite only replaces an "
+            "earlier export, so choose another --out"
+        )

@@ -119,17 +119,24 @@ def train(
     out = Path(out)
     checkpoints = out / "checkpoints"
     if resume is None and (checkpoints / LAST).exists():
-        raise ConfigError(f"{out} already holds a run (checkpoints/{LAST}); resume it with --resume {out} or pick another --out")
+        raise ConfigError(
+            f"{out} already holds a run (checkpoints/{LAST}); resume it with --resume {out} or pick another --out"
+        )
+    resumed: dict[str, Any] | None = None
     if resume is not None:
         from omnitok.trainers.export import read_checkpoint
 
-        done = int(read_checkpoint(resume).get("omnitok", {}).get("step", 0))
+        resumed = read_checkpoint(resume)
+        done = int(resumed.get("omnitok", {}).get("step", 0))
         if done >= settings.max_steps:
             raise ConfigError(f"{resume} already reached step {done}; raise trainer.max_steps to train further")
     seed = int(config.get("seed", 0))
     pl.seed_everything(seed, workers=True, verbose=False)
     data = instantiate(config["data"])
-    model_config = {**config["model"], "init_args": {**(config["model"].get("init_args") or {}), "max_steps": settings.max_steps}}
+    model_config = {
+        **config["model"],
+        "init_args": {**(config["model"].get("init_args") or {}), "max_steps": settings.max_steps},
+    }
     module = instantiate(model_config)
     if not isinstance(module, TokenizerTrainer):
         raise ConfigError(f"model must be an omnitok.trainers.TokenizerTrainer, got {type(module).__name__}")
@@ -137,6 +144,8 @@ def train(
         raise ConfigError(f"data must be a LightningDataModule, got {type(data).__name__}")
     if init_from is not None:
         _load_initial_weights(module, init_from)
+    if resumed is not None:
+        check_resumable(module, resumed, resume)  # before anything in the run folder changes
     with atomic_path(out / "config.yaml") as tmp:  # the recipe as last run (a resume may extend max_steps)
         tmp.write_text(yaml.safe_dump(config, sort_keys=False))
 
@@ -227,6 +236,38 @@ def _load_initial_weights(module: Any, source: str | os.PathLike) -> None:
         raise ConfigError(f"--init-from {source}: weights do not fit this recipe's tokenizer: {err}") from err
     if module.ema is not None:
         module.ema.average.load_state_dict(pretrained.state_dict())
+
+
+def check_resumable(module: Any, checkpoint: dict[str, Any], path: str | os.PathLike) -> None:
+    """Raise ConfigError unless ``checkpoint`` restores into ``module`` as Lightning will restore it: the weights
+    load strictly and every optimizer state fits the optimizer the recipe builds. A failed resume must leave the
+    run folder as it was, so this runs before anything is written."""
+
+    state = checkpoint.get("state_dict")
+    if not isinstance(state, dict):
+        raise ConfigError(f"--resume {path}: not an omnitok training checkpoint (no state_dict)")
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()
+        raise ConfigError(
+            f"--resume {path}: the checkpoint does not fit this recipe's model ({' '.join(first[:3])[:500]}); "
+            "resume with the recipe the run was trained with"
+        ) from None
+    optimizers = module.configure_optimizers()
+    optimizers = optimizers[0] if isinstance(optimizers, tuple) else optimizers
+    optimizers = list(optimizers) if isinstance(optimizers, (list, tuple)) else [optimizers]
+    saved = checkpoint.get("optimizer_states") or []
+    if len(saved) != len(optimizers):
+        raise ConfigError(
+            f"--resume {path}: the checkpoint holds {len(saved)} optimizer state(s) and this recipe trains with "
+            f"{len(optimizers)} (a discriminator added or removed?); resume with the recipe the run was trained with"
+        )
+    for index, (optimizer, optimizer_state) in enumerate(zip(optimizers, saved)):
+        try:
+            optimizer.load_state_dict(optimizer_state)
+        except (ValueError, KeyError, RuntimeError) as err:
+            raise ConfigError(f"--resume {path}: optimizer {index}'s state does not fit this recipe ({err})") from None
 
 
 def resolve_resume(target: str | os.PathLike) -> tuple[Path, Path]:

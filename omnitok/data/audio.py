@@ -17,34 +17,42 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from omnitok.data.files import list_files
 from omnitok.data.images import mix_seed
 from omnitok.errors import DataError, ShapeError
+from omnitok.limits import DECODED_VALUES
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
 
 def list_audio_files(root: str | os.PathLike) -> list[Path]:
-    """Audio files (wav/flac/ogg/mp3, any case) under ``root``, recursively, sorted; DataError when there are none."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"audio folder not found: {root}")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
-    if not files:
-        raise DataError(f"no audio files ({', '.join(AUDIO_EXTENSIONS)}) under {root}")
-    return files
+    """Audio files (wav/flac/ogg/mp3, any case) under ``root``, recursively, sorted (the rules of
+    :func:`omnitok.data.files.list_files`); DataError when there are none or a folder cannot be listed."""
+    return list_files(root, AUDIO_EXTENSIONS, "audio")
 
 
 def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
     """(frames, sample rate, channels) of an audio file without decoding it; DataError if unreadable."""
     import soundfile
 
+    if not Path(path).is_file():
+        raise DataError(f"{path}: no such audio file")
     try:
         info = soundfile.info(str(path))
     except Exception as err:  # noqa: BLE001 - soundfile raises LibsndfileError / RuntimeError / TypeError
-        raise DataError(f"{path}: unreadable audio ({err})") from None
+        raise DataError(f"{path}: unreadable audio ({_libsndfile_reason(err)})") from None
     if info.frames <= 0 or info.samplerate <= 0:
         raise DataError(f"{path}: empty audio file")
     return int(info.frames), int(info.samplerate), int(info.channels)
+
+
+def _libsndfile_reason(err: Exception) -> str:
+    """libsndfile's message for a file it cannot open, without its misleading guesses: for a regular file that is
+    not audio it says 'File does not exist or is not a regular file (possibly a pipe?)'."""
+    reason = getattr(err, "error_string", None) or str(err)
+    if "does not exist" in reason or not reason.strip():
+        return "not a recognised audio format"
+    return reason.strip().splitlines()[0]
 
 
 def convert_channels(x: Tensor, channels: int) -> Tensor:
@@ -88,11 +96,14 @@ def read_audio(
     """
     import soundfile
 
-    frames, rate, _ = audio_info(path)
+    frames, rate, file_channels = audio_info(path)
     first = round(start * rate)
     last = frames if seconds is None else min(frames, first + math.ceil(seconds * rate))
     if not 0 <= first < frames:
         raise DataError(f"{path}: start {start}s is outside the file ({frames / rate:.2f}s)")
+    problem = DECODED_VALUES.exceeded((last - first) * file_channels, f"{path} ({(last - first) / rate:.0f} s)")
+    if problem:
+        raise DataError(f"{problem}; encode long files with --chunk-seconds, which streams them")
     try:
         data, rate = soundfile.read(str(path), start=first, stop=last, dtype="float32", always_2d=True)
     except Exception as err:  # noqa: BLE001 - libsndfile's errors have no common base class

@@ -4,35 +4,36 @@ A *sample* is ``{"image": FloatTensor [3, S, S] in [-1, 1], "path": str}``. A fi
 (missing, truncated, not an image) gives ``{"image": None, "path": str, "error": str}`` instead of raising,
 so one bad file never stops a run; :func:`collate_images` drops such samples from the batch and reports them.
 
-Decoding goes through ``torchvision.io.decode_image`` (libjpeg-turbo, libpng, libwebp, giflib), so the
-readable formats are exactly those listed in :data:`IMAGE_EXTENSIONS`.
+Decoding goes through Pillow (libjpeg-turbo, libpng, libwebp; the same pixels as ``torchvision.io.decode_image``,
+without its crash on corrupt PNG streams), so the readable formats are exactly those listed in
+:data:`IMAGE_EXTENSIONS`; image sizes are checked against :mod:`omnitok.limits` before decoding.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import math
 import os
-import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
-from torchvision.io import ImageReadMode, decode_image
 from torchvision.transforms.v2 import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
+from omnitok.data.files import list_files
 from omnitok.errors import ConfigError, DataError, DTypeError, ShapeError
+from omnitok.limits import IMAGE_PIXELS
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif"})
-"""Lower-case suffixes of the formats ``torchvision.io.decode_image`` decodes in every build (no AVIF/HEIC,
-which need an optional plug-in; no BMP/TIFF, which torchvision does not decode). GIF gives its first frame."""
+"""Lower-case suffixes of the formats read (no AVIF/HEIC, which need an optional plug-in; no BMP/TIFF, which
+torchvision's writers and readers elsewhere in the ecosystem do not share). GIF gives its first frame."""
 
 Crop = Literal["random", "center"]
-
-_TORCH_SOURCE_PREFIX = re.compile(r"^\w+, \S+:\d+, ")  # "decode_jpeg, /path/decode_jpeg.cpp:171, <message>"
 
 
 def mix_seed(*parts: int | str) -> int:
@@ -45,69 +46,113 @@ def mix_seed(*parts: int | str) -> int:
 
 
 def list_image_files(root: str | os.PathLike) -> list[Path]:
-    """Every image file under ``root``, recursively, sorted by path.
-
-    Extensions match case-insensitively (``.JPG`` counts). Hidden files and folders (names starting with ``.``,
-    e.g. macOS ``._photo.jpg`` resource forks) are skipped; symbolic links to folders are followed once.
+    """Every image file under ``root``, recursively, sorted by path (the rules of
+    :func:`omnitok.data.files.list_files`: any case, hidden files skipped, unlistable folders refused).
 
     Raises:
-        DataError: ``root`` is missing, is not a folder, or holds no image files.
+        DataError: ``root`` is missing, is not a folder, cannot be listed, or holds no image files.
     """
-    root = Path(root)
-    if not root.exists():
-        raise DataError(f"image folder not found: {root}")
-    if not root.is_dir():
-        raise DataError(f"not a folder: {root} (expected a folder of images)")
-    files: list[Path] = []
-    seen: set[str] = set()
-    for folder, dirs, names in os.walk(root, followlinks=True):
-        real = os.path.realpath(folder)
-        if real in seen:  # a symlink cycle, or two links to the same folder
-            dirs[:] = []
-            continue
-        seen.add(real)
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        files.extend(
-            Path(folder, n) for n in names if not n.startswith(".") and Path(n).suffix.lower() in IMAGE_EXTENSIONS
-        )
-    if not files:
-        raise DataError(f"no image files ({', '.join(sorted(IMAGE_EXTENSIONS))}) under {root}")
-    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+    return list_files(root, IMAGE_EXTENSIONS, "image")
 
 
-def decode_image_bytes(data: bytes, name: str) -> Tensor:
+def decode_image_bytes(data: bytes, name: str, target_side: int | None = None) -> Tensor:
     """Decode encoded image bytes to uint8 [3, H, W] RGB (gray, gray+alpha, palette and RGBA are converted;
-    alpha is dropped, not composited; 16-bit PNGs are scaled to 8 bits).
+    alpha is dropped, not composited; 16-bit PNGs keep their high 8 bits; an animated GIF gives its first frame).
+
+    Decoding goes through Pillow, whose decoders report corrupt data as errors (libpng inside torchvision crashes
+    the process on a corrupt compressed stream), and it gives the same pixels as ``torchvision.io.decode_image``
+    on valid files. The size in the header is checked against :data:`omnitok.limits.IMAGE_PIXELS` before any
+    pixel is decoded.
+
+    Args:
+        target_side: the shorter side the caller will resize to, if known. A JPEG above the pixel limit is then
+            decoded at a reduced scale (1/2, 1/4 or 1/8, the decoder's own) that still covers it, instead of
+            being refused. Images within the limit are always decoded at full size.
 
     Raises:
-        DataError: the bytes are empty, truncated or not a supported image; the message names ``name``.
+        DataError: the bytes are empty, truncated, corrupt, not a supported image, or too large; the message
+            names ``name``.
     """
+    import io
+
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
     if len(data) == 0:
         raise DataError(f"{name}: empty file")
     try:
-        image = decode_image(torch.frombuffer(bytearray(data), dtype=torch.uint8), mode=ImageReadMode.RGB)
-    except RuntimeError as e:
-        raise DataError(f"{name}: cannot decode image ({_TORCH_SOURCE_PREFIX.sub('', str(e))})") from None
-    if image.ndim == 4:  # animated GIF: [frames, 3, H, W]
-        image = image[0]
-    if image.dtype != torch.uint8:
-        image = TF.to_dtype(image, torch.uint8, scale=True)
-    if image.shape[0] != 3 or image.shape[-1] == 0 or image.shape[-2] == 0:
-        raise DataError(f"{name}: decoded to an unusable shape {tuple(image.shape)}")
-    return image
+        with _header_only_bomb_check(), Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as image:
+            image = _within_pixel_limit(image, name, target_side)  # from the header, before any pixel is decoded
+            pixels = _rgb_array(image)
+    except DataError:
+        raise
+    except UnidentifiedImageError:
+        raise DataError(f"{name}: cannot decode image (not a PNG, JPEG, WebP or GIF file)") from None
+    except Exception as err:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, ValueError... on bad data
+        reason = str(err) or type(err).__name__
+        raise DataError(f"{name}: cannot decode image ({reason})") from None
+    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+        raise DataError(f"{name}: decoded to an unusable shape {pixels.shape}")
+    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
 
 
-def read_image(path: str | os.PathLike) -> Tensor:
+@contextlib.contextmanager
+def _header_only_bomb_check() -> Iterator[None]:
+    """Pillow's own decompression-bomb check (a fixed 179 Mpx, raised while opening) is switched off while omnitok
+    opens an image, so that :data:`omnitok.limits.IMAGE_PIXELS` decides, with its own message, right after the
+    header is read."""
+    from PIL import Image
+
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
+"""The formats :data:`IMAGE_EXTENSIONS` name; Pillow is told to try no others (whatever the file's suffix)."""
+
+
+def _within_pixel_limit(image, name: str, target_side: int | None):
+    """``image`` itself when its header size is within the pixel limit; a reduced-scale JPEG draft that still
+    covers ``target_side`` when that fits; else DataError."""
+    width, height = image.size
+    problem = IMAGE_PIXELS.exceeded(width * height, f"{name} ({width}x{height})")
+    if problem is None:
+        return image
+    if image.format == "JPEG" and target_side is not None and target_side <= min(width, height):
+        scale = target_side / min(width, height)
+        image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))  # keeps size >= the request
+        width, height = image.size
+        if IMAGE_PIXELS.exceeded(width * height, name) is None:
+            return image
+    raise DataError(problem)
+
+
+def _rgb_array(image):
+    """A decoded Pillow image -> uint8 array [H, W, 3]."""
+    import numpy as np
+
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit gray: keep the high byte, as torchvision does
+        gray = (np.asarray(image).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    return np.asarray(image.convert("RGB"))
+
+
+def read_image(path: str | os.PathLike, target_side: int | None = None) -> Tensor:
     """Read and decode one image file to uint8 [3, H, W] RGB (see :func:`decode_image_bytes`).
 
     Raises:
-        DataError: the file is missing, unreadable, truncated or not a supported image; the message names it.
+        DataError: the file is missing, unreadable, truncated, not a supported image or too large; the message
+            names it.
     """
     try:
         data = Path(path).read_bytes()
     except OSError as e:
         raise DataError(f"{path}: cannot read file ({e.strerror or e})") from None
-    return decode_image_bytes(data, str(path))
+    return decode_image_bytes(data, str(path), target_side)
 
 
 def resize_and_crop(
@@ -255,7 +300,7 @@ class ImageFolderDataset(Dataset):
         if self.crop == "random":
             generator = torch.Generator().manual_seed(mix_seed(self.seed, self.epoch, index))
         try:
-            image = read_image(path)
+            image = read_image(path, self.size)
         except DataError as e:
             return failure_sample(str(path), error_reason(e, str(path)))
         return {"image": resize_and_crop(image, self.size, self.crop, generator), "path": str(path)}

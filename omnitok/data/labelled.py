@@ -137,7 +137,7 @@ def labelled_folder(root: str | Path, size: int, max_per_class: int | None = Non
         if not files:
             raise DataError(f"class folder {root / name} holds no images")
         for path in files[:max_per_class]:
-            image = resize_and_crop(read_image(path), size)  # float [3, S, S] in [-1, 1]
+            image = resize_and_crop(read_image(path, size), size)  # float [3, S, S] in [-1, 1]
             images.append(((image + 1) * 127.5).round().clamp(0, 255).to(torch.uint8))
             labels.append(label)
     return LabelledImages(torch.stack(images), torch.tensor(labels), tuple(classes))

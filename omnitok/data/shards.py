@@ -314,7 +314,7 @@ class ImageShardDataset(IterableDataset):
         if data is None:
             return failure_sample(path, error or "unknown error")
         try:
-            image = decode_image_bytes(data, path)
+            image = decode_image_bytes(data, path, self.size)
         except DataError as e:
             return failure_sample(path, error_reason(e, path))
         generator = torch.Generator().manual_seed(crop_seed) if self.crop == "random" else None

@@ -31,8 +31,10 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from omnitok.data.files import list_files
 from omnitok.data.images import Crop, check_size, error_reason, mix_seed, resize_and_crop_pixels
 from omnitok.errors import ConfigError, DataError, DTypeError, ShapeError
+from omnitok.limits import DECODED_VALUES, IMAGE_PIXELS
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
 """Lower-case suffixes :func:`list_video_files` picks up (containers FFmpeg, inside decord, reads)."""
@@ -59,27 +61,13 @@ class VideoInfo:
 
 
 def list_video_files(root: str | os.PathLike) -> list[Path]:
-    """Every video file (:data:`VIDEO_EXTENSIONS`, any case) under ``root``, recursively, sorted by path; hidden
-    files and folders are skipped.
+    """Every video file (:data:`VIDEO_EXTENSIONS`, any case) under ``root``, recursively, sorted by path (the rules
+    of :func:`omnitok.data.files.list_files`: hidden files skipped, unlistable folders refused).
 
     Raises:
-        DataError: ``root`` is missing, is not a folder, or holds no video files.
+        DataError: ``root`` is missing, is not a folder, cannot be listed, or holds no video files.
     """
-    root = Path(root)
-    if not root.exists():
-        raise DataError(f"video folder not found: {root}")
-    if not root.is_dir():
-        raise DataError(f"not a folder: {root} (expected a folder of videos)")
-    files = [
-        p
-        for p in root.rglob("*")
-        if p.suffix.lower() in VIDEO_EXTENSIONS
-        and p.is_file()
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    ]
-    if not files:
-        raise DataError(f"no video files ({', '.join(sorted(VIDEO_EXTENSIONS))}) under {root}")
-    return sorted(files, key=lambda p: p.relative_to(root).as_posix())
+    return list_files(root, VIDEO_EXTENSIONS, "video")
 
 
 def _open(path: str | os.PathLike):
@@ -225,6 +213,7 @@ def read_video(
         short=short,
         generator=generator,
     )
+    _check_clip_size(path, len(indices))
     try:
         array = reader.get_batch(indices).asnumpy()  # (T, H, W, 3) uint8
     except _decode_errors() as err:  # a truncated stream fails here, after the container opened
@@ -234,6 +223,24 @@ def read_video(
     if array.ndim != 4 or array.shape[-1] != 3 or array.shape[0] != len(indices):
         raise DataError(f"{path}: decoded to an unusable shape {array.shape}")
     return torch.from_numpy(array).permute(3, 0, 1, 2).contiguous()  # (3, T, H, W)
+
+
+def _check_clip_size(path: str | os.PathLike, frames: int) -> None:
+    """Refuse, before decoding, a clip whose frames exceed the pixel limit or whose ``frames`` frames exceed the
+    decoded-values limit (:mod:`omnitok.limits`); the frame size comes from the stream header (PyAV)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            width, height = int(stream.codec_context.width), int(stream.codec_context.height)
+    except (av.error.FFmpegError, IndexError, OSError):
+        return  # decord opened it; its own decode reports what is wrong
+    problem = IMAGE_PIXELS.exceeded(width * height, f"{path} ({width}x{height} frames)") or DECODED_VALUES.exceeded(
+        frames * height * width * 3, f"{path} ({frames} frames of {width}x{height})"
+    )
+    if problem:
+        raise DataError(problem)
 
 
 def _read_frames_pyav(path: str | os.PathLike, indices: list[int]):

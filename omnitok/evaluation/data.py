@@ -113,7 +113,7 @@ def load_eval_images(
         root,
         files,
         digest,
-        lambda path, data: decode_image_bytes(data, str(path)),
+        lambda path, data: decode_image_bytes(data, str(path), resolution),
         lambda image: resize_and_crop_pixels(image, resolution, crop="center"),
         "images",
         skip_unreadable,

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from omnitok.config import Configurable, instantiate, to_config
 from omnitok.errors import ConfigError, DTypeError, NonFiniteError, ShapeError
+from omnitok.limits import CODEBOOK_SIZE
 from omnitok.protocol import check_indices
 from omnitok.quantizers.stats import batch_code_metrics
 from omnitok.utils import channels_first, channels_last_flat
@@ -180,6 +181,16 @@ class Quantizer(nn.Module, Configurable):
     def _check_indices(self, indices: Tensor) -> None:
         kind = self.kind if self.num_codebooks > 1 else "single"
         check_indices(indices, self.codebook_sizes, kind, grid_axes=(1, 2, 3), what=f"{type(self).__name__}.decode indices")
+
+
+def check_codebook_size(codebook_size: int, owner: str) -> None:
+    """Raise ConfigError unless a learned codebook of ``codebook_size`` codes is an integer >= 2 within
+    :data:`omnitok.limits.CODEBOOK_SIZE` (checked before the table is allocated)."""
+    if isinstance(codebook_size, bool) or not isinstance(codebook_size, int) or codebook_size < 2:
+        raise ConfigError(f"{owner}: codebook_size must be an integer >= 2, got {codebook_size!r}")
+    problem = CODEBOOK_SIZE.exceeded(codebook_size, f"{owner}'s codebook")
+    if problem:
+        raise ConfigError(problem)
 
 
 def fresh_copies(template: Quantizer | Sequence[Quantizer], count: int | None, what: str) -> list[Quantizer]:

@@ -22,7 +22,7 @@ from omnitok.errors import ConfigError
 from omnitok.ops.codebook_update import cluster_sums, ema_codebook, ema_update_
 from omnitok.ops.kmeans import kmeans
 from omnitok.ops.nearest_code import Backend, Metric, nearest_code
-from omnitok.quantizers.base import FlatQuantized, Quantizer
+from omnitok.quantizers.base import FlatQuantized, Quantizer, check_codebook_size
 from omnitok.quantizers.dead_codes import restart_dead_codes_, warn_if_threshold_churns
 
 
@@ -59,8 +59,7 @@ class DualCodebookQuantizer(Quantizer):
         super().__init__()
         if pixel_dim < 1 or semantic_dim < 1:
             raise ConfigError(f"pixel_dim and semantic_dim must be >= 1, got {pixel_dim}, {semantic_dim}")
-        if codebook_size < 2:
-            raise ConfigError(f"codebook_size must be >= 2, got {codebook_size}")
+        check_codebook_size(codebook_size, type(self).__name__)
         if metric not in ("l2", "cosine"):
             raise ConfigError(f"metric must be 'l2' or 'cosine', got {metric!r}")
         if semantic_weight <= 0:

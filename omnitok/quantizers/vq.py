@@ -12,7 +12,7 @@ from omnitok.distributed import all_reduce_sum_
 from omnitok.ops.codebook_update import cluster_sums, ema_codebook, ema_update_
 from omnitok.ops.kmeans import kmeans
 from omnitok.ops.nearest_code import Backend, Metric, code_distances, nearest_code
-from omnitok.quantizers.base import FlatQuantized, Quantizer
+from omnitok.quantizers.base import FlatQuantized, Quantizer, check_codebook_size
 from omnitok.quantizers.dead_codes import restart_dead_codes_, warn_if_threshold_churns
 from omnitok.utils import entropy
 
@@ -61,8 +61,7 @@ class VectorQuantizer(Quantizer):
         backend: Backend = "auto",
     ):
         super().__init__()
-        if codebook_size < 2:
-            raise ValueError(f"codebook_size must be >= 2, got {codebook_size}")
+        check_codebook_size(codebook_size, type(self).__name__)
         if metric not in ("l2", "cosine"):
             raise ValueError(f"metric must be 'l2' or 'cosine', got {metric!r}")
         if update not in ("ema", "learned"):

@@ -11,10 +11,11 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from omnitok.errors import ConfigError
+from omnitok.errors import ConfigError, OutputError
 from omnitok.report.document import metrics_document
 from omnitok.report.html import render_html
 from omnitok.report.markdown import FIGURE_DIR, render_markdown
@@ -27,22 +28,59 @@ if TYPE_CHECKING:
 REPORT_FILES = ("report.html", "report.md", "metrics.json")
 
 
-def check_report_folder(out: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Refuse, before any work, a destination that is a file or a non-empty folder (unless ``overwrite``)."""
+def check_report_folder(
+    out: str | os.PathLike, overwrite: bool = False, inputs: Sequence[str | os.PathLike] = ()
+) -> Path:
+    """Refuse, before any work, a destination that could lose data.
+
+    ``out`` may be new or an empty folder; with ``overwrite`` it may also hold an earlier report, recognised by
+    its own files (``report.html``, ``report.md``, ``metrics.json``, ``figures/``) and nothing else. A file, a
+    folder holding anything else (a data set, a run with its checkpoints) or a folder holding any of ``inputs``
+    (the data, the tokenizers) is never replaced.
+
+    Raises:
+        ConfigError: naming the folder and what it holds.
+    """
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"report destination {out} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ConfigError(f"report folder {out} is not empty; pass --overwrite to replace it")
+    where = out.resolve()
+    for item in inputs:
+        item_path = Path(item).resolve()
+        if item_path == where or where in item_path.parents:
+            raise ConfigError(f"report folder {out} holds the input {item}; choose another --out")
+    if not out.is_dir() or not any(out.iterdir()):
+        return out
+    if not overwrite:
+        raise ConfigError(f"report folder {out} is not empty; pass --overwrite to replace an earlier report")
+    foreign = sorted(entry.name for entry in out.iterdir() if not _is_report_entry(entry))
+    if foreign:
+        listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise ConfigError(
+            f"report folder {out} holds more than an omnitok report ({listed}); --overwrite only replaces an earlier "
+            "report, so choose another --out"
+        )
     return out
+
+
+def _is_report_entry(entry: Path) -> bool:
+    """True for the files a report folder holds: its documents, and a figures folder of plain files."""
+    if entry.name in REPORT_FILES:
+        return entry.is_file() and not entry.is_symlink()
+    if entry.name == FIGURE_DIR:
+        return entry.is_dir() and not entry.is_symlink() and all(f.is_file() for f in entry.iterdir())
+    return False
 
 
 def write_report(run: EvalRun, out: str | os.PathLike, overwrite: bool = False) -> Path:
     """Render ``run`` into the folder ``out`` and return it."""
     out = check_report_folder(out, overwrite)
     tables, figures = all_tables(run), report_figures(run)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    except OSError as err:
+        raise OutputError(f"cannot write the report folder {out}: {err.strerror or err}") from None
     try:
         (staging / FIGURE_DIR).mkdir()
         for figure in figures:
@@ -58,6 +96,8 @@ def write_report(run: EvalRun, out: str | os.PathLike, overwrite: bool = False) 
         (staging / "metrics.json").write_text(document + "\n", encoding="utf-8")
         os.chmod(staging, 0o755)
         _swap_into_place(staging, out)
+    except OSError as err:
+        raise OutputError(f"cannot write the report folder {out}: {err.strerror or err}") from None
     finally:
         if staging.exists():
             shutil.rmtree(staging)

@@ -156,9 +156,13 @@ def test_existing_reports_are_kept_unless_overwritten(small_run, tmp_path):
     out = write_report(small_run, tmp_path / "r")
     with pytest.raises(ConfigError, match="not empty"):
         write_report(small_run, out)
-    (out / "marker").write_text("old")
-    write_report(small_run, out, overwrite=True)
-    assert not (out / "marker").exists() and (out / "report.html").is_file()
+    (out / "report.md").write_text("old")
+    write_report(small_run, out, overwrite=True)  # an earlier report (its own files only) is replaced
+    assert (out / "report.md").read_text() != "old" and (out / "report.html").is_file()
+    (out / "marker").write_text("not a report file")
+    with pytest.raises(ConfigError, match="more than an omnitok report"):
+        write_report(small_run, out, overwrite=True)  # anything else in the folder is never deleted
+    assert (out / "marker").read_text() == "not a report file"
 
 
 def test_an_interrupted_write_leaves_the_previous_report(small_run, tmp_path, monkeypatch):
