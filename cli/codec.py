@@ -295,7 +295,6 @@ def _plan_encode(
         raise ConfigError("--resume keeps existing token files and --overwrite replaces them; pass one of them")
     from omnitok.fingerprint import weights_fingerprint
     from omnitok.tokens import read_token_file
-
     from omnitok.utils import remove_stale_temporaries
 
     remove_stale_temporaries(target_of(relative) for _, relative in files)  # kept outputs' leftovers too

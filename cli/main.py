@@ -86,8 +86,18 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated()
 
 
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; an unknown option is reported by the subcommand's parser, so its message names it."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        (commands,) = [action for action in parser._actions if action.dest == "command"]
+        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_arguments(argv)
     previous = _handle_sigterm()
     try:
         return args.run(args)

@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import os
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -281,5 +282,7 @@ def resolve_resume(target: str | os.PathLike) -> tuple[Path, Path]:
             raise ConfigError(f"--resume {target}: no checkpoints/{LAST} in that folder")
         return target, checkpoint
     if target.is_file():
+        if not zipfile.is_zipfile(target):  # torch.save's format; a truncated file has lost its zip directory
+            raise ConfigError(f"--resume {target}: not a training checkpoint (not a complete torch.save file)")
         return target.parent.parent if target.parent.name == "checkpoints" else target.parent, target
     raise ConfigError(f"--resume {target}: no such run folder or checkpoint")

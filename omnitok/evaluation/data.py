@@ -162,7 +162,8 @@ def read_files(
     if skipped and not skip_unreadable:
         listed = "\n  ".join(skipped[:10]) + (f"\n  ... and {len(skipped) - 10} more" if len(skipped) > 10 else "")
         raise DataError(
-            f"{len(skipped)} file(s) under {root} cannot be read (pass --skip-unreadable to leave them out):\n  {listed}"
+            f"{len(skipped)} file(s) under {root} cannot be read, first {skipped[0]} (pass --skip-unreadable to "
+            f"leave them out):\n  {listed}"
         )
     if not samples:
         raise DataError(f"no readable {kind} under {root}")

@@ -12,26 +12,15 @@ import torch.nn.functional as F
 from omnitok.cli.main import main
 from omnitok.data import read_video, video_info, write_moving_shapes, write_test_sources, write_video
 from omnitok.hub import load_tokenizer
-from omnitok.models import Autoencoder
-from omnitok.nn import CausalVideoDecoder, CausalVideoEncoder
-from omnitok.quantizers import FiniteScalarQuantizer
 from omnitok.tokens import read_token_file
+from tests.nn.video_models import tiny_causal_video_tokenizer
 
 
 @pytest.fixture(scope="module")
 def tokenizer_folder(tmp_path_factory) -> Path:
     """A random-init causal FSQ video tokenizer, f2x2x2 (encode/decode do not care about training)."""
     torch.manual_seed(0)
-    knobs = {"base_channels": 8, "channel_multipliers": [1, 2], "num_res_blocks": 1, "temporal_downsample": 2}
-    tokenizer = Autoencoder(
-        CausalVideoEncoder(out_channels=4, norm_groups=4, **knobs),
-        FiniteScalarQuantizer(4, [5, 5, 5, 5]),
-        CausalVideoDecoder(in_channels=4, norm_groups=4, **knobs),
-        modality="video",
-        causal_time=True,
-        frame_rate=8.0,
-    ).eval()
-    return tokenizer.save_pretrained(tmp_path_factory.mktemp("tok") / "tokenizer")
+    return tiny_causal_video_tokenizer().save_pretrained(tmp_path_factory.mktemp("tok") / "tokenizer")
 
 
 def encode(*args: str) -> int:

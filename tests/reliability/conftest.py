@@ -41,21 +41,10 @@ def audio_tokenizer(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def video_tokenizer(tmp_path_factory) -> Path:
     """A tiny causal FSQ video tokenizer, f2x2x2."""
-    from omnitok.models import Autoencoder
-    from omnitok.nn import CausalVideoDecoder, CausalVideoEncoder
-    from omnitok.quantizers import FiniteScalarQuantizer
+    from tests.nn.video_models import tiny_causal_video_tokenizer
 
     torch.manual_seed(0)
-    knobs = {"base_channels": 8, "channel_multipliers": [1, 2], "num_res_blocks": 1, "temporal_downsample": 2}
-    tokenizer = Autoencoder(
-        CausalVideoEncoder(out_channels=4, norm_groups=4, **knobs),
-        FiniteScalarQuantizer(4, [5, 5, 5, 5]),
-        CausalVideoDecoder(in_channels=4, norm_groups=4, **knobs),
-        modality="video",
-        causal_time=True,
-        frame_rate=8.0,
-    ).eval()
-    return tokenizer.save_pretrained(tmp_path_factory.mktemp("video-tok") / "tokenizer")
+    return tiny_causal_video_tokenizer().save_pretrained(tmp_path_factory.mktemp("video-tok") / "tokenizer")
 
 
 @pytest.fixture(scope="session")

@@ -62,7 +62,9 @@ def forged_token_file(
     anything, including what ``save_tokens`` refuses to write."""
     from safetensors.torch import save_file
 
-    spec_text = spec if isinstance(spec, str) else json.dumps(spec.to_dict() if isinstance(spec, TokenizerSpec) else spec)
+    spec_text = (
+        spec if isinstance(spec, str) else json.dumps(spec.to_dict() if isinstance(spec, TokenizerSpec) else spec)
+    )
     metadata = {SPEC_KEY: spec_text}
     if media is not None:
         metadata[MEDIA_KEY] = media if isinstance(media, str) else json.dumps(media)

@@ -50,14 +50,38 @@ def _cli_env() -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------- data loss
 def test_1_eval_overwrite_never_deletes_the_data_or_a_run(image_tokenizer, trained_run, images, tmp_path, capsys):
     before = snapshot(images)
-    code = main(["eval", "--tokenizer", str(image_tokenizer), "--data", str(images), "--out", str(images),
-                 "--overwrite", "--resolution", "32"])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "--tokenizer",
+            str(image_tokenizer),
+            "--data",
+            str(images),
+            "--out",
+            str(images),
+            "--overwrite",
+            "--resolution",
+            "32",
+        ]
+    )
     assert code == 2 and str(images) in _error_lines(capsys.readouterr().err)[0]
     assert snapshot(images) == before
     run = shutil.copytree(trained_run, tmp_path / "run")
     kept = snapshot(run)
-    code = main(["eval", "--tokenizer", str(image_tokenizer), "--data", str(images), "--out", str(run),
-                 "--overwrite", "--resolution", "32"])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "--tokenizer",
+            str(image_tokenizer),
+            "--data",
+            str(images),
+            "--out",
+            str(run),
+            "--overwrite",
+            "--resolution",
+            "32",
+        ]
+    )
     assert code == 2 and "more than an omnitok report" in capsys.readouterr().err
     assert snapshot(run) == kept
 
@@ -65,8 +89,17 @@ def test_1_eval_overwrite_never_deletes_the_data_or_a_run(image_tokenizer, train
 def test_2_a_failed_resume_changes_nothing_and_the_run_still_resumes(trained_run, tmp_path, capsys):
     run = shutil.copytree(trained_run, tmp_path / "run")
     before = snapshot(run)
-    code = main(["train", "--resume", str(run), "--set", "model.tokenizer.quantizer.codebook_size=512",
-                 "--set", "trainer.max_steps=3"])  # fmt: skip
+    code = main(
+        [
+            "train",
+            "--resume",
+            str(run),
+            "--set",
+            "model.tokenizer.quantizer.codebook_size=512",
+            "--set",
+            "trainer.max_steps=3",
+        ]
+    )
     assert code == 2 and "does not fit this recipe" in capsys.readouterr().err
     assert snapshot(run) == before  # config.yaml included
     assert main(["train", "--resume", str(run), "--set", "trainer.max_steps=3"]) == 0
@@ -101,23 +134,57 @@ def test_4_decode_refuses_a_batch_file_by_name_and_decodes_the_others(image_toke
 def test_5_a_corrupt_png_is_a_per_file_error_not_a_crash(image_tokenizer, images, tmp_path):
     corrupt_png(images / "corrupt.png")
     result = subprocess.run(
-        [sys.executable, "-m", "omnitok.cli.main", "encode", str(images), "--tokenizer", str(image_tokenizer),
-         "--out", str(tmp_path / "tokens")],  # fmt: skip
-        capture_output=True, text=True, env=_cli_env(), timeout=300,  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "omnitok.cli.main",
+            "encode",
+            str(images),
+            "--tokenizer",
+            str(image_tokenizer),
+            "--out",
+            str(tmp_path / "tokens"),
+        ],
+        capture_output=True,
+        text=True,
+        env=_cli_env(),
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 1, result.stderr  # -11 (SIGSEGV) before the fix
     assert "corrupt.png: cannot decode image" in result.stderr and "Traceback" not in result.stderr
-    assert sorted(p.name for p in (tmp_path / "tokens").rglob("*.safetensors")) == ["a.png.safetensors", "b.png.safetensors"]
+    assert sorted(p.name for p in (tmp_path / "tokens").rglob("*.safetensors")) == [
+        "a.png.safetensors",
+        "b.png.safetensors",
+    ]
 
 
 def test_5_eval_skips_and_training_survives_a_corrupt_png(image_tokenizer, images, tmp_path, capsys):
     corrupt_png(images / "corrupt.png")
-    code = main(["eval", "--tokenizer", str(image_tokenizer), "--data", str(images), "--out", str(tmp_path / "report"),
-                 "--resolution", "32", "--skip-unreadable", "--show", "1", "--worst", "0"])  # fmt: skip
+    code = main(
+        [
+            "eval",
+            "--tokenizer",
+            str(image_tokenizer),
+            "--data",
+            str(images),
+            "--out",
+            str(tmp_path / "report"),
+            "--resolution",
+            "32",
+            "--skip-unreadable",
+            "--show",
+            "1",
+            "--worst",
+            "0",
+        ]
+    )
     assert code == 0 and "corrupt.png" in (tmp_path / "report" / "report.md").read_text()
     for name in ("c.png", "d.png", "e.png"):  # enough images for a batch of 4 beside the corrupt one
         write_png((torch.rand(3, 32, 32) * 255).to(torch.uint8), str(images / name))
-    recipe = tiny_recipe(trainer__max_steps=2, data__root=str(images), data__val_fraction=0.0, trainer__heldout_samples=0)
+    recipe = tiny_recipe(
+        trainer__max_steps=2, data__root=str(images), data__val_fraction=0.0, trainer__heldout_samples=0
+    )
     (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
     assert main(["train", "--config", str(tmp_path / "r.yaml"), "--out", str(tmp_path / "run")]) == 0
     assert "corrupt.png" in capsys.readouterr().out  # reported as skipped
@@ -131,7 +198,11 @@ def test_6_image_sizes_are_checked_before_decoding(image_tokenizer, tmp_path, ca
     assert bomb.stat().st_size < 1000
     code = main(["encode", str(bomb), "--tokenizer", str(image_tokenizer), "--out", str(tmp_path / "t")])
     err = capsys.readouterr().err
-    assert code == 1 and "bomb.png (100000x100000) needs 10,000,000,000 pixels" in err and "OMNITOK_MAX_IMAGE_PIXELS" in err
+    assert (
+        code == 1
+        and "bomb.png (100000x100000) needs 10,000,000,000 pixels" in err
+        and "OMNITOK_MAX_IMAGE_PIXELS" in err
+    )
     # a real image above the (lowered) limit: a PNG is refused; a JPEG is read at a reduced scale that covers --size
     monkeypatch.setenv("OMNITOK_MAX_IMAGE_PIXELS", str(100 * 100))
     picture = torch.zeros(3, 256, 256, dtype=torch.uint8)
@@ -158,8 +229,20 @@ def test_6_token_grids_and_codebooks_are_checked_before_allocating(image_tokeniz
     assert code == 1 and "OMNITOK_MAX_DECODED_VALUES" in capsys.readouterr().err and not (tmp_path / "o").exists()
     monkeypatch.delenv("OMNITOK_MAX_DECODED_VALUES")
     started = time.perf_counter()
-    assert main(["train", "--config", str(REPO / "configs/image/quickstart_vq.yaml"), "--out", str(tmp_path / "r"),
-                 "--set", "model.tokenizer.quantizer.codebook_size=1000000000000"]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(REPO / "configs/image/quickstart_vq.yaml"),
+                "--out",
+                str(tmp_path / "r"),
+                "--set",
+                "model.tokenizer.quantizer.codebook_size=1000000000000",
+            ]
+        )
+        == 2
+    )
     assert "OMNITOK_MAX_CODEBOOK_SIZE" in capsys.readouterr().err and time.perf_counter() - started < 30
 
 
@@ -188,7 +271,9 @@ def test_9_narrow_integer_tokens_with_valid_values_decode(image_tokenizer, tmp_p
         narrow = tokens.clamp(max=torch.iinfo(dtype).max).to(dtype)
         check_tokens(narrow, tokenizer.spec)  # "index 207 is outside the codebook" before the fix
         forged_token_file(tmp_path / "in" / f"{dtype}.safetensors", narrow, tokenizer.spec)
-    assert main(["decode", str(tmp_path / "in"), "--tokenizer", str(image_tokenizer), "--out", str(tmp_path / "o")]) == 0
+    assert (
+        main(["decode", str(tmp_path / "in"), "--tokenizer", str(image_tokenizer), "--out", str(tmp_path / "o")]) == 0
+    )
     expected = ((tokenizer.decode(tokens.clamp(max=255)) + 1) / 2).clamp(0, 1)[0]
     decoded = decode_image(str(tmp_path / "o" / "torch.uint8.png")).float() / 255
     assert (decoded - expected).abs().max() <= 1 / 255 + 1e-6
@@ -224,7 +309,9 @@ def test_11_token_files_carry_the_weights_fingerprint_checked_on_decode(
     assert main([*args, "--out", str(tmp_path / "o1")]) == 1
     assert "--allow-other-weights" in capsys.readouterr().err and not (tmp_path / "o1").exists()
     assert main([*args, "--out", str(tmp_path / "o2"), "--allow-other-weights"]) == 0
-    assert main(["decode", str(tmp_path / "t"), "--tokenizer", str(image_tokenizer), "--out", str(tmp_path / "o3")]) == 0
+    assert (
+        main(["decode", str(tmp_path / "t"), "--tokenizer", str(image_tokenizer), "--out", str(tmp_path / "o3")]) == 0
+    )
 
 
 # ---------------------------------------------------------------------------------------- clean errors everywhere
@@ -269,8 +356,18 @@ def test_12_bad_numbers_and_non_audio_files_get_clear_messages(audio_tokenizer, 
     text_file(tmp_path / "in" / "notes.mp3")
     for value in ("nan", "0", "inf", "-1"):
         with pytest.raises(SystemExit) as stop:
-            main(["encode", str(tmp_path / "in"), "--tokenizer", str(audio_tokenizer), "--out", str(tmp_path / "t"),
-                  "--chunk-seconds", value])  # fmt: skip
+            main(
+                [
+                    "encode",
+                    str(tmp_path / "in"),
+                    "--tokenizer",
+                    str(audio_tokenizer),
+                    "--out",
+                    str(tmp_path / "t"),
+                    "--chunk-seconds",
+                    value,
+                ]
+            )
         assert stop.value.code == 2
         assert "omnitok: error: encode: argument --chunk-seconds" in capsys.readouterr().err
     code = main(["encode", str(tmp_path / "in"), "--tokenizer", str(audio_tokenizer), "--out", str(tmp_path / "t")])
@@ -284,8 +381,17 @@ def test_12_13_a_killed_encode_resumes_and_leaves_no_temporary_files(image_token
         (root / f"{i:02d}").mkdir(parents=True)
         write_png((torch.rand(3, 32, 32) * 255).to(torch.uint8), str(root / f"{i:02d}" / "x.png"))
     out = tmp_path / "tokens"
-    command = [sys.executable, "-m", "omnitok.cli.main", "encode", str(root), "--tokenizer", str(image_tokenizer),
-               "--out", str(out)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "omnitok.cli.main",
+        "encode",
+        str(root),
+        "--tokenizer",
+        str(image_tokenizer),
+        "--out",
+        str(out),
+    ]
     process = subprocess.Popen(command, env=_cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not list(out.rglob("*.safetensors")) and time.monotonic() < deadline and process.poll() is None:
@@ -295,7 +401,9 @@ def test_12_13_a_killed_encode_resumes_and_leaves_no_temporary_files(image_token
     written = list(out.rglob("*.safetensors"))
     assert 0 < len(written) < 40, "the encode finished before it could be killed"
     (out / "00" / ".x.png.safetensors.abcd1234.tmp").write_bytes(b"half")  # what a kill mid-write leaves
-    result = subprocess.run([*command, "--resume"], env=_cli_env(), capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [*command, "--resume"], env=_cli_env(), capture_output=True, text=True, timeout=300, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert f"({len(written)} already there, kept)" in result.stdout
     assert not [p for p in out.rglob(".*")]  # no hidden temporary file left
@@ -305,7 +413,9 @@ def test_12_13_a_killed_encode_resumes_and_leaves_no_temporary_files(image_token
         assert torch.equal(read_token_file(out / f"{i:02d}" / "x.png.safetensors").tokens, tokenizer.encode(x))
 
 
-def test_13_resume_refuses_token_files_of_another_tokenizer(image_tokenizer, other_image_tokenizer, images, tmp_path, capsys):
+def test_13_resume_refuses_token_files_of_another_tokenizer(
+    image_tokenizer, other_image_tokenizer, images, tmp_path, capsys
+):
     assert main(["encode", str(images), "--tokenizer", str(other_image_tokenizer), "--out", str(tmp_path / "t")]) == 0
     code = main(["encode", str(images), "--tokenizer", str(image_tokenizer), "--out", str(tmp_path / "t"), "--resume"])
     assert code == 2 and "written by another tokenizer" in capsys.readouterr().err
@@ -314,8 +424,14 @@ def test_13_resume_refuses_token_files_of_another_tokenizer(image_tokenizer, oth
 def test_audio_write_uses_the_weights_key(audio_tokenizer, tmp_path):
     """Audio and video token files carry the fingerprint too (one writer for all modalities)."""
     soundfile.write(str(tmp_path / "a.wav"), np.zeros(1600, dtype=np.float32), 16_000)
-    assert main(["encode", str(tmp_path / "a.wav"), "--tokenizer", str(audio_tokenizer), "--out", str(tmp_path / "t")]) == 0
+    assert (
+        main(["encode", str(tmp_path / "a.wav"), "--tokenizer", str(audio_tokenizer), "--out", str(tmp_path / "t")])
+        == 0
+    )
     from safetensors import safe_open
 
     with safe_open(str(tmp_path / "t" / "a.wav.safetensors"), "pt") as f:
-        assert f.metadata()[WEIGHTS_KEY] == hashlib.sha256((audio_tokenizer / "model.safetensors").read_bytes()).hexdigest()
+        assert (
+            f.metadata()[WEIGHTS_KEY]
+            == hashlib.sha256((audio_tokenizer / "model.safetensors").read_bytes()).hexdigest()
+        )
