@@ -29,6 +29,7 @@ from omnitok.errors import ConfigError, ShapeError
 from omnitok.evaluation.data import choose_subset
 from omnitok.evaluation.sets import EvalSet
 from omnitok.evaluation.speed import CPU_MEMORY_NOTE, CUDA_MEMORY_NOTE, Stopwatch
+from omnitok.fingerprint import weights_fingerprint
 from omnitok.metrics.registry import DatasetMetric, Metric, SampleMetric
 from omnitok.metrics.tokens import token_figures
 from omnitok.protocol import Tokenizer, TokenizerSpec, check_encoded
@@ -61,6 +62,8 @@ class TokenizerResult:
         worst_images: sample metric name -> reconstructions of those samples (stored form).
         curves: per-frame metric name -> mean over samples at each frame index (video); None at the frames a metric
             does not score (frame 0 of a measure of frame-to-frame change, whose ``per_frame`` gives T - 1 values).
+        weights_sha256: SHA-256 of the weights file the tokenizer was loaded from (None when unknown), so a report
+            names exactly which weights it measured.
         ladder: the bitrate ladder of a residual audio tokenizer, one dict per rung (see
             :func:`~omnitok.metrics.audio_ladder.bitrate_ladder`), else None.
         decodes: False for an encoder-only tokenizer (``can_decode`` False, e.g. transformers' Chameleon VQ,
@@ -81,6 +84,7 @@ class TokenizerResult:
     decodes: bool = True
     curves: dict[str, list[float | None]] = dataclasses.field(default_factory=dict)
     ladder: list[dict[str, float]] | None = None
+    weights_sha256: str | None = None
 
 
 def check_compatible(tokenizer: Tokenizer, name: str, data: EvalSet) -> TokenizerSpec:
@@ -228,6 +232,7 @@ def evaluate_tokenizer(
         decodes=decodes,
         curves=curves,
         ladder=ladder,
+        weights_sha256=weights_fingerprint(tokenizer),
     )
 
 

@@ -13,6 +13,7 @@ Schema ``omnitok.eval/2``::
       "samples": [name, ...],             # evaluation samples, in the order of every per-sample list
       "tokenizers": [{
           "name": str, "ref": str, "spec": TokenizerSpec.to_dict(),
+          "weights_sha256": str | null,                   # SHA-256 of the weights file measured (null: unknown)
           "decodes": bool,                                # false: an encoder-only tokenizer, token figures only
           "reconstruction": {metric: float | null},
           "per_sample": {metric: [float, ...]},
@@ -63,6 +64,7 @@ def metrics_document(run: EvalRun) -> dict[str, Any]:
         {
             "name": r.name,
             "ref": r.ref,
+            "weights_sha256": r.weights_sha256,
             "spec": r.spec.to_dict(),
             "decodes": r.decodes,
             "reconstruction": {k: _finite(v) for k, v in r.summary.items()},

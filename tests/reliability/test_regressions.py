@@ -312,6 +312,10 @@ def test_11_token_files_carry_the_weights_fingerprint_checked_on_decode(
     assert (
         main(["decode", str(tmp_path / "t"), "--tokenizer", str(image_tokenizer), "--out", str(tmp_path / "o3")]) == 0
     )
+    report = tmp_path / "report"
+    args = ["--data", str(images), "--resolution", "32", "--show", "1", "--worst", "0", "--out", str(report)]
+    assert main(["eval", "--tokenizer", str(image_tokenizer), *args]) == 0  # reports name the weights they measured
+    assert json.loads((report / "metrics.json").read_text())["tokenizers"][0]["weights_sha256"] == digest
 
 
 # ---------------------------------------------------------------------------------------- clean errors everywhere
