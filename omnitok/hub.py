@@ -19,6 +19,7 @@ import omnitok
 from omnitok.config import instantiate, to_config
 from omnitok.errors import ConfigError, WeightsError
 from omnitok.fingerprint import file_sha256, record_fingerprint
+from omnitok.formats import TOKENIZER_FORMAT, read_format_version
 from omnitok.utils import atomic_path
 
 CONFIG_NAME = "config.json"
@@ -28,7 +29,8 @@ WEIGHTS_NAME = "model.safetensors"
 
 def save_pretrained(model: nn.Module, directory: str | os.PathLike) -> Path:
     """Write ``model``'s config and weights into ``directory`` (each file atomically) and return the folder."""
-    return write_checkpoint(model, {"omnitok_version": omnitok.__version__, "model": to_config(model)}, directory)
+    config = {"format_version": TOKENIZER_FORMAT, "omnitok_version": omnitok.__version__, "model": to_config(model)}
+    return write_checkpoint(model, config, directory)
 
 
 def write_checkpoint(model: nn.Module, config: dict[str, Any], directory: str | os.PathLike) -> Path:
@@ -101,6 +103,7 @@ def _build(folder: Path, trust_remote_code: bool) -> nn.Module:
         model_config = config["model"]
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise WeightsError(f"{config_path} is not a valid omnitok config: {err}") from err
+    read_format_version(config.get("format_version"), TOKENIZER_FORMAT, str(config_path))
     try:
         model = instantiate(model_config, trust_remote_code=trust_remote_code)
     except ConfigError as err:

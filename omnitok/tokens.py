@@ -19,12 +19,14 @@ from typing import Any
 from torch import Tensor
 
 from omnitok.errors import ConfigError, OmnitokError, WeightsError
+from omnitok.formats import TOKEN_FILE_FORMAT, read_format_version
 from omnitok.protocol import Tokenizer, TokenizerSpec, check_encoded, check_tokens
 from omnitok.utils import atomic_path
 
 SPEC_KEY = "omnitok.spec"
 MEDIA_KEY = "omnitok.media"
 WEIGHTS_KEY = "omnitok.weights_sha256"
+FORMAT_KEY = "omnitok.format"
 
 
 @dataclasses.dataclass
@@ -68,7 +70,7 @@ def save_tokens(
     from safetensors.torch import save_file
 
     check_tokens(tokens, spec)
-    metadata = {SPEC_KEY: spec.to_json()}
+    metadata = {SPEC_KEY: spec.to_json(), FORMAT_KEY: str(TOKEN_FILE_FORMAT)}
     if media:
         if not isinstance(media, dict):
             raise ConfigError(f"media must be a dict, got {type(media).__name__}")
@@ -110,6 +112,7 @@ def read_token_file(path: str | os.PathLike) -> TokenFile:
             tokens = f.get_tensor(key)
     except Exception as err:
         raise WeightsError(f"cannot read token file {path}: {err}") from err
+    read_format_version(metadata.get(FORMAT_KEY), TOKEN_FILE_FORMAT, f"token file {path}")
     if SPEC_KEY not in metadata:
         raise WeightsError(f"{path} carries no tokenizer spec ({SPEC_KEY!r} metadata)")
     try:
@@ -181,6 +184,7 @@ def load_tokens(path: str | os.PathLike) -> tuple[Tensor, TokenizerSpec]:
 
 
 __all__ = [
+    "FORMAT_KEY",
     "MEDIA_KEY",
     "WEIGHTS_KEY",
     "TokenFile",

@@ -37,6 +37,7 @@ from tests.reliability.malformed import (
 from tests.trainers.recipes import tiny_recipe
 
 REPO = Path(__file__).resolve().parents[2]
+COUNT = 150  # images the killed encode is given: enough that the kill lands mid-run
 
 
 def _error_lines(err: str) -> list[str]:
@@ -381,9 +382,9 @@ def test_12_bad_numbers_and_non_audio_files_get_clear_messages(audio_tokenizer, 
 
 def test_12_13_a_killed_encode_resumes_and_leaves_no_temporary_files(image_tokenizer, tmp_path):
     root = tmp_path / "many"
-    for i in range(40):
-        (root / f"{i:02d}").mkdir(parents=True)
-        write_png((torch.rand(3, 32, 32) * 255).to(torch.uint8), str(root / f"{i:02d}" / "x.png"))
+    for i in range(COUNT):
+        (root / f"{i:03d}").mkdir(parents=True)
+        write_png((torch.rand(3, 32, 32) * 255).to(torch.uint8), str(root / f"{i:03d}" / "x.png"))
     out = tmp_path / "tokens"
     command = [
         sys.executable,
@@ -399,12 +400,12 @@ def test_12_13_a_killed_encode_resumes_and_leaves_no_temporary_files(image_token
     process = subprocess.Popen(command, env=_cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while not list(out.rglob("*.safetensors")) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
+        time.sleep(0.005)
     process.send_signal(signal.SIGKILL)
     process.wait()
     written = list(out.rglob("*.safetensors"))
-    assert 0 < len(written) < 40, "the encode finished before it could be killed"
-    (out / "00" / ".x.png.safetensors.abcd1234.tmp").write_bytes(b"half")  # what a kill mid-write leaves
+    assert 0 < len(written) < COUNT, "the encode finished before it could be killed"
+    (out / "000" / ".x.png.safetensors.abcd1234.tmp").write_bytes(b"half")  # what a kill mid-write leaves
     result = subprocess.run(
         [*command, "--resume"], env=_cli_env(), capture_output=True, text=True, timeout=300, check=False
     )
@@ -412,9 +413,9 @@ def test_12_13_a_killed_encode_resumes_and_leaves_no_temporary_files(image_token
     assert f"({len(written)} already there, kept)" in result.stdout
     assert not [p for p in out.rglob(".*")]  # no hidden temporary file left
     tokenizer = load_tokenizer(image_tokenizer)
-    for i in (0, 39):
-        x = decode_image(str(root / f"{i:02d}" / "x.png")).float().unsqueeze(0) / 127.5 - 1
-        assert torch.equal(read_token_file(out / f"{i:02d}" / "x.png.safetensors").tokens, tokenizer.encode(x))
+    for i in (0, COUNT - 1):
+        x = decode_image(str(root / f"{i:03d}" / "x.png")).float().unsqueeze(0) / 127.5 - 1
+        assert torch.equal(read_token_file(out / f"{i:03d}" / "x.png.safetensors").tokens, tokenizer.encode(x))
 
 
 def test_13_resume_refuses_token_files_of_another_tokenizer(
