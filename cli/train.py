@@ -39,6 +39,9 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", metavar="RUN_OR_CKPT", help="continue a run folder or checkpoint exactly")
     parser.add_argument("--init-from", metavar="CKPT_OR_TOKENIZER", help="start from these weights, fresh optimizers")
     parser.add_argument("--print-config", action="store_true", help="print the merged recipe and exit")
+    parser.add_argument(
+        "--trust-remote-code", action="store_true", help="allow the recipe to name classes outside omnitok and torch.nn"
+    )
     parser.set_defaults(run=run_train)
 
     export = commands.add_parser(
@@ -74,12 +77,16 @@ def apply_overrides(config: dict, overrides: list[str]) -> None:
         key, sep, value = override.partition("=")
         if not sep:
             raise ConfigError(f"--set expects KEY=VALUE, got {override!r}")
-        set_by_path(config, key.strip(), parse_value(value))
+        set_by_path(config, key.strip(), parse_value(value, key.strip()))
 
 
-def parse_value(text: str) -> object:
+def parse_value(text: str, key: str = "") -> object:
     """A --set value as YAML, except that 1e-4 is a number (YAML 1.1 would read it as a string)."""
-    value = yaml.safe_load(text)
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        reason = str(err).splitlines()[0]
+        raise ConfigError(f"--set {key}={text}: the value is not valid YAML ({reason})") from None
     if isinstance(value, str) and _FLOAT.fullmatch(value.strip()):
         return float(value)
     return value
@@ -93,9 +100,9 @@ def run_train(args: argparse.Namespace) -> int:
     if args.print_config:
         print(yaml.safe_dump(config, sort_keys=False), end="")
         return 0
-    check_recipe(config)
+    check_recipe(config, args.trust_remote_code)
     out = Path(args.out) if args.out else folder or Path("runs") / Path(args.config[-1]).stem
-    result = train(config, out, resume=checkpoint, init_from=args.init_from)
+    result = train(config, out, resume=checkpoint, init_from=args.init_from, trust_remote_code=args.trust_remote_code)
     print(f"run folder: {result.folder}  (step {result.step})")
     if result.tokenizer is not None:
         print(f"tokenizer:  {result.tokenizer}   checkpoint: {result.folder / 'checkpoints' / 'last.ckpt'}")

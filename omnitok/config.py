@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from omnitok.config_types import check_value, type_hints
 from omnitok.errors import ConfigError
 
 T = TypeVar("T")
@@ -81,7 +82,7 @@ def _resolve_class(class_path: str, trust_remote_code: bool) -> type:
     if not trust_remote_code and not class_path.startswith(TRUSTED_PREFIXES):
         raise ConfigError(
             f"config names {class_path!r}, outside {', '.join(TRUSTED_PREFIXES)}; "
-            "pass trust_remote_code=True only for configs you trust"
+            "pass trust_remote_code=True (--trust-remote-code) only for configs you trust"
         )
     module_name, _, attr = class_path.rpartition(".")
     try:
@@ -90,32 +91,78 @@ def _resolve_class(class_path: str, trust_remote_code: bool) -> type:
         raise ConfigError(f"config names unknown class {class_path!r}: {err}") from None
     if not inspect.isclass(obj):
         raise ConfigError(f"config names {class_path!r}, which is not a class")
+    if not trust_remote_code and not f"{obj.__module__}.".startswith(TRUSTED_PREFIXES):
+        # the name is trusted, the class it imports may not be (omnitok.config.Path is pathlib.Path)
+        raise ConfigError(
+            f"config names {class_path!r}, which is {obj.__module__}.{obj.__qualname__}, outside "
+            f"{', '.join(TRUSTED_PREFIXES)}; pass trust_remote_code=True (--trust-remote-code) only for configs you trust"
+        )
     return obj
 
 
-def instantiate(config: Any, *, trust_remote_code: bool = False) -> Any:
-    """Build the object a config describes; plain values pass through, nested configs are built first."""
+def check_config(config: Any, *, trust_remote_code: bool = False, key: str = "config") -> None:
+    """Check a whole config tree before anything is built: every ``class_path`` resolves (and is trusted), every
+    ``init_args`` key is a parameter of its class, and every value fits the parameter's annotation (nested configs
+    must build the annotated class). Raises ConfigError naming the offending key (dotted, from ``key``)."""
     if isinstance(config, list):
-        return [instantiate(v, trust_remote_code=trust_remote_code) for v in config]
+        for index, item in enumerate(config):
+            check_config(item, trust_remote_code=trust_remote_code, key=f"{key}[{index}]")
+        return
     if not isinstance(config, Mapping):
-        return config
+        return
     if "class_path" not in config:
-        return {k: instantiate(v, trust_remote_code=trust_remote_code) for k, v in config.items()}
-    unknown = set(config) - {"class_path", "init_args"}
-    if unknown:
-        raise ConfigError(f"unknown config keys {sorted(unknown)} beside class_path {config['class_path']!r}")
-    cls = _resolve_class(config["class_path"], trust_remote_code)
+        for name, value in config.items():
+            check_config(value, trust_remote_code=trust_remote_code, key=f"{key}.{name}")
+        return
+    cls = _class_of(config, trust_remote_code, key)
     init_args = config.get("init_args") or {}
     if not isinstance(init_args, Mapping):
-        raise ConfigError(f"init_args of {config['class_path']!r} must be a mapping, got {type(init_args).__name__}")
+        raise ConfigError(f"{key}.init_args of {config['class_path']!r} must be a mapping, got {type(init_args).__name__}")
     parameters = inspect.signature(cls.__init__).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     unknown_args = [k for k in init_args if k not in parameters or k == "self"]
     if unknown_args and not takes_any:
         raise ConfigError(
-            f"{config['class_path']} takes no argument(s) {unknown_args}; it takes {[p for p in parameters if p != 'self']}"
+            f"{key}: {config['class_path']} takes no argument(s) {unknown_args}; "
+            f"it takes {[p for p in parameters if p != 'self']}"
         )
-    kwargs = {k: instantiate(v, trust_remote_code=trust_remote_code) for k, v in init_args.items()}
+    hints = type_hints(cls.__init__)
+
+    def is_config(value: Any) -> type | None:
+        return _class_of(value, trust_remote_code, key) if isinstance(value, Mapping) and "class_path" in value else None
+
+    for name, value in init_args.items():
+        if name in hints:
+            check_value(value, hints[name], f"{key}.{name}", is_config)
+        check_config(value, trust_remote_code=trust_remote_code, key=f"{key}.{name}")
+
+
+def _class_of(config: Mapping[str, Any], trust_remote_code: bool, key: str) -> type:
+    unknown = set(config) - {"class_path", "init_args"}
+    if unknown:
+        raise ConfigError(f"{key}: unknown config keys {sorted(unknown)} beside class_path {config['class_path']!r}")
+    try:
+        return _resolve_class(config["class_path"], trust_remote_code)
+    except ConfigError as err:
+        raise ConfigError(f"{key}: {err}") from None
+
+
+def instantiate(config: Any, *, trust_remote_code: bool = False) -> Any:
+    """Build the object a config describes, after :func:`check_config` of the whole tree; plain values pass
+    through, nested configs are built first."""
+    check_config(config, trust_remote_code=trust_remote_code)
+    return _build(config, trust_remote_code)
+
+
+def _build(config: Any, trust_remote_code: bool) -> Any:
+    if isinstance(config, list):
+        return [_build(v, trust_remote_code) for v in config]
+    if not isinstance(config, Mapping):
+        return config
+    if "class_path" not in config:
+        return {k: _build(v, trust_remote_code) for k, v in config.items()}
+    cls = _resolve_class(config["class_path"], trust_remote_code)
+    kwargs = {k: _build(v, trust_remote_code) for k, v in (config.get("init_args") or {}).items()}
     try:
         obj = cls(**kwargs)
     except (TypeError, ValueError, RuntimeError) as err:  # a bad argument value: a config error, named by class
@@ -185,12 +232,19 @@ def set_by_path(config: dict[str, Any], dotted: str, value: Any) -> None:
 
 def settings_from_section(cls: type[T], section: Mapping[str, Any] | None, what: str) -> T:
     """Build the settings dataclass ``cls`` from a recipe section (None: all defaults), refusing keys it has no field
-    for with a ConfigError that names them and the known ones (``what`` says whose settings: "trainer", ...)."""
+    for and values that do not fit the field's type, with a ConfigError that names them (``what`` says whose
+    settings: "trainer", ...)."""
+    if section is not None and not isinstance(section, Mapping):
+        raise ConfigError(f"{what} must be a mapping of settings, got {type(section).__name__}")
     section = dict(section or {})
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(section) - known)
     if unknown:
         raise ConfigError(f"unknown {what} setting(s) {unknown}; known: {sorted(known)}")
+    hints = type_hints(cls)
+    for name, value in section.items():
+        if name in hints:
+            check_value(value, hints[name], f"{what}.{name}", lambda _: None)
     return cls(**section)
 
 

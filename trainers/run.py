@@ -22,12 +22,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from omnitok.config import instantiate, settings_from_section
+from omnitok.config import check_config, instantiate, settings_from_section
 from omnitok.errors import ConfigError
+from omnitok.trainers.loggers import LOGGERS, build_loggers, check_logger_entries
 from omnitok.utils import atomic_path
 
 TOP_LEVEL_KEYS = {"seed", "model", "data", "trainer"}
-LOGGERS = ("csv", "tensorboard", "wandb")
 PRECISIONS = {"32-true", "32", "bf16-mixed", "bf16-true"}
 
 
@@ -43,7 +43,9 @@ class RunSettings:
         checkpoint_every: steps between rewrites of checkpoints/last.ckpt.
         keep_checkpoint_every: steps between permanent step_XXXXXXX.ckpt copies (0: none).
         log_every: steps between logged training figures.
-        loggers: any of "csv", "tensorboard", "wandb" (wandb honours WANDB_MODE=offline).
+        loggers: Lightning loggers, each a ``class_path``/``init_args`` entry naming a class under
+            ``lightning.pytorch.loggers`` (``save_dir`` defaults to the run folder) or one of the short names "csv",
+            "tensorboard", "wandb" (wandb honours WANDB_MODE=offline).
         wandb_project: project name for wandb.
         progress_bar: show Lightning's progress bar with loss, PSNR and codebook usage.
         heldout_samples: held-out images measured before and after training.
@@ -59,7 +61,7 @@ class RunSettings:
     checkpoint_every: int = 500
     keep_checkpoint_every: int = 0
     log_every: int = 10
-    loggers: list[str] = dataclasses.field(default_factory=lambda: ["csv"])
+    loggers: list[str | dict[str, Any]] = dataclasses.field(default_factory=lambda: ["csv"])
     wandb_project: str = "omnitok"
     progress_bar: bool = True
     heldout_samples: int = 256
@@ -72,11 +74,15 @@ class RunSettings:
                 f"trainer.precision {settings.precision!r} is not supported; choose from {sorted(PRECISIONS)} "
                 "(fp16 loss scaling is not wired into the manual GAN steps; bf16 needs none)"
             )
-        bad = [name for name in settings.loggers if name not in LOGGERS]
+        bad = [name for name in settings.loggers if isinstance(name, str) and name not in LOGGERS]
         if bad:
-            raise ConfigError(f"unknown logger(s) {bad}; choose from {list(LOGGERS)}")
-        if settings.max_steps < 1 or settings.val_every < 1 or settings.log_every < 1:
-            raise ConfigError("trainer.max_steps, val_every and log_every must be >= 1")
+            raise ConfigError(f"trainer.loggers: unknown logger(s) {bad}; use {list(LOGGERS)} or a class_path entry")
+        for name in ("max_steps", "val_every", "log_every", "checkpoint_every", "num_nodes"):
+            if getattr(settings, name) < 1:
+                raise ConfigError(f"trainer.{name} must be a positive integer, got {getattr(settings, name)}")
+        for name in ("keep_checkpoint_every", "heldout_samples"):
+            if getattr(settings, name) < 0:
+                raise ConfigError(f"trainer.{name} must be 0 or more, got {getattr(settings, name)}")
         return settings
 
 
@@ -88,8 +94,10 @@ class RunResult:
     skipped_files: list[str]
 
 
-def check_recipe(config: dict[str, Any]) -> RunSettings:
-    """Validate the recipe's shape before anything is built; returns its trainer settings."""
+def check_recipe(config: dict[str, Any], trust_remote_code: bool = False) -> RunSettings:
+    """Check the whole recipe before anything is built or written: its shape, the trainer settings (types and
+    ranges) and every model and data value against its class's signature (:func:`omnitok.config.check_config`).
+    Returns the trainer settings; ConfigError names the offending key."""
     unknown = sorted(set(config) - TOP_LEVEL_KEYS)
     if unknown:
         raise ConfigError(f"unknown top-level config key(s) {unknown}; a recipe has {sorted(TOP_LEVEL_KEYS)}")
@@ -98,7 +106,14 @@ def check_recipe(config: dict[str, Any]) -> RunSettings:
             raise ConfigError(f"config needs a '{key}' section naming a class (class_path / init_args)")
     if "max_steps" in (config["model"].get("init_args") or {}):
         raise ConfigError("set the training length as trainer.max_steps, not model.init_args.max_steps")
-    return RunSettings.from_config(config.get("trainer"))
+    seed = config.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"seed must be an integer, got {seed!r}")
+    settings = RunSettings.from_config(config.get("trainer"))
+    for key in ("model", "data"):
+        check_config(config[key], trust_remote_code=trust_remote_code, key=key)
+    check_logger_entries(settings.loggers, trust_remote_code)
+    return settings
 
 
 def train(
@@ -107,16 +122,18 @@ def train(
     resume: str | os.PathLike | None = None,
     init_from: str | os.PathLike | None = None,
     callbacks: list[Any] | None = None,
+    trust_remote_code: bool = False,
 ) -> RunResult:
     """Run the recipe ``config`` in folder ``out``; ``resume`` continues a checkpoint exactly, ``init_from`` starts
-    from a checkpoint's or a saved tokenizer's weights with fresh optimizers (fine-tuning)."""
+    from a checkpoint's or a saved tokenizer's weights with fresh optimizers (fine-tuning). ``trust_remote_code``
+    lets the recipe name classes outside omnitok and torch.nn (a user's own)."""
     import lightning.pytorch as pl
     import yaml
 
     from omnitok.trainers.callbacks import LAST, HeldOutEvaluation, RollingCheckpoint, StepProgressBar
     from omnitok.trainers.system import TokenizerTrainer
 
-    settings = check_recipe(config)
+    settings = check_recipe(config, trust_remote_code)
     out = Path(out)
     checkpoints = out / "checkpoints"
     if resume is None and (checkpoints / LAST).exists():
@@ -133,12 +150,12 @@ def train(
             raise ConfigError(f"{resume} already reached step {done}; raise trainer.max_steps to train further")
     seed = int(config.get("seed", 0))
     pl.seed_everything(seed, workers=True, verbose=False)
-    data = instantiate(config["data"])
+    data = instantiate(config["data"], trust_remote_code=trust_remote_code)
     model_config = {
         **config["model"],
         "init_args": {**(config["model"].get("init_args") or {}), "max_steps": settings.max_steps},
     }
-    module = instantiate(model_config)
+    module = instantiate(model_config, trust_remote_code=trust_remote_code)
     if not isinstance(module, TokenizerTrainer):
         raise ConfigError(f"model must be an omnitok.trainers.TokenizerTrainer, got {type(module).__name__}")
     if not isinstance(data, pl.LightningDataModule):
@@ -168,7 +185,7 @@ def train(
         use_distributed_sampler=False,  # ImageDataModule's sampler already gives each rank its share
         enable_progress_bar=settings.progress_bar,
         enable_model_summary=False,
-        logger=_loggers(settings, out) or False,
+        logger=build_loggers(settings, out, trust_remote_code) or False,
         callbacks=[
             RollingCheckpoint(checkpoints, settings.checkpoint_every, settings.keep_checkpoint_every),
             HeldOutEvaluation(out, settings.heldout_samples),
@@ -208,20 +225,6 @@ def _strategy(name: str, module: Any) -> Any:
 
         return DDPStrategy(find_unused_parameters=True)
     return name
-
-
-def _loggers(settings: RunSettings, out: Path) -> list[Any]:
-    from lightning.pytorch import loggers
-
-    made: list[Any] = []
-    for name in settings.loggers:
-        if name == "csv":
-            made.append(loggers.CSVLogger(save_dir=str(out), name="logs"))
-        elif name == "tensorboard":
-            made.append(loggers.TensorBoardLogger(save_dir=str(out), name="logs/tensorboard"))
-        elif name == "wandb":
-            made.append(loggers.WandbLogger(save_dir=str(out), project=settings.wandb_project, name=out.name))
-    return made
 
 
 def _load_initial_weights(module: Any, source: str | os.PathLike) -> None:

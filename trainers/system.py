@@ -23,7 +23,6 @@ from omnitok.config import Configurable, to_config
 from omnitok.errors import ConfigError, NonFiniteError
 from omnitok.metrics import psnr, to_unit_range
 from omnitok.quantizers.stats import CodebookStats
-from omnitok.trainers.adversarial import AdversarialLoss
 from omnitok.trainers.ema import WeightEma
 from omnitok.trainers.schedule import lr_factor
 
@@ -55,7 +54,7 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         self,
         tokenizer: nn.Module,
         losses: Sequence[nn.Module] = (),
-        adversarial: AdversarialLoss | None = None,
+        adversarial: nn.Module | None = None,
         learning_rate: float = 1e-4,
         discriminator_learning_rate: float | None = None,
         betas: tuple[float, float] = (0.5, 0.9),
