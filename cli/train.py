@@ -51,7 +51,9 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     )
     export.add_argument("checkpoint", help="a .ckpt from a run's checkpoints/ folder, or the run folder")
     export.add_argument("--out", required=True, help="folder to write")
-    export.add_argument("--weights", choices=["auto", "ema", "live"], default="auto", help="EMA average or live weights")
+    export.add_argument(
+        "--weights", choices=["auto", "ema", "live"], default="auto", help="EMA average or live weights"
+    )
     export.add_argument("--overwrite", action="store_true", help="replace an earlier export in --out")
     export.set_defaults(run=run_export)
 

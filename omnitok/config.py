@@ -78,7 +78,9 @@ def _encode(value: Any, name: str) -> Any:
 
 def _resolve_class(class_path: str, trust_remote_code: bool) -> type:
     if not isinstance(class_path, str) or "." not in class_path:
-        raise ConfigError(f"class_path must be a dotted name like 'omnitok.quantizers.VectorQuantizer', got {class_path!r}")
+        raise ConfigError(
+            f"class_path must be a dotted name like 'omnitok.quantizers.VectorQuantizer', got {class_path!r}"
+        )
     if not trust_remote_code and not class_path.startswith(TRUSTED_PREFIXES):
         raise ConfigError(
             f"config names {class_path!r}, outside {', '.join(TRUSTED_PREFIXES)}; "
@@ -117,7 +119,9 @@ def check_config(config: Any, *, trust_remote_code: bool = False, key: str = "co
     cls = _class_of(config, trust_remote_code, key)
     init_args = config.get("init_args") or {}
     if not isinstance(init_args, Mapping):
-        raise ConfigError(f"{key}.init_args of {config['class_path']!r} must be a mapping, got {type(init_args).__name__}")
+        raise ConfigError(
+            f"{key}.init_args of {config['class_path']!r} must be a mapping, got {type(init_args).__name__}"
+        )
     parameters = inspect.signature(cls.__init__).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     unknown_args = [k for k in init_args if k not in parameters or k == "self"]
@@ -129,12 +133,14 @@ def check_config(config: Any, *, trust_remote_code: bool = False, key: str = "co
     hints = type_hints(cls.__init__)
 
     def is_config(value: Any) -> type | None:
-        return _class_of(value, trust_remote_code, key) if isinstance(value, Mapping) and "class_path" in value else None
+        return (
+            _class_of(value, trust_remote_code, key) if isinstance(value, Mapping) and "class_path" in value else None
+        )
 
     for name, value in init_args.items():
+        check_config(value, trust_remote_code=trust_remote_code, key=f"{key}.{name}")  # nested classes first
         if name in hints:
             check_value(value, hints[name], f"{key}.{name}", is_config)
-        check_config(value, trust_remote_code=trust_remote_code, key=f"{key}.{name}")
 
 
 def _class_of(config: Mapping[str, Any], trust_remote_code: bool, key: str) -> type:
@@ -251,8 +257,11 @@ def settings_from_section(cls: type[T], section: Mapping[str, Any] | None, what:
 def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in override.items():
-        replaces_class = isinstance(value, Mapping) and "class_path" in value and isinstance(out.get(key), Mapping) and (
-            value["class_path"] != out[key].get("class_path")
+        replaces_class = (
+            isinstance(value, Mapping)
+            and "class_path" in value
+            and isinstance(out.get(key), Mapping)
+            and (value["class_path"] != out[key].get("class_path"))
         )
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and not replaces_class:
             out[key] = _deep_merge(dict(out[key]), value)

@@ -62,8 +62,10 @@ def _mismatch(value: Any, annotation: Any, is_config: Callable[[Any], type | Non
         problems = [_mismatch(value, option, is_config) for option in args]
         if any(p is None for p in problems):
             return None
-        return next(p for p in problems if p) if len(args) == 2 and type(None) in args else (
-            f"must be one of {', '.join(_name(a) for a in args)}, got {_describe(value)}"
+        return (
+            next(p for p in problems if p)
+            if len(args) == 2 and type(None) in args
+            else (f"must be one of {', '.join(_name(a) for a in args)}, got {_describe(value)}")
         )
     if origin is typing.Literal:
         return None if value in args else f"must be one of {list(args)}, got {_describe(value)}"
@@ -88,7 +90,9 @@ def _mismatch(value: Any, annotation: Any, is_config: Callable[[Any], type | Non
     if inspect.isclass(annotation):
         built = is_config(value)
         if built is not None:
-            return None if issubclass(built, annotation) else f"must build a {_name(annotation)}, got {built.__qualname__}"
+            return (
+                None if issubclass(built, annotation) else f"must build a {_name(annotation)}, got {built.__qualname__}"
+            )
         if isinstance(value, annotation):
             return None
         if annotation.__module__ == "builtins" or hasattr(annotation, "__fspath__"):

@@ -13,7 +13,10 @@ LOGGERS = ("csv", "tensorboard", "wandb")
 LOGGER_PREFIX = "lightning.pytorch.loggers."
 ALIASES = {
     "csv": {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"name": "logs"}},
-    "tensorboard": {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"name": "logs/tensorboard"}},
+    "tensorboard": {
+        "class_path": "lightning.pytorch.loggers.TensorBoardLogger",
+        "init_args": {"name": "logs/tensorboard"},
+    },
     "wandb": {"class_path": "lightning.pytorch.loggers.WandbLogger", "init_args": {}},
 }
 
@@ -48,7 +51,9 @@ def _check_is_logger(entry: dict[str, Any], key: str, trust_remote_code: bool) -
     if not issubclass(cls, Logger):
         raise ConfigError(f"{key}: {entry['class_path']} is not a Lightning logger")
     if not trust_remote_code and not cls.__module__.startswith(LOGGER_PREFIX.rstrip(".")):
-        raise ConfigError(f"{key}: {entry['class_path']} is defined in {cls.__module__}; pass --trust-remote-code to use it")
+        raise ConfigError(
+            f"{key}: {entry['class_path']} is defined in {cls.__module__}; pass --trust-remote-code to use it"
+        )
 
 
 def build_loggers(settings: Any, out: Path, trust_remote_code: bool = False) -> list[Any]:
@@ -68,5 +73,7 @@ def build_loggers(settings: Any, out: Path, trust_remote_code: bool = False) -> 
             init_args.setdefault("project", settings.wandb_project)
             init_args.setdefault("name", out.name)
         trusted = trust_remote_code or config["class_path"].startswith(LOGGER_PREFIX)
-        made.append(instantiate({"class_path": config["class_path"], "init_args": init_args}, trust_remote_code=trusted))
+        made.append(
+            instantiate({"class_path": config["class_path"], "init_args": init_args}, trust_remote_code=trusted)
+        )
     return made

@@ -48,7 +48,7 @@ class RunSettings:
             "tensorboard", "wandb" (wandb honours WANDB_MODE=offline).
         wandb_project: project name for wandb.
         progress_bar: show Lightning's progress bar with loss, PSNR and codebook usage.
-        heldout_samples: held-out images measured before and after training.
+        heldout_samples: held-out images measured before and after training (0: no held-out measurement).
     """
 
     max_steps: int = 10_000
@@ -188,7 +188,7 @@ def train(
         logger=build_loggers(settings, out, trust_remote_code) or False,
         callbacks=[
             RollingCheckpoint(checkpoints, settings.checkpoint_every, settings.keep_checkpoint_every),
-            HeldOutEvaluation(out, settings.heldout_samples),
+            *([HeldOutEvaluation(out, settings.heldout_samples)] if settings.heldout_samples else []),
             *([StepProgressBar(refresh_rate=5)] if settings.progress_bar else []),
             *(callbacks or []),
         ],
