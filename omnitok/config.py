@@ -64,6 +64,12 @@ def to_config(obj: Any) -> dict[str, Any]:
     return {"class_path": class_path_of(obj), "init_args": {k: _encode(v, k) for k, v in init_args.items()}}
 
 
+def config_value(value: Any, name: str) -> Any:
+    """``value`` as plain config data (objects built from configs become their ``class_path``/``init_args``);
+    ConfigError naming ``name`` for an object that cannot be written (e.g. a module built in Python)."""
+    return _encode(value, name)
+
+
 def _encode(value: Any, name: str) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value

@@ -8,6 +8,7 @@ is skipped and counted; too many in a row stop training with a clear error. The 
 
 from __future__ import annotations
 
+import inspect
 import random
 import warnings
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from omnitok.config import Configurable, to_config
+from omnitok.config import Configurable, config_value, instantiate, to_config
 from omnitok.errors import ConfigError, NonFiniteError
 from omnitok.metrics import psnr, to_unit_range
 from omnitok.quantizers.stats import CodebookStats
@@ -52,9 +53,9 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
 
     def __init__(
         self,
-        tokenizer: nn.Module,
-        losses: Sequence[nn.Module] = (),
-        adversarial: nn.Module | None = None,
+        tokenizer: nn.Module | dict[str, Any],
+        losses: Sequence[nn.Module | dict[str, Any]] = (),
+        adversarial: nn.Module | dict[str, Any] | None = None,
         learning_rate: float = 1e-4,
         discriminator_learning_rate: float | None = None,
         betas: tuple[float, float] = (0.5, 0.9),
@@ -70,6 +71,9 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         log_images_every: int = 1,
     ):
         super().__init__()
+        self._save_recipe(locals())
+        tokenizer, adversarial = _built(tokenizer), _built(adversarial)
+        losses = [_built(term) for term in losses]
         if lr_schedule not in ("constant", "cosine"):
             raise ConfigError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
         if max_steps < 1:
@@ -95,6 +99,33 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         self._val_stats: CodebookStats | None = None
         self._val_figures: dict[str, list[Tensor]] = {}
         self._val_rounds = 0
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> TokenizerTrainer:
+        """Lightning's ``load_from_checkpoint``: the module rebuilt from the recipe its checkpoint carries (use
+        ``weights_only=True`` for files you did not write). Checkpoints written before they carried their recipe
+        (omnitok 0.1.0) need the recipe's model arguments passed in (``**recipe["model"]["init_args"]``)."""
+        try:
+            return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
+        except TypeError as err:
+            if "tokenizer" not in str(err):
+                raise
+            raise ConfigError(
+                f"{checkpoint_path} carries no recipe (written by omnitok 0.1.0); resume it with `omnitok train "
+                "--resume RUN` (the run's config.yaml holds the recipe), or pass the recipe's model arguments: "
+                "TokenizerTrainer.load_from_checkpoint(path, weights_only=True, **recipe['model']['init_args'])"
+            ) from None
+
+    def _save_recipe(self, arguments: dict[str, Any]) -> None:
+        """Lightning's hyperparameters, as the plain recipe (``class_path``/``init_args`` data, no module objects),
+        so a checkpoint rebuilds this module under ``load_from_checkpoint(path, weights_only=True)``. A module
+        given as a Python object without a config leaves the hyperparameters empty (training is unaffected)."""
+        names = list(inspect.signature(type(self).__init__).parameters)[1:]
+        try:
+            recipe = {name: config_value(arguments[name], name) for name in names}
+        except ConfigError:
+            return
+        self.save_hyperparameters(recipe)
 
     # ----------------------------------------------------------------------------------------------- models
     @property
@@ -356,6 +387,13 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         if self._rng_to_restore is not None:  # applied here, after Lightning's own set-up drew random numbers
             _set_rng_state(self._rng_to_restore)
             self._rng_to_restore = None
+
+
+def _built(part: Any) -> Any:
+    """A part given as a config (a checkpoint's hyperparameters) built; objects pass through."""
+    if isinstance(part, dict) and "class_path" in part:
+        return instantiate(part)
+    return part
 
 
 def _rng_state() -> dict[str, Any]:
