@@ -1,9 +1,9 @@
-"""Callbacks: atomic rolling checkpoints, and the held-out before/after evaluation every run ends with."""
+"""Callbacks: the step progress bar, and the held-out before/after evaluation every run ends with (checkpoints:
+:mod:`omnitok.trainers.checkpointing`)."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,38 +15,6 @@ from torch import Tensor
 from omnitok.metrics import budget_pixels, psnr, to_unit_range
 from omnitok.trainers import heldout
 from omnitok.utils import atomic_path
-
-LAST = "last.ckpt"
-
-
-class RollingCheckpoint(pl.Callback):
-    """Writes ``<run>/checkpoints/last.ckpt`` every ``every`` steps and at the end, atomically (temp + rename), so
-    an interrupted run loses at most ``every`` steps and never leaves a half-written checkpoint. With
-    ``keep_every`` > 0 a permanent ``step_XXXXXXX.ckpt`` is kept at those multiples."""
-
-    def __init__(self, folder: str | Path, every: int = 500, keep_every: int = 0):
-        self.folder, self.every, self.keep_every = Path(folder), every, keep_every
-
-    def _save(self, trainer: pl.Trainer, name: str) -> None:
-        path = self.folder / name
-        tmp = path.with_name(f".{name}.tmp")
-        trainer.save_checkpoint(tmp, weights_only=False)  # full training state; every rank calls, rank zero writes
-        if trainer.is_global_zero:
-            if tmp.is_file():
-                with open(tmp, "rb+") as f:
-                    os.fsync(f.fileno())  # on disk before the rename makes it visible
-            os.replace(tmp, path)
-        trainer.strategy.barrier("omnitok-checkpoint")
-
-    def on_train_batch_end(self, trainer: pl.Trainer, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        step = module.step
-        if self.every and step % self.every == 0:
-            self._save(trainer, LAST)
-        if self.keep_every and step % self.keep_every == 0:
-            self._save(trainer, f"step_{step:07d}.ckpt")
-
-    def on_train_end(self, trainer: pl.Trainer, module: Any) -> None:
-        self._save(trainer, LAST)
 
 
 class StepProgressBar(TQDMProgressBar):

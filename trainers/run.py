@@ -130,7 +130,8 @@ def train(
     import lightning.pytorch as pl
     import yaml
 
-    from omnitok.trainers.callbacks import LAST, HeldOutEvaluation, RollingCheckpoint, StepProgressBar
+    from omnitok.trainers.callbacks import HeldOutEvaluation, StepProgressBar
+    from omnitok.trainers.checkpointing import LAST, AtomicCheckpointIO, checkpoint_callbacks
     from omnitok.trainers.system import TokenizerTrainer
 
     settings = check_recipe(config, trust_remote_code)
@@ -170,7 +171,7 @@ def train(
     _quiet_lightning_tips()
     trainer = pl.Trainer(
         max_epochs=-1,
-        max_steps=-1,  # the module stops itself at its own step count (two optimizers step per batch)
+        max_steps=settings.max_steps,  # batches: the module keeps Lightning's step counter at its batch count
         val_check_interval=settings.val_every,
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
@@ -181,13 +182,13 @@ def train(
         strategy=_strategy(settings.strategy, module),
         num_nodes=settings.num_nodes,
         default_root_dir=str(out),
-        enable_checkpointing=False,
+        plugins=[AtomicCheckpointIO()],
         use_distributed_sampler=False,  # ImageDataModule's sampler already gives each rank its share
         enable_progress_bar=settings.progress_bar,
         enable_model_summary=False,
         logger=build_loggers(settings, out, trust_remote_code) or False,
         callbacks=[
-            RollingCheckpoint(checkpoints, settings.checkpoint_every, settings.keep_checkpoint_every),
+            *checkpoint_callbacks(checkpoints, settings.checkpoint_every, settings.keep_checkpoint_every),
             *([HeldOutEvaluation(out, settings.heldout_samples)] if settings.heldout_samples else []),
             *([StepProgressBar(refresh_rate=5)] if settings.progress_bar else []),
             *(callbacks or []),
@@ -196,6 +197,7 @@ def train(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the frozen EMA copy and LPIPS
         warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")  # Lightning's own deprecation noise
+        warnings.filterwarnings("ignore", message=r".*The dirpath has changed from.*")  # a run folder may move
         trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None, weights_only=True)
     exported = None
     if trainer.is_global_zero:
@@ -276,7 +278,7 @@ def check_resumable(module: Any, checkpoint: dict[str, Any], path: str | os.Path
 
 def resolve_resume(target: str | os.PathLike) -> tuple[Path, Path]:
     """``--resume`` takes a run folder or a checkpoint file -> (run folder, checkpoint)."""
-    from omnitok.trainers.callbacks import LAST
+    from omnitok.trainers.checkpointing import LAST
 
     target = Path(target)
     if target.is_dir():

@@ -43,7 +43,8 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         betas, weight_decay: Adam(W) settings for both optimizers (VQGAN uses betas (0.5, 0.9)).
         warmup_steps: linear warm-up of both learning rates.
         lr_schedule: "constant" after warm-up, or "cosine" decay to ``min_lr_ratio`` at ``max_steps``.
-        max_steps: length of training in batches (the run stops there).
+        max_steps: length of training in batches, which the learning-rate schedule spans (the Trainer's own
+            ``max_steps`` stops the run; ``omnitok train`` sets both from ``trainer.max_steps``).
         gradient_clip: max global gradient norm per optimizer, or None.
         ema_decay: keep an EMA of the tokenizer's weights (used for validation and export), or None.
         max_nonfinite_steps: consecutive skipped (NaN/Inf) steps tolerated before training stops.
@@ -224,6 +225,7 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
                 warnings.filterwarnings("ignore", message=r".*lr_scheduler\.step\(\)` before `optimizer\.step\(\)`.*")
                 for scheduler in schedulers:
                     scheduler.step()
+            self._count_batches()
         if logs is None:
             return None
         logs.pop("_reconstruction", None)
@@ -304,9 +306,18 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         self.untoggle_optimizer(optimizer)
         return {"loss_discriminator": loss.detach(), **figures}
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self.step >= self.max_steps:
-            self.trainer.should_stop = True
+    def _count_batches(self) -> None:
+        """Keep Lightning's step counter (``trainer.global_step``) equal to the batches consumed.
+
+        Under manual optimization Lightning counts ``optimizer.step()`` calls: two per batch once the discriminator
+        trains, none for a batch skipped as non-finite. A step here is one global batch, the unit of the schedules,
+        the discriminator start and the data position, so the counter is set to it after every batch; then
+        Lightning's own ``max_steps``, ``ModelCheckpoint(every_n_train_steps)`` and logger steps count batches.
+        """
+        if self._trainer is None:
+            return
+        progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress.total
+        progress.ready = progress.completed = self.step
 
     # ------------------------------------------------------------------------------------------- validation
     def on_validation_epoch_start(self) -> None:
@@ -380,13 +391,21 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         self.step, self.skipped_steps = int(state["step"]), int(state["skipped_steps"])
         self.consecutive_nonfinite, self._val_rounds = int(state["consecutive_nonfinite"]), int(state["val_rounds"])
         self._rng_to_restore = state["rng"]
+        _steps_are_batches(checkpoint, self.step)
 
     def on_train_start(self) -> None:
-        if self.step >= self.max_steps:  # a finished run resumed without a longer max_steps: nothing to do
-            self.trainer.should_stop = True
         if self._rng_to_restore is not None:  # applied here, after Lightning's own set-up drew random numbers
             _set_rng_state(self._rng_to_restore)
             self._rng_to_restore = None
+
+
+def _steps_are_batches(checkpoint: dict[str, Any], step: int) -> None:
+    """Lightning's step counter in a checkpoint set to its batch count before Lightning restores its loops.
+    Checkpoints of omnitok 0.1.0 counted optimizer steps there (two per batch with a discriminator)."""
+    loop = checkpoint.get("loops", {}).get("fit_loop", {})
+    progress = loop.get("epoch_loop.manual_optimization.optim_step_progress", {}).get("total")
+    if isinstance(progress, dict):
+        progress["ready"] = progress["completed"] = step
 
 
 def _built(part: Any) -> Any:

@@ -46,7 +46,7 @@ def test_load_from_checkpoint_continues_training_exactly(run, tmp_path):
     assert module.step == 2
     trainer = pl.Trainer(
         max_epochs=-1,
-        max_steps=-1,
+        max_steps=3,
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
