@@ -54,14 +54,26 @@ def class_path_of(obj: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def to_config(obj: Any) -> dict[str, Any]:
-    """The ``class_path``/``init_args`` config that rebuilds ``obj`` (nested objects become nested configs)."""
+def to_config(obj: Any, where: str | None = None) -> dict[str, Any]:
+    """The ``class_path``/``init_args`` config that rebuilds ``obj`` (nested objects become nested configs;
+    ``torch.nn`` layers built in Python are read back, see :mod:`omnitok.torch_parts`). ``where`` names ``obj`` in
+    errors (default: its class)."""
+    where = where or type(obj).__name__
     init_args = getattr(obj, _INIT_ARGS, None)
     if init_args is None:
+        if _is_torch_layer(obj):
+            from omnitok.torch_parts import torch_module_config
+
+            return torch_module_config(obj, where)
         raise ConfigError(
-            f"cannot write a config for {class_path_of(obj)}: it was neither built from a config nor is it Configurable"
+            f"cannot write a config for {where} ({class_path_of(obj)}): it was neither built from a config nor is it "
+            "Configurable"
         )
-    return {"class_path": class_path_of(obj), "init_args": {k: _encode(v, k) for k, v in init_args.items()}}
+    return {"class_path": class_path_of(obj), "init_args": {k: _encode(v, f"{where}.{k}") for k, v in init_args.items()}}
+
+
+def _is_torch_layer(obj: Any) -> bool:
+    return type(obj).__module__.startswith("torch.nn.") and hasattr(obj, "state_dict")
 
 
 def config_value(value: Any, name: str) -> Any:
@@ -74,11 +86,11 @@ def _encode(value: Any, name: str) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):
-        return [_encode(v, name) for v in value]
+        return [_encode(v, f"{name}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, Mapping):
         return {str(k): _encode(v, f"{name}.{k}") for k, v in value.items()}
-    if hasattr(value, _INIT_ARGS):
-        return to_config(value)
+    if hasattr(value, _INIT_ARGS) or _is_torch_layer(value):
+        return to_config(value, name)
     raise ConfigError(f"config argument {name!r} holds a {type(value).__name__}, which cannot be written to a config")
 
 

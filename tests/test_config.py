@@ -51,8 +51,14 @@ def test_unknown_top_level_key_is_refused():
 def test_objects_not_built_from_configs_cannot_be_written():
     import torch
 
-    with pytest.raises(ConfigError, match="Conv2d"):
-        to_config(torch.nn.Conv2d(3, 4, 2))
+    config = to_config(torch.nn.Conv2d(3, 4, 2))  # torch.nn layers are read back (see test_torch_parts.py)
+    assert config["class_path"] == "torch.nn.Conv2d" and config["init_args"]["kernel_size"] == [2, 2]
+
+    class Handmade(torch.nn.Module):
+        pass
+
+    with pytest.raises(ConfigError, match="Handmade"):
+        to_config(Handmade())
 
 
 def test_yaml_files_compose_left_to_right(tmp_path):
