@@ -198,6 +198,9 @@ def train(
         warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the frozen EMA copy and LPIPS
         warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")  # Lightning's own deprecation noise
         warnings.filterwarnings("ignore", message=r".*The dirpath has changed from.*")  # a run folder may move
+        # ModelCheckpoint under manual optimization warns at every save that it stores the state after the
+        # optimizer step: that is the state a resume continues from (the batch is done), so the note is noise
+        warnings.filterwarnings("ignore", message=r".*no pre-optimization state was saved.*")
         trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None, weights_only=True)
     exported = None
     if trainer.is_global_zero:
