@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from omnitok.errors import DTypeError, ShapeError
-from omnitok.ops.backend import Backend, resolve_backend
+from omnitok.ops.backend import Backend, resolve_backend, with_fallback
 
 __all__ = ["FSQCodes", "FSQConstants", "fsq_codes_from_indices", "fsq_constants", "fsq_quantize"]
 
@@ -67,10 +67,13 @@ def fsq_quantize(x: Tensor, levels: Sequence[int], *, eps: float = 1e-3, backend
         raise DTypeError(f"fsq_quantize needs floating-point x, got {x.dtype}")
     consts = fsq_constants(levels, float(eps), x.device)
     if resolve_backend(backend, x, op="fsq_quantize") == "triton" and x.shape[0] > 0:
-        from omnitok.ops.triton_fsq import fsq_quantize_triton
 
-        codes, indices = fsq_quantize_triton(x, consts)
-        return FSQCodes(codes, indices)
+        def kernel() -> FSQCodes:
+            from omnitok.ops.triton_fsq import fsq_quantize_triton
+
+            return FSQCodes(*fsq_quantize_triton(x, consts))
+
+        return with_fallback("fsq_quantize", backend, kernel, lambda: fsq_quantize_reference(x, consts))
     return fsq_quantize_reference(x, consts)
 
 
@@ -95,8 +98,16 @@ def fsq_codes_from_indices(indices: Tensor, levels: Sequence[int], *, backend: B
         raise DTypeError(f"fsq_codes_from_indices needs integer indices, got {indices.dtype}")
     consts = fsq_constants(levels, 0.0, indices.device)
     if resolve_backend(backend, indices, op="fsq_codes_from_indices") == "triton" and indices.numel():
-        from omnitok.ops.triton_fsq import fsq_codes_from_indices_triton
 
-        return fsq_codes_from_indices_triton(indices, consts)
+        def kernel() -> Tensor:
+            from omnitok.ops.triton_fsq import fsq_codes_from_indices_triton
+
+            return fsq_codes_from_indices_triton(indices, consts)
+
+        return with_fallback("fsq_codes_from_indices", backend, kernel, lambda: _codes_from_indices(indices, consts))
+    return _codes_from_indices(indices, consts)
+
+
+def _codes_from_indices(indices: Tensor, consts: FSQConstants) -> Tensor:
     digits = (indices.long()[:, None] // consts.basis) % consts.levels.long()
     return (digits - consts.half_width.long()).float() / consts.half_width

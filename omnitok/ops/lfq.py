@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from omnitok.errors import DTypeError, ShapeError
-from omnitok.ops.backend import Backend, resolve_backend
+from omnitok.ops.backend import Backend, resolve_backend, with_fallback
 
 __all__ = ["LFQCodes", "LFQEntropy", "bit_values", "lfq_entropy_terms", "lfq_quantize", "sign_codebook"]
 
@@ -90,14 +90,22 @@ def lfq_quantize(x: Tensor, *, scale: float = 1.0, backend: Backend = "auto") ->
     """x: [N, d] float -> LFQCodes (codes [N, d] float32 = +-scale with straight-through gradients, indices [N])."""
     _check(x, "lfq_quantize")
     if resolve_backend(backend, x, op="lfq_quantize") == "triton" and x.shape[0] > 0:
-        from omnitok.ops.triton_lfq import lfq_sign_triton
 
-        codes, indices = lfq_sign_triton(x.detach().contiguous(), bit_values(x.shape[1], x.device), float(scale))
+        def kernel() -> tuple[Tensor, Tensor]:
+            from omnitok.ops.triton_lfq import lfq_sign_triton
+
+            return lfq_sign_triton(x.detach().contiguous(), bit_values(x.shape[1], x.device), float(scale))
+
+        codes, indices = with_fallback("lfq_quantize", backend, kernel, lambda: _sign_codes(x, scale))
     else:
-        positive = x.detach() > 0
-        codes = torch.where(positive, float(scale), -float(scale))
-        indices = (positive.long() * bit_values(x.shape[1], x.device)).sum(1)
+        codes, indices = _sign_codes(x, scale)
     return LFQCodes(_StraightThrough.apply(x, codes) if x.requires_grad else codes, indices)
+
+
+def _sign_codes(x: Tensor, scale: float) -> tuple[Tensor, Tensor]:
+    positive = x.detach() > 0
+    codes = torch.where(positive, float(scale), -float(scale))
+    return codes, (positive.long() * bit_values(x.shape[1], x.device)).sum(1)
 
 
 def lfq_entropy_terms(
@@ -119,9 +127,16 @@ def lfq_entropy_terms(
     if n == 0:
         per_sample = x.sum() * 0
     elif chosen == "triton":
-        from omnitok.ops.triton_lfq import bit_entropy_sum_triton
 
-        per_sample = bit_entropy_sum_triton(x.contiguous(), gain) / (n * (d // group_bits))
+        def kernel() -> Tensor:
+            from omnitok.ops.triton_lfq import bit_entropy_sum_triton
+
+            return bit_entropy_sum_triton(x.contiguous(), gain) / (n * (d // group_bits))
+
+        def torch_path() -> Tensor:
+            return binary_entropy_from_logits(gain * x).sum() / (n * (d // group_bits))
+
+        per_sample = with_fallback("lfq_entropy_terms", backend, kernel, torch_path)
     else:
         per_sample = binary_entropy_from_logits(gain * x).sum() / (n * (d // group_bits))
     return LFQEntropy(per_sample, _factorized_probability_sums(x, group_bits, inv_temperature, scale))

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from omnitok.errors import DTypeError, ShapeError
-from omnitok.ops.backend import Backend, resolve_backend, same_device
+from omnitok.ops.backend import Backend, resolve_backend, same_device, with_fallback
 
 Metric = Literal["l2", "cosine"]
 Fp32Precision = Literal["ieee", "tf32"]
@@ -100,7 +100,12 @@ def nearest_code(
     elif chosen == "torch":
         indices = _chunked_indices(x, codebook, metric, chunk_rows)
     else:
-        indices = _triton_indices(x, codebook, metric, fp32_precision)
+        indices = with_fallback(
+            "nearest_code",
+            backend,
+            lambda: _triton_indices(x, codebook, metric, fp32_precision),
+            lambda: _chunked_indices(x, codebook, metric, chunk_rows),
+        )
     return NearestCode(indices, code_distance(x, codebook, indices, metric))
 
 
