@@ -15,6 +15,7 @@ parameter counts are printed beside the timings. Each call is timed separately, 
 median over ``--repeats`` is reported after one warm-up call.
 
     .venv/bin/python benchmarks/audio_throughput.py [--seconds 5] [--repeats 3] [--threads N] [--models encodec,dac]
+        [--dtype float32|bfloat16] [--compile]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from precision import add_precision_options, compiled, describe, precision
 from torch import nn
 
 from omnitok.models import Autoencoder
@@ -76,6 +78,16 @@ MODELS = {
 }
 
 
+class _Calls:
+    """encode/decode of our model (compiled or not), and the model for its parameter count."""
+
+    def __init__(self, encode: Callable, decode: Callable, model: nn.Module):
+        self.encode, self.decode, self.model = encode, decode, model
+
+    def parameters(self):
+        return self.model.parameters()
+
+
 def timed(fn: Callable[[], object]) -> float:
     start = time.perf_counter()
     fn()
@@ -89,12 +101,19 @@ def params(module: nn.Module) -> float:
 
 
 @torch.inference_mode()
-def run(name: str, seconds: float, repeats: int, device: str) -> list[str]:
+def run(name: str, seconds: float, repeats: int, device: str, dtype: str = "float32", compile: bool = False) -> list[str]:
+    with precision(device, dtype):
+        return _run(name, seconds, repeats, device, compile)
+
+
+def _run(name: str, seconds: float, repeats: int, device: str, compile: bool) -> list[str]:
     ours_factory, theirs_factory, rate = MODELS[name]
     torch.manual_seed(0)
-    ours = ours_factory().to(device).eval()
+    model = ours_factory().to(device).eval()
     theirs, their_encode, their_decode = theirs_factory()
     theirs.to(device)
+    their_encode, their_decode = compiled(their_encode, compile), compiled(their_decode, compile)
+    ours = _Calls(compiled(model.encode, compile), compiled(model.decode, compile), model)
     x = torch.randn(1, 1, int(seconds * rate), device=device) * 0.1
     our_codes, their_codes = ours.encode(x), their_encode(x)  # warm-up
     ours.decode(our_codes), their_decode(their_codes)
@@ -121,14 +140,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--models", default="encodec,dac")
+    add_precision_options(parser)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"device {args.device}, threads {torch.get_num_threads()}, {args.seconds} s of audio, batch 1, median of {args.repeats}")
+    print(
+        f"device {args.device}, {describe(args)}, threads {torch.get_num_threads()}, {args.seconds} s of audio, "
+        f"batch 1, median of {args.repeats}"
+    )
     print("| model | implementation | parameters | codes shape | enc RTF | dec RTF |")
     print("|---|---|---|---|---|---|")
     for name in args.models.split(","):
-        for line in run(name, args.seconds, args.repeats, args.device):
+        for line in run(name, args.seconds, args.repeats, args.device, args.dtype, args.compile):
             print(line, flush=True)
 
 

@@ -13,7 +13,7 @@ encoder + posterior mode), "dec" is tokens -> image (VQ: codebook lookup + decod
 alternating ours and diffusers, and the median over ``--repeats`` is reported after one warm-up call.
 
     .venv/bin/python benchmarks/image_throughput.py [--resolution 128] [--batch 4] [--repeats 3] [--base-channels 128]
-        [--device cpu|cuda] [--threads N] [--models vq,kl]
+        [--device cpu|cuda] [--threads N] [--models vq,kl] [--dtype float32|bfloat16] [--compile]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from precision import add_precision_options, compiled, describe, precision
 from torch import nn
 
 from omnitok.models import Autoencoder
@@ -106,10 +107,10 @@ def run(name: str, args: argparse.Namespace, device: torch.device) -> dict:
     torch.manual_seed(0)
     ours, theirs = build(name, args.base_channels, args.layers)
     ours, theirs = ours.to(device), theirs.to(device)
-    fns = calls(name, ours, theirs)
+    fns = {key: compiled(fn, args.compile) for key, fn in calls(name, ours, theirs).items()}
     x = torch.rand(args.batch, 3, args.resolution, args.resolution, device=device) * 2 - 1
     seconds: dict[str, list[float]] = {k: [] for k in fns}
-    with torch.inference_mode():
+    with torch.inference_mode(), precision(device, args.dtype):
         tokens = {side: fns[f"{side}_enc"](x) for side in ("ours", "theirs")}  # warm-up
         images = {side: fns[f"{side}_dec"](tokens["theirs"]) for side in ("ours", "theirs")}
         for r in range(args.repeats):
@@ -140,6 +141,7 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (CPU)")
     parser.add_argument("--models", default="vq,kl", help="comma-separated subset of: " + ",".join(MODELS))
+    add_precision_options(parser)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -148,7 +150,8 @@ def main() -> None:
     results = {name: run(name, args, device) for name in names}
 
     print(f"\n{args.batch} x {args.resolution}x{args.resolution} images, base_channels {args.base_channels}, "
-          f"layers {args.layers}, {args.device}, {torch.get_num_threads()} threads, median of {args.repeats}; "
+          f"layers {args.layers}, {args.device}, {describe(args)}, {torch.get_num_threads()} threads, "
+          f"median of {args.repeats}; "
           "ratio = ours / diffusers throughput (> 1: ours faster)\n")
     print("| model | ours enc img/s | diffusers enc img/s | ratio | ours dec img/s | diffusers dec img/s | ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")

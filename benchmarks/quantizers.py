@@ -19,6 +19,7 @@ What each row times:
     .venv/bin/python benchmarks/quantizers.py --preset cpu            # CPU table (a few minutes on 2 cores)
     .venv/bin/python benchmarks/quantizers.py --preset cpu-target     # the CPU target row alone (about a minute)
     .venv/bin/python benchmarks/quantizers.py --preset quick          # seconds: checks the script works
+    python benchmarks/quantizers.py --preset gpu-target --device cuda # the GPU target row alone (gpu_check.sh)
     python benchmarks/quantizers.py --preset gpu --device cuda        # the issue's full grid on a GPU (~10-20 min)
 """
 
@@ -58,6 +59,7 @@ PRESETS: dict[str, list[dict[str, Any]]] = {
     "cpu": [{"op": "vq", "n": 16384, "d": 256, "k": 8192}]  # the issue's CPU target case
     + _grid(["vq", "fsq", "lfq"], [16384], [8, 64, 256], [1024, 16384], [1024, 16384, 262144])
     + [{"op": "kmeans", "n": 65536, "d": 64, "k": 1024, "iters": 5}],
+    "gpu-target": [{"op": "vq", "n": 65536, "d": 256, "k": 16384, "dtype": "bfloat16"}],  # the GPU target alone
     "gpu": [{"op": "vq", "n": 65536, "d": 256, "k": 16384, "dtype": "bfloat16"}]  # the issue's GPU target case
     + _grid(["vq", "fsq", "lfq"], [16384, 65536], [8, 64, 256], [1024, 16384], [1024, 16384, 262144])
     + [{"op": "vq", "n": n, "d": d, "k": k, "dtype": "bfloat16"} for n in (16384, 65536) for d in (64, 256)
