@@ -42,6 +42,7 @@ def worker(rank: int, world: int, port: int, kind: str, out_dir: str) -> None:
     torch.manual_seed(1000 + rank)  # different random draws per rank (restarts, dropout)
     state = train(quantizer, make_data(rank))
     torch.save(state, os.path.join(out_dir, f"rank{rank}.pt"))
+    dist.barrier()  # every rank done with every collective before any tears its gloo pairs down
     dist.destroy_process_group()
 
 

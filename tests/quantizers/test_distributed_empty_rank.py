@@ -27,6 +27,7 @@ def worker(rank: int, world: int, port: int, out_dir: str) -> None:
         vq.quantize_flat(x, active=active)
         lfq.quantize_flat(x, active=active)
     torch.save(vq.state_dict(), os.path.join(out_dir, f"rank{rank}.pt"))
+    dist.barrier()  # every rank done with every collective before any tears its gloo pairs down
     dist.destroy_process_group()
 
 
