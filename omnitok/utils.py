@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from omnitok.errors import OmnitokError, OutputError
+from omnitok.errors import OmnitokError, OutputError, ShapeError
 
 
 @contextlib.contextmanager
@@ -81,6 +81,24 @@ def channels_last_flat(z: Tensor) -> tuple[Tensor, tuple[int, ...]]:
 def channels_first(flat: Tensor, batch_grid: tuple[int, ...]) -> Tensor:
     """Inverse of :func:`channels_last_flat`: [N, D] -> [B, D, *grid]."""
     return flat.reshape(*batch_grid, flat.shape[-1]).movedim(-1, 1)
+
+
+def fold_frames(x: Tensor) -> Tensor:
+    """Clips [B, C, T, H, W] -> frames [B * T, C, H, W], clip-major (the frames of clip 0 first), so per-image
+    networks and metrics run on video; :func:`unfold_frames` undoes it."""
+    if x.ndim != 5:
+        raise ShapeError(f"fold_frames takes video [B, C, T, H, W], got {tuple(x.shape)}")
+    return x.transpose(1, 2).flatten(0, 1)
+
+
+def unfold_frames(frames: Tensor, batch: int) -> Tensor:
+    """Per-frame results [B * T, C, h, w] -> [B, C, T, h, w] (the inverse of :func:`fold_frames`)."""
+    return frames.unflatten(0, (batch, -1)).transpose(1, 2)
+
+
+def to_uint8(x01: Tensor) -> Tensor:
+    """Values in [0, 1] -> uint8 in [0, 255], rounded to nearest (not truncated) and clamped."""
+    return (x01.float() * 255.0).round().clamp(0, 255).to(torch.uint8)
 
 
 def entropy(probs: Tensor, dim: int = -1, eps: float = 1e-10) -> Tensor:

@@ -53,7 +53,7 @@ class PatchDiscriminator(nn.Module, Configurable):
             channels = out
         layers.append(nn.Conv2d(channels, 1, 4, 1, 1))
         self.layers = nn.Sequential(*layers)
-        self.apply(_init_weights)
+        self.apply(init_discriminator_weights)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 5:
@@ -61,8 +61,10 @@ class PatchDiscriminator(nn.Module, Configurable):
         return self.layers(x)
 
 
-def _init_weights(module: nn.Module) -> None:
-    if isinstance(module, nn.Conv2d):
+def init_discriminator_weights(module: nn.Module) -> None:
+    """The DCGAN/PatchGAN initialisation for discriminators (``module.apply(init_discriminator_weights)``):
+    convolution weights N(0, 0.02), norm scales N(1, 0.02) and norm shifts zero."""
+    if isinstance(module, (nn.Conv2d, nn.Conv3d)):
         nn.init.normal_(module.weight, 0.0, 0.02)
     elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
         nn.init.normal_(module.weight, 1.0, 0.02)

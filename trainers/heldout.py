@@ -14,21 +14,21 @@ from __future__ import annotations
 
 import math
 
-import torch
 from torch import Tensor
 
 from omnitok.metrics import budget_pixels, mean_colour_baseline, mean_image_baseline, psnr, resample_baseline
 from omnitok.metrics.image import to_unit_range
 from omnitok.protocol import TokenizerSpec
+from omnitok.utils import fold_frames, to_uint8
 
 METRICS = {"image": ("psnr",), "video": ("psnr",), "audio": ("si_sdr", "mel_distance")}
 LABELS = {"psnr": "PSNR (dB)", "si_sdr": "SI-SDR (dB)", "mel_distance": "mel distance"}
 HIGHER_IS_BETTER = {"psnr": True, "si_sdr": True, "mel_distance": False}
 
 
-def fold_frames(x: Tensor) -> Tensor:
-    """[B, C, T, H, W] -> [B * T, C, H, W]; images pass unchanged."""
-    return x.transpose(1, 2).flatten(0, 1) if x.ndim == 5 else x
+def _frames(x: Tensor) -> Tensor:
+    """Video [B, C, T, H, W] as frames [B * T, C, H, W]; images pass unchanged."""
+    return fold_frames(x) if x.ndim == 5 else x
 
 
 def scores(spec: TokenizerSpec, x: Tensor, x_hat: Tensor) -> dict[str, float]:
@@ -41,13 +41,13 @@ def scores(spec: TokenizerSpec, x: Tensor, x_hat: Tensor) -> dict[str, float]:
             "si_sdr": float(si_sdr(x, x_hat).mean()),
             "mel_distance": float(mel_distance(x, x_hat, int(spec.sample_rate)).mean()),
         }
-    return {"psnr": float(psnr(to_unit_range(fold_frames(x_hat)), to_unit_range(fold_frames(x))).mean())}
+    return {"psnr": float(psnr(to_unit_range(_frames(x_hat)), to_unit_range(_frames(x))).mean())}
 
 
 def frame_curve(x: Tensor, x_hat: Tensor) -> list[float]:
     """Video: PSNR at each frame index, mean over clips ([B, C, T, H, W] -> T values)."""
     b, _, t = x.shape[:3]
-    values = psnr(to_unit_range(fold_frames(x_hat)), to_unit_range(fold_frames(x))).reshape(b, t)
+    values = psnr(to_unit_range(_frames(x_hat)), to_unit_range(_frames(x))).reshape(b, t)
     return values.mean(0).tolist()
 
 
@@ -63,7 +63,7 @@ def baselines(spec: TokenizerSpec, x: Tensor) -> tuple[dict[str, Tensor], str]:
         name = f"resample_{kbps:g}kbps"
         note = f"The resampling baseline sends the waveform as 8-bit samples at the rate {kbps:g} kbps allows."
         return {name: audio_resample(x.float(), int(spec.sample_rate), kbps)}, note
-    frames = fold_frames(x.float())
+    frames = _frames(x.float())
     shape = tuple(x.shape[2:])
     pixels = max(1, budget_pixels(spec, shape) // (shape[0] if x.ndim == 5 else 1))
     out = {
@@ -99,7 +99,7 @@ def comparison_picture(spec: TokenizerSpec, x: Tensor, x_hat: Tensor, count: int
         from omnitok.report.video_figures import strips_figure
 
         def uint8(v: Tensor) -> Tensor:
-            return (to_unit_range(v[:count].cpu()) * 255).round().to(torch.uint8)
+            return to_uint8(to_unit_range(v[:count].cpu()))
 
         return strips_figure(uint8(x), [("reconstruction", uint8(x_hat))])
     return None

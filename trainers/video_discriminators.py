@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError, ShapeError
+from omnitok.trainers.adversarial import init_discriminator_weights
 
 
 class PatchDiscriminator3d(nn.Module, Configurable):
@@ -65,7 +66,7 @@ class PatchDiscriminator3d(nn.Module, Configurable):
             channels = out
         layers.append(nn.Conv3d(channels, 1, (kt, 4, 4), 1, (pt, 1, 1)))
         self.layers = nn.Sequential(*layers)
-        self.apply(_init_weights)
+        self.apply(init_discriminator_weights)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim == 4:  # an image batch: one frame each
@@ -75,9 +76,3 @@ class PatchDiscriminator3d(nn.Module, Configurable):
         return self.layers(x)
 
 
-def _init_weights(module: nn.Module) -> None:
-    if isinstance(module, nn.Conv3d):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-    elif isinstance(module, nn.GroupNorm):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)

@@ -22,21 +22,19 @@ transformers is imported only when a model is wrapped or loaded.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from typing import Any
 
 from torch import Tensor, nn
 
-from omnitok.adapters.base import ModelAdapter
-from omnitok.adapters.transformers import _load
+from omnitok.adapters.transformers import TransformersAdapter
 from omnitok.errors import ConfigError
 from omnitok.protocol import TokenizerSpec
 
 WAVEFORM_RANGE = (-1.0, 1.0)
 
 
-class DacAdapter(ModelAdapter):
+class DacAdapter(TransformersAdapter):
     """transformers ``DacModel`` (Descript Audio Codec, mono) as an omnitok tokenizer.
 
     ``encode``: x [B, 1, S] in [-1, 1], S a multiple of hop = prod(config.downsampling_ratios) ->
@@ -66,10 +64,6 @@ class DacAdapter(ModelAdapter):
         super().__init__(model, spec, value_range)
         self.num_quantizers = levels
 
-    @classmethod
-    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
-        return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
-
     def _encode(self, x: Tensor) -> Tensor:
         codes = self.model.encode(x, n_quantizers=self.num_quantizers).audio_codes  # (B, Q, frames)
         return codes.transpose(1, 2)  # (B, frames, Q)
@@ -79,7 +73,7 @@ class DacAdapter(ModelAdapter):
         return audio.unsqueeze(1)  # (B, 1, S')
 
 
-class EncodecAdapter(ModelAdapter):
+class EncodecAdapter(TransformersAdapter):
     """transformers ``EncodecModel`` (mono or stereo) at one bandwidth as an omnitok tokenizer.
 
     ``encode``: x [B, C, S] in [-1, 1] -> ``model.encode(x, bandwidth=bandwidth).audio_codes`` [1, B, Q, frames]
@@ -135,10 +129,6 @@ class EncodecAdapter(ModelAdapter):
         super().__init__(model, spec, value_range)
         self.bandwidth = float(bandwidth)
 
-    @classmethod
-    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
-        return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
-
     def _encode(self, x: Tensor) -> Tensor:
         codes = self.model.encode(x, bandwidth=self.bandwidth).audio_codes  # (1 chunk, B, Q, frames)
         return codes[0].transpose(1, 2)  # (B, frames, Q)
@@ -148,7 +138,7 @@ class EncodecAdapter(ModelAdapter):
         return self.model.decode(codes, [None]).audio_values  # (B, C, frames * hop); no scale: normalize=False
 
 
-class MimiAdapter(ModelAdapter):
+class MimiAdapter(TransformersAdapter):
     """transformers ``MimiModel`` (Kyutai's Moshi codec: 1 semantic + acoustic RVQ levels) as an omnitok tokenizer.
 
     ``encode``: x [B, C, S] in [-1, 1] -> ``model.encode(x, num_quantizers=Q).audio_codes`` [B, Q, frames] ->
@@ -189,10 +179,6 @@ class MimiAdapter(ModelAdapter):
         )
         super().__init__(model, spec, value_range)
         self.num_quantizers = levels
-
-    @classmethod
-    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
-        return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
 
     def _encode(self, x: Tensor) -> Tensor:
         codes = self.model.encode(x, num_quantizers=self.num_quantizers).audio_codes  # (B, Q, frames)

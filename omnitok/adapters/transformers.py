@@ -38,7 +38,18 @@ VQ_KEYS = {r"^(model\.)?vqmodel\.": ""}  # full-model checkpoint keys -> VQ mode
 _NO_CROP = 2**30  # an image_sizes entry no token grid reaches
 
 
-class ChameleonVQVAEAdapter(ModelAdapter):
+class TransformersAdapter(ModelAdapter):
+    """A transformers model as an omnitok tokenizer, loaded by its class name (``wrapped_classes[0]``) from a folder
+    or hub id whose config's ``model_type`` is one of ``config_types``."""
+
+    config_types: tuple[str, ...] = ()
+
+    @classmethod
+    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
+        return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
+
+
+class ChameleonVQVAEAdapter(TransformersAdapter):
     """transformers ``ChameleonVQVAE`` (Chameleon's image tokenizer, f16, 8192 codes) as an omnitok tokenizer.
 
     ``encode``: x [B, 3, H, W] in [-1, 1] -> ``model.encode(x).image_tokens`` (encoder, quant_conv, nearest code)
@@ -68,10 +79,6 @@ class ChameleonVQVAEAdapter(ModelAdapter):
         super().__init__(model, spec, value_range)
         self.decoder = decoder.eval() if decoder is not None else None
 
-    @classmethod
-    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
-        return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
-
     @property
     def can_decode(self) -> bool:
         return self.decoder is not None
@@ -96,7 +103,7 @@ class ChameleonVQVAEAdapter(ModelAdapter):
         return self.decoder(self.model.post_quant_conv(quantized))
 
 
-class Emu3VQVAEAdapter(ModelAdapter):
+class Emu3VQVAEAdapter(TransformersAdapter):
     """transformers ``Emu3VQVAE`` (Emu3's image/video tokenizer, f8, 32768 codes) as an omnitok tokenizer.
 
     ``mode="image"``: x [B, 3, H, W] in [-1, 1] -> ``model.encode(x, image_sizes)`` (the model repeats the image
@@ -141,10 +148,6 @@ class Emu3VQVAEAdapter(ModelAdapter):
         super().__init__(model, spec, value_range)
         self.mode = mode
 
-    @classmethod
-    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
-        return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
-
     def _encode(self, x: Tensor) -> Tensor:
         if self.mode == "video":
             x = x.transpose(1, 2)  # (B, 3, T, H, W) -> the model's (B, T, 3, H, W)
@@ -159,7 +162,7 @@ class Emu3VQVAEAdapter(ModelAdapter):
         return self.model.decode(tokens)  # (B, 3, H, W): the first frame of the decoded clip
 
 
-class JanusVQVAEAdapter(ModelAdapter):
+class JanusVQVAEAdapter(TransformersAdapter):
     """transformers ``JanusVQVAE`` (Janus' generation tokenizer: LlamaGen VQ-16, 16384 codes of 8 dims).
 
     ``encode``: x [B, 3, H, W] in [-1, 1] -> ``model.encode(x).image_tokens`` reshaped to [B, H/f, W/f],
@@ -193,10 +196,6 @@ class JanusVQVAEAdapter(ModelAdapter):
         spec = _vq_spec(c.num_embeddings, c, _same_channels(c))
         super().__init__(model, spec, value_range)
         self.l2_normalized_lookup = l2_normalized_lookup
-
-    @classmethod
-    def _load_model(cls, ref: str | os.PathLike, kwargs: dict[str, Any]) -> nn.Module:
-        return _load(cls.wrapped_classes[0], ref, kwargs, cls.config_types)
 
     def _encode(self, x: Tensor) -> Tensor:
         grid = self.spec.grid(x.shape[2:])

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-import torch
 from torch import Tensor
 
 from omnitok.errors import ConfigError
 from omnitok.protocol import Modality, TokenizerSpec
+from omnitok.utils import to_uint8  # noqa: F401 (part of this module's API)
 
 
 @runtime_checkable
@@ -80,6 +80,3 @@ def check_modality(spec: TokenizerSpec, name: str, data: EvalSet) -> None:
         raise ConfigError(f"{name} is a {spec.modality} tokenizer; this evaluation set holds {holds}")
 
 
-def to_uint8(x01: Tensor) -> Tensor:
-    """[0, 1] floats -> uint8 (rounded, clamped)."""
-    return (x01 * 255.0).round().clamp(0, 255).to(torch.uint8)

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from omnitok.metrics.checks import MetricInputError, check_image_pair
 from omnitok.metrics.registry import MetricUnavailable
 from omnitok.metrics.weights import hub_weights, package_version
+from omnitok.utils import to_uint8
 
 FID_FEATURES = 2048
 
@@ -60,9 +61,6 @@ def frechet_distance(mean1: Tensor, cov1: Tensor, mean2: Tensor, cov2: Tensor) -
     return float((mean1 - mean2).square().sum() + cov1.trace() + cov2.trace() - 2 * trace_root)
 
 
-def to_uint8(x: Tensor) -> Tensor:
-    """Images in [0, 1] -> uint8 in [0, 255], rounded to nearest (not truncated)."""
-    return (x.float() * 255).round().clamp(0, 255).to(torch.uint8)
 
 
 class RFID:

@@ -22,14 +22,9 @@ from torch import Tensor
 from omnitok.errors import ShapeError
 from omnitok.metrics.checks import check_image_pair
 from omnitok.metrics.registry import SampleMetric
+from omnitok.utils import fold_frames
 
 FRAME_CHUNK = 64  # frames per call of the image metric (bounds LPIPS' memory on long clips)
-
-
-def fold_frames(x: Tensor) -> Tensor:
-    """Clips [B, C, T, H, W] -> frames [B * T, C, H, W] (clip-major: the frames of clip 0 first)."""
-    b, c, t, h, w = x.shape
-    return x.transpose(1, 2).reshape(b * t, c, h, w)
 
 
 def check_video_pair(

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from omnitok.errors import ShapeError
+from omnitok.utils import fold_frames, unfold_frames  # noqa: F401 (part of this module's API)
 
 _POOL = {1: F.adaptive_avg_pool1d, 2: F.adaptive_avg_pool2d, 3: F.adaptive_avg_pool3d}
 _INTERPOLATE = {1: "linear", 2: "bilinear", 3: "trilinear"}
@@ -44,13 +45,3 @@ def align_to_grid(features: Tensor, grid: Sequence[int]) -> Tensor:
     return _POOL[axes](features, grid)
 
 
-def fold_frames(x: Tensor) -> Tensor:
-    """Video [B, C, T, H, W] -> frames [B*T, C, H, W] (per-frame teachers)."""
-    if x.ndim != 5:
-        raise ShapeError(f"fold_frames takes video [B, C, T, H, W], got {tuple(x.shape)}")
-    return x.transpose(1, 2).flatten(0, 1)
-
-
-def unfold_frames(features: Tensor, batch: int) -> Tensor:
-    """Per-frame features [B*T, C, h, w] -> [B, C, T, h, w]."""
-    return features.unflatten(0, (batch, -1)).transpose(1, 2)
