@@ -17,13 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from omnitok.distributed import all_reduce_sum_
 from omnitok.errors import ConfigError
-from omnitok.ops.codebook_update import cluster_sums, ema_codebook, ema_update_
 from omnitok.ops.kmeans import kmeans
 from omnitok.ops.nearest_code import Backend, Metric, nearest_code
 from omnitok.quantizers.base import FlatQuantized, Quantizer, check_codebook_size
-from omnitok.quantizers.dead_codes import restart_dead_codes_, warn_if_threshold_churns
+from omnitok.quantizers.ema_state import ema_step_, seed_from_kmeans_
 
 
 class DualCodebookQuantizer(Quantizer):
@@ -130,20 +128,8 @@ class DualCodebookQuantizer(Quantizer):
     def _kmeans_init(self, xn: Tensor) -> None:
         centroids, counts = kmeans(self._joint(xn), self.codebook_size, metric="l2", backend=self.backend)
         centroids = self._normalize(centroids / self._joint(torch.ones_like(centroids[:1])))
-        self.codebook.copy_(centroids)
-        self.ema_count.copy_(counts)
-        self.ema_sum.copy_(centroids * counts[:, None])
-        self.initialized.fill_(True)
+        seed_from_kmeans_(self, self.codebook, centroids, counts)
 
     @torch.no_grad()
     def _update_codebook(self, xn: Tensor, indices: Tensor, active: Tensor | None) -> None:
-        if active is not None:
-            xn, indices = xn[active], indices[active]
-        counts, sums = cluster_sums(xn, indices, self.codebook_size)
-        all_reduce_sum_(counts, sums)
-        ema_update_(self.ema_count, counts, self.decay)
-        ema_update_(self.ema_sum, sums, self.decay)
-        self.codebook.copy_(self._normalize(ema_codebook(self.ema_count, self.ema_sum, self.eps)))
-        if self.dead_code_threshold > 0:
-            warn_if_threshold_churns(self, self.dead_code_threshold, counts, self.codebook_size)
-            restart_dead_codes_(self.codebook, self.ema_count, self.ema_sum, xn, self.dead_code_threshold)
+        ema_step_(self, self.codebook, xn, indices, active, project=self._normalize)

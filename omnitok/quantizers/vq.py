@@ -8,12 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from omnitok.distributed import all_reduce_sum_
-from omnitok.ops.codebook_update import cluster_sums, ema_codebook, ema_update_
 from omnitok.ops.kmeans import kmeans
 from omnitok.ops.nearest_code import Backend, Metric, code_distances, nearest_code
 from omnitok.quantizers.base import FlatQuantized, Quantizer, check_codebook_size
-from omnitok.quantizers.dead_codes import restart_dead_codes_, warn_if_threshold_churns
+from omnitok.quantizers.ema_state import ema_step_, seed_from_kmeans_
 from omnitok.utils import entropy
 
 
@@ -138,22 +136,16 @@ class VectorQuantizer(Quantizer):
         centroids, counts = kmeans(
             xe, self.codebook_size, iters=self.kmeans_iters, metric=self.metric, backend=self.backend
         )
-        self.codebook.data.copy_(centroids)
-        self.ema_count.copy_(counts)
-        self.ema_sum.copy_(centroids * counts[:, None])
-        self.initialized.fill_(True)
+        seed_from_kmeans_(self, self.codebook.data, centroids, counts)
 
     @torch.no_grad()
     def _update_codebook(self, xe: Tensor, indices: Tensor, active: Tensor | None) -> None:
-        if active is not None:
-            xe, indices = xe[active], indices[active]
-        counts, sums = cluster_sums(xe, indices, self.codebook_size)
-        all_reduce_sum_(counts, sums)
-        ema_update_(self.ema_count, counts, self.decay)
-        if self.update == "ema":
-            ema_update_(self.ema_sum, sums, self.decay)
-            codebook = ema_codebook(self.ema_count, self.ema_sum, self.eps)
-            self.codebook.data.copy_(F.normalize(codebook, dim=1) if self.metric == "cosine" else codebook)
-        if self.dead_code_threshold > 0:
-            warn_if_threshold_churns(self, self.dead_code_threshold, counts, self.codebook_size)
-            restart_dead_codes_(self.codebook.data, self.ema_count, self.ema_sum, xe, self.dead_code_threshold)
+        ema_step_(
+            self,
+            self.codebook.data,
+            xe,
+            indices,
+            active,
+            learn_codes=self.update == "ema",
+            project=(lambda codes: F.normalize(codes, dim=1)) if self.metric == "cosine" else (lambda codes: codes),
+        )
