@@ -1,4 +1,4 @@
-"""The codebook study (the README's main job) at a small size: files written, and the VQ tricks matter."""
+"""The codebook study (`omnitok codebook-study`) at a small size: files written, and the VQ tricks matter."""
 
 import json
 import subprocess
