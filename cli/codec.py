@@ -240,7 +240,8 @@ def run_decode(args: argparse.Namespace) -> int:
                     f"{path} holds a batch of {file.tokens.shape[0]} token grids; decode writes one media file per "
                     "token file (save each item to its own file, or decode the batch with the library)"
                 )
-            decoded = decode(file.tokens.long().to(args.device)).float().cpu()
+            tokens = file.tokens if file.tokens.is_floating_point() else file.tokens.long()  # latents stay float
+            decoded = decode(tokens.to(args.device)).float().cpu()
             write(target, decoded, spec, file.media)
         except OmnitokError as err:
             failures.append(per_file_message(err, path))

@@ -280,6 +280,24 @@ def test_9_narrow_integer_tokens_with_valid_values_decode(image_tokenizer, tmp_p
     assert (decoded - expected).abs().max() <= 1 / 255 + 1e-6
 
 
+def test_9_continuous_latents_decode_as_floats(tmp_path):
+    """Widening narrow integer indices must leave a continuous tokenizer's float latents alone."""
+    from omnitok.config import instantiate
+    from tests.trainers.recipes import tiny_recipe
+
+    torch.manual_seed(0)
+    folder = instantiate(tiny_recipe("quickstart_kl")["model"]["init_args"]["tokenizer"]).eval().save_pretrained(
+        tmp_path / "kl"
+    )
+    tokenizer = load_tokenizer(folder)
+    latents = tokenizer.encode(torch.rand(1, 3, 32, 32) * 2 - 1)
+    save_tokens(tmp_path / "in" / "x.png.safetensors", latents, tokenizer.spec)
+    assert main(["decode", str(tmp_path / "in"), "--tokenizer", str(folder), "--out", str(tmp_path / "o")]) == 0
+    expected = ((tokenizer.decode(latents) + 1) / 2).clamp(0, 1)[0]
+    decoded = decode_image(str(tmp_path / "o" / "x.png")).float() / 255
+    assert (decoded - expected).abs().max() <= 1 / 255 + 1e-6
+
+
 def test_10_forged_media_records_are_refused_by_file(video_tokenizer, audio_tokenizer, tmp_path, capsys):
     video = load_tokenizer(video_tokenizer)
     tokens = video.encode(torch.zeros(1, 3, 5, 16, 16))
