@@ -54,11 +54,10 @@ def encode_audio_files(args: argparse.Namespace, tokenizer, files, targets) -> l
                 x = read_audio(path, spec.sample_rate, spec.channels).unsqueeze(0).to(args.device)
                 samples = x.shape[-1]
                 tokens = encode_chunked(tokenizer, x, chunk) if chunk and x.shape[-1] > chunk else tokenizer.encode(x)
+            media = {"samples": int(samples), "source_sample_rate": rate, "source_channels": source_channels}
+            save_tokens(target, tokens, spec, media=media, weights_sha256=weights_fingerprint(tokenizer))
         except OmnitokError as err:
             failures.append(per_file_message(err, path))
-            continue
-        media = {"samples": int(samples), "source_sample_rate": rate, "source_channels": source_channels}
-        save_tokens(target, tokens, spec, media=media, weights_sha256=weights_fingerprint(tokenizer))
     return failures
 
 

@@ -177,11 +177,9 @@ def run_encode(args: argparse.Namespace) -> int:
             except ShapeError as err:
                 raise ShapeError(f"{path}: {err}; pass --size to resize and crop") from None
             x = ((x + 1.0) / 2.0 * (high - low) + low).unsqueeze(0).to(args.device)
-            tokens = tokenizer.encode(x)
+            save_tokens(target, tokenizer.encode(x), spec, weights_sha256=fingerprint)
         except OmnitokError as err:
             failures.append(per_file_message(err, path))
-            continue
-        save_tokens(target, tokens, spec, weights_sha256=fingerprint)
     return _finish("encoded", len(files) - len(failures), failures, args.out, done)
 
 
@@ -310,7 +308,8 @@ def _plan_encode(
             written = read_token_file(target)
         except OmnitokError as err:
             raise ConfigError(f"--resume: {err}; delete it or pass --overwrite instead") from None
-        if written.spec != tokenizer.spec or written.weights_sha256 != fingerprint:
+        other_weights = written.weights_sha256 and fingerprint and written.weights_sha256 != fingerprint
+        if written.spec != tokenizer.spec or other_weights:  # files without a fingerprint (older) are kept
             raise ConfigError(
                 f"--resume: {target} was written by another tokenizer; choose another --out or pass --overwrite"
             )

@@ -55,11 +55,13 @@ def encode_video_files(args: argparse.Namespace, tokenizer, files, targets) -> l
                 tokens = encode_video_chunked(tokenizer, x, chunk)
             else:
                 tokens = tokenizer.encode(x)
+            media = {"frames": frames, "height": height, "width": width}
+            fps = float(args.fps or info.fps)
+            if 0 < fps < math.inf:  # a container without a usable rate decodes at the spec's (or 8 fps)
+                media["fps"] = fps
+            save_tokens(target, tokens, spec, media=media, weights_sha256=weights_fingerprint(tokenizer))
         except OmnitokError as err:
             failures.append(per_file_message(err, path))
-            continue
-        media = {"frames": frames, "height": height, "width": width, "fps": float(args.fps or info.fps)}
-        save_tokens(target, tokens, spec, media=media, weights_sha256=weights_fingerprint(tokenizer))
     return failures
 
 

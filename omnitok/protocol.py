@@ -227,13 +227,15 @@ def check_media(x: Tensor, spec: TokenizerSpec) -> None:
     spec.grid(x.shape[2:])
 
 
+LATENT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
 def check_tokens(tokens: Tensor, spec: TokenizerSpec) -> None:
     """Raise a clear error unless ``tokens`` is what ``spec``'s ``encode`` returns (dtype, rank, index range, no
-    empty axis) and decoding them stays within :data:`omnitok.limits.DECODED_VALUES`."""
+    empty axis)."""
     axes = len(spec.downsample)
     if not isinstance(tokens, Tensor):
         raise DTypeError(f"expected a torch.Tensor of tokens, got {type(tokens).__name__}")
-    _check_decoded_size(tokens, spec)
     if not spec.discrete:
         if tokens.ndim != axes + 2 or tokens.shape[1] != spec.latent_dim:
             raise ShapeError(
@@ -241,17 +243,22 @@ def check_tokens(tokens: Tensor, spec: TokenizerSpec) -> None:
             )
         if tokens.numel() == 0:
             raise ShapeError(f"latents are empty (shape {tuple(tokens.shape)}); every axis needs at least one entry")
-        if not tokens.is_floating_point():
-            raise DTypeError(f"latents must be floating point, got {tokens.dtype}")
+        if tokens.dtype not in LATENT_DTYPES:
+            raise DTypeError(f"latents must be float16, bfloat16, float32 or float64, got {tokens.dtype}")
         if not torch.isfinite(tokens).all():
             raise NonFiniteError("latents hold NaN or Inf")
         return
     check_indices(tokens, spec.codebook_sizes, spec.codebook_kind, grid_axes=(axes,), what="token indices")
 
 
+def check_decodable(tokens: Tensor, spec: TokenizerSpec) -> None:
+    """:func:`check_tokens`, and each sample's decoded size within :data:`omnitok.limits.DECODED_VALUES` (a forged
+    1024 x 1024 token grid would decode to tens of GB): called by ``decode`` before any decoder allocates."""
+    check_tokens(tokens, spec)
+    _check_decoded_size(tokens, spec)
+
+
 def _check_decoded_size(tokens: Tensor, spec: TokenizerSpec) -> None:
-    """Refuse tokens whose decoding would exceed the decoded-values limit (a forged 1024 x 1024 grid), before any
-    decoder allocates it."""
     axes = len(spec.downsample)
     if tokens.ndim < axes + 1:
         return  # the rank checks below give the message
@@ -261,8 +268,8 @@ def _check_decoded_size(tokens: Tensor, spec: TokenizerSpec) -> None:
         grid = tokens.shape[2 : axes + 2]
     if len(grid) != axes or min(grid, default=1) < 1:
         return
-    values = tokens.shape[0] * spec.channels * math.prod(spec.input_extent(grid))
-    problem = DECODED_VALUES.exceeded(values, f"decoding a batch of {tokens.shape[0]} token grid(s) {tuple(grid)}")
+    values = spec.channels * math.prod(spec.input_extent(grid))
+    problem = DECODED_VALUES.exceeded(values, f"decoding a token grid {tuple(grid)}")
     if problem:
         raise ShapeError(problem)
 
@@ -281,7 +288,12 @@ def check_indices(
 ) -> None:
     """Raise a clear error unless ``indices`` are integer codes [B, *grid] (single) or [B, *grid, q] (residual:
     1 <= q <= levels, a bitrate prefix; grouped: q == groups), with a grid rank in ``grid_axes``, in range."""
-    if not isinstance(indices, Tensor) or indices.dtype.is_floating_point or indices.dtype == torch.bool:
+    if (
+        not isinstance(indices, Tensor)
+        or indices.dtype.is_floating_point
+        or indices.dtype.is_complex
+        or indices.dtype == torch.bool
+    ):
         raise DTypeError(f"{what} must be an integer tensor, got {getattr(indices, 'dtype', type(indices).__name__)}")
     levels = kind != "single"
     if indices.ndim - 1 - int(levels) not in grid_axes:

@@ -74,7 +74,7 @@ def save_tokens(
     if media:
         if not isinstance(media, dict):
             raise ConfigError(f"media must be a dict, got {type(media).__name__}")
-        check_media_record(media)
+        check_media_record(media, spec, tokens)  # what read_token_file will check, so every file written reads back
         try:
             metadata[MEDIA_KEY] = json.dumps(media, sort_keys=True, allow_nan=False)
         except (TypeError, ValueError) as err:

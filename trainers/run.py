@@ -52,7 +52,7 @@ class RunSettings:
     """
 
     max_steps: int = 10_000
-    precision: str = "32-true"
+    precision: str | int = "32-true"
     accelerator: str = "auto"
     devices: Any = "auto"
     strategy: str = "auto"

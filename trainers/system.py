@@ -121,7 +121,7 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         """Lightning's hyperparameters, as the plain recipe (``class_path``/``init_args`` data, no module objects),
         so a checkpoint rebuilds this module under ``load_from_checkpoint(path, weights_only=True)``. A module
         given as a Python object without a config leaves the hyperparameters empty (training is unaffected)."""
-        names = list(inspect.signature(type(self).__init__).parameters)[1:]
+        names = [n for n in list(inspect.signature(TokenizerTrainer.__init__).parameters)[1:] if n in arguments]
         try:
             recipe = {name: config_value(arguments[name], name) for name in names}
         except ConfigError:

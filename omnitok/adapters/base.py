@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from omnitok.errors import ConfigError, OmnitokError
-from omnitok.protocol import TokenizerSpec, check_media, check_tokens
+from omnitok.protocol import TokenizerSpec, check_decodable, check_media
 
 
 class DecoderUnavailableError(OmnitokError, NotImplementedError):
@@ -97,7 +97,7 @@ class ModelAdapter:
     @torch.no_grad()
     def decode(self, tokens: Tensor) -> Tensor:
         """Tokens as ``encode`` returns them -> media [B, C, *axes] (float32) in ``spec.value_range``, unclamped."""
-        check_tokens(tokens, self.spec)
+        check_decodable(tokens, self.spec)
         tokens = tokens.to(self.device, torch.long) if self.spec.discrete else tokens.to(self.device, self.dtype)
         return self._from_model_range(self._decode(tokens).float())
 

@@ -11,11 +11,10 @@ without its crash on corrupt PNG streams), so the readable formats are exactly t
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -62,7 +61,7 @@ def decode_image_bytes(data: bytes, name: str, target_side: int | None = None) -
     Decoding goes through Pillow, whose decoders report corrupt data as errors (libpng inside torchvision crashes
     the process on a corrupt compressed stream), and it gives the same pixels as ``torchvision.io.decode_image``
     on valid files. The size in the header is checked against :data:`omnitok.limits.IMAGE_PIXELS` before any
-    pixel is decoded.
+    pixel is decoded (Pillow's own fixed check, at 179 Mpx, also stays in force).
 
     Args:
         target_side: the shorter side the caller will resize to, if known. A JPEG above the pixel limit is then
@@ -81,11 +80,13 @@ def decode_image_bytes(data: bytes, name: str, target_side: int | None = None) -
     if len(data) == 0:
         raise DataError(f"{name}: empty file")
     try:
-        with _header_only_bomb_check(), Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as image:
+        with Image.open(io.BytesIO(data), formats=PILLOW_FORMATS) as image:
             image = _within_pixel_limit(image, name, target_side)  # from the header, before any pixel is decoded
             pixels = _rgb_array(image)
     except DataError:
         raise
+    except Image.DecompressionBombError as err:  # Pillow's own fixed check (179 Mpx) fired while reading the header
+        raise DataError(f"{name}: {_bomb_message(str(err))}") from None
     except UnidentifiedImageError:
         raise DataError(f"{name}: cannot decode image (not a PNG, JPEG, WebP or GIF file)") from None
     except Exception as err:  # noqa: BLE001 - Pillow raises OSError, SyntaxError, ValueError... on bad data
@@ -96,19 +97,13 @@ def decode_image_bytes(data: bytes, name: str, target_side: int | None = None) -
     return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
 
 
-@contextlib.contextmanager
-def _header_only_bomb_check() -> Iterator[None]:
-    """Pillow's own decompression-bomb check (a fixed 179 Mpx, raised while opening) is switched off while omnitok
-    opens an image, so that :data:`omnitok.limits.IMAGE_PIXELS` decides, with its own message, right after the
-    header is read."""
-    from PIL import Image
+def _bomb_message(pillow_message: str) -> str:
+    """Pillow's refusal of a huge image in omnitok's terms (its fixed limit is above ours, so ours is the one named)."""
+    import re
 
-    previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        yield
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
+    found = re.search(r"\((\d+) pixels\)", pillow_message)
+    pixels = f"{int(found.group(1)):,} pixels" if found else "more pixels than allowed"
+    return f"needs {pixels}, above the limit of {IMAGE_PIXELS.value:,} (raise it with {IMAGE_PIXELS.variable})"
 
 
 PILLOW_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError
-from omnitok.protocol import GRID_AXES, Modality, TokenizerSpec, check_media, check_tokens
+from omnitok.protocol import GRID_AXES, Modality, TokenizerSpec, check_decodable, check_media
 from omnitok.quantizers import Quantizer, QuantizerOutput
 
 
@@ -100,7 +100,7 @@ class Autoencoder(nn.Module, Configurable):
 
     @torch.no_grad()
     def decode(self, tokens: Tensor) -> Tensor:
-        check_tokens(tokens, self.spec)
+        check_decodable(tokens, self.spec)
         return self.decoder(self.quantizer.decode(tokens))
 
     def _decoder_channels(self, quantizer: Quantizer) -> int:

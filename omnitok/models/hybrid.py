@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError, ShapeError
 from omnitok.models.autoencoder import Autoencoder, AutoencoderOutput
-from omnitok.protocol import Modality, check_media, check_tokens
+from omnitok.protocol import Modality, check_decodable, check_media, check_tokens
 from omnitok.quantizers import Quantizer
 
 SemanticSource = Literal["quantized", "first_level"]
@@ -137,7 +137,7 @@ class SemanticAutoencoder(Autoencoder):
 
     @torch.no_grad()
     def decode(self, tokens: Tensor) -> Tensor:
-        check_tokens(tokens, self.spec)
+        check_decodable(tokens, self.spec)
         return self.decoder(self._split(self.quantizer.decode(tokens))[0])
 
     @torch.no_grad()

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError
 from omnitok.models.hybrid import HybridOutput
-from omnitok.protocol import GRID_AXES, TokenizerSpec, check_media, check_tokens
+from omnitok.protocol import GRID_AXES, TokenizerSpec, check_decodable, check_media
 from omnitok.semantic.base import SemanticTeacher
 
 
@@ -72,7 +72,7 @@ class TeacherTokenizer(nn.Module, Configurable):
     def decode(self, tokens: Tensor) -> Tensor:
         if self.decoder is None:
             raise ConfigError("this understanding tokenizer has no pixel decoder (give TeacherTokenizer a decoder)")
-        check_tokens(tokens, self.spec)
+        check_decodable(tokens, self.spec)
         with torch.no_grad():
             return self.decoder(tokens)
 

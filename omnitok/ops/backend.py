@@ -17,6 +17,8 @@ from typing import Literal, TypeVar
 import torch
 from torch import Tensor
 
+from omnitok.errors import OmnitokError
+
 T = TypeVar("T")
 Backend = Literal["auto", "triton", "torch", "reference"]
 BACKENDS: tuple[str, ...] = ("auto", "triton", "torch", "reference")
@@ -78,6 +80,8 @@ def with_fallback(op: str, backend: str, kernel: Callable[[], T], torch_path: Ca
         return kernel()
     try:
         return kernel()
+    except (torch.OutOfMemoryError, OmnitokError):
+        raise  # not the kernel's fault: the torch path would meet the same
     except Exception as err:  # noqa: BLE001 - compile and launch errors have no common type across Triton versions
         reason = f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}".rstrip(": ")
         _FAILED_KERNELS[op] = reason

@@ -138,7 +138,7 @@ def _case_encode() -> list[Case]:
         return _encode(env, env.image_tokenizer, corrupt_png(env.file("corrupt.png"))), "corrupt.png: cannot decode"
 
     def bomb(env):
-        return _encode(env, env.image_tokenizer, bomb_png_header(env.file("bomb.png"))), "bomb.png (100000x100000)"
+        return _encode(env, env.image_tokenizer, bomb_png_header(env.file("bomb.png"))), "bomb.png: needs 10,000,000,000 pixels"
 
     def truncated_jpeg(env):
         path = truncated(env.file("cut.jpg"), _jpeg(env, "whole/source.jpg"), keep=0.4)

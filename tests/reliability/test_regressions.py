@@ -25,7 +25,7 @@ from torchvision.io import decode_image, write_jpeg, write_png
 
 from omnitok.cli.main import main
 from omnitok.hub import load_tokenizer
-from omnitok.protocol import TokenizerSpec, check_tokens
+from omnitok.protocol import TokenizerSpec, check_decodable, check_tokens
 from omnitok.tokens import WEIGHTS_KEY, read_token_file, save_tokens
 from tests.reliability.malformed import (
     bomb_png_header,
@@ -199,11 +199,7 @@ def test_6_image_sizes_are_checked_before_decoding(image_tokenizer, tmp_path, ca
     assert bomb.stat().st_size < 1000
     code = main(["encode", str(bomb), "--tokenizer", str(image_tokenizer), "--out", str(tmp_path / "t")])
     err = capsys.readouterr().err
-    assert (
-        code == 1
-        and "bomb.png (100000x100000) needs 10,000,000,000 pixels" in err
-        and "OMNITOK_MAX_IMAGE_PIXELS" in err
-    )
+    assert code == 1 and "bomb.png: needs 10,000,000,000 pixels" in err and "OMNITOK_MAX_IMAGE_PIXELS" in err
     # a real image above the (lowered) limit: a PNG is refused; a JPEG is read at a reduced scale that covers --size
     monkeypatch.setenv("OMNITOK_MAX_IMAGE_PIXELS", str(100 * 100))
     picture = torch.zeros(3, 256, 256, dtype=torch.uint8)
@@ -222,7 +218,8 @@ def test_6_token_grids_and_codebooks_are_checked_before_allocating(image_tokeniz
     spec16 = TokenizerSpec("image", True, (16384,), downsample=(16, 16))
     huge = torch.zeros(1, 1024, 1024, dtype=torch.int16)  # 2 MB of tokens -> 16384^2 x 3 values decoded
     with pytest.raises(Exception, match="above the limit"):
-        check_tokens(huge, spec16)
+        check_decodable(huge, spec16)
+    check_tokens(huge, spec16)  # the tokens themselves are valid: only decoding them is refused
     tokenizer = load_tokenizer(image_tokenizer)
     save_tokens(tmp_path / "in" / "wide.safetensors", torch.zeros(1, 64, 64, dtype=torch.long), tokenizer.spec)
     monkeypatch.setenv("OMNITOK_MAX_DECODED_VALUES", "10000")
@@ -286,8 +283,10 @@ def test_9_continuous_latents_decode_as_floats(tmp_path):
     from tests.trainers.recipes import tiny_recipe
 
     torch.manual_seed(0)
-    folder = instantiate(tiny_recipe("quickstart_kl")["model"]["init_args"]["tokenizer"]).eval().save_pretrained(
-        tmp_path / "kl"
+    folder = (
+        instantiate(tiny_recipe("quickstart_kl")["model"]["init_args"]["tokenizer"])
+        .eval()
+        .save_pretrained(tmp_path / "kl")
     )
     tokenizer = load_tokenizer(folder)
     latents = tokenizer.encode(torch.rand(1, 3, 32, 32) * 2 - 1)
@@ -458,3 +457,49 @@ def test_audio_write_uses_the_weights_key(audio_tokenizer, tmp_path):
             f.metadata()[WEIGHTS_KEY]
             == hashlib.sha256((audio_tokenizer / "model.safetensors").read_bytes()).hexdigest()
         )
+
+
+# ------------------------------------------------------------------------- found while reviewing the fixes above
+def test_the_decode_limit_is_per_sample_and_long_audio_streams_past_the_read_limit(
+    audio_tokenizer, tmp_path, monkeypatch
+):
+    spec = TokenizerSpec("image", True, (64,), downsample=(4, 4))
+    monkeypatch.setenv("OMNITOK_MAX_DECODED_VALUES", str(3 * 32 * 32))
+    check_decodable(torch.zeros(8, 8, 8, dtype=torch.long), spec)  # 8 samples of 3 x 32 x 32: each within
+    (tmp_path / "in").mkdir()
+    soundfile.write(str(tmp_path / "in" / "long.wav"), np.zeros(8000, dtype=np.float32) + 0.1, 16_000)
+    soundfile.write(str(tmp_path / "in" / "short.wav"), np.zeros(800, dtype=np.float32) + 0.1, 16_000)
+    monkeypatch.setenv("OMNITOK_MAX_DECODED_VALUES", "4000")  # long.wav is above it, short.wav below
+    args = ["encode", str(tmp_path / "in"), "--tokenizer", str(audio_tokenizer)]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 1  # read whole: refused, the other file still written
+    assert (tmp_path / "whole" / "short.wav.safetensors").is_file()
+    assert main([*args, "--out", str(tmp_path / "chunked"), "--chunk-seconds", "0.1"]) == 0  # streamed: both
+    assert read_token_file(tmp_path / "chunked" / "long.wav.safetensors").media["samples"] == 8000
+
+
+def test_files_saved_always_read_back_and_resume_keeps_files_without_a_fingerprint(image_tokenizer, images, tmp_path):
+    tokenizer = load_tokenizer(image_tokenizer)
+    tokens = torch.zeros(1, 8, 8, dtype=torch.long)
+    with pytest.raises(Exception, match="height=999, more than the 32"):
+        save_tokens(tmp_path / "x.safetensors", tokens, tokenizer.spec, media={"height": 999})
+    assert not (tmp_path / "x.safetensors").exists()
+    out = tmp_path / "t"
+    assert main(["encode", str(images), "--tokenizer", str(image_tokenizer), "--out", str(out)]) == 0
+    old = read_token_file(out / "a.png.safetensors")
+    save_tokens(out / "a.png.safetensors", old.tokens, old.spec)  # as written before fingerprints existed
+    assert main(["encode", str(images), "--tokenizer", str(image_tokenizer), "--out", str(out), "--resume"]) == 0
+
+
+def test_trainer_settings_and_subclasses_that_were_wrongly_refused():
+    from omnitok.trainers.run import RunSettings
+    from omnitok.trainers.system import TokenizerTrainer
+
+    assert RunSettings.from_config({"precision": 32}).precision == 32  # YAML's `precision: 32`
+
+    class WeightedTrainer(TokenizerTrainer):
+        def __init__(self, tokenizer, extra_weight: float = 0.5, **kwargs):
+            super().__init__(tokenizer, **kwargs)
+            self.extra_weight = extra_weight
+
+    config = tiny_recipe()["model"]["init_args"]["tokenizer"]
+    assert WeightedTrainer(config, extra_weight=2.0).extra_weight == 2.0

@@ -88,3 +88,14 @@ def test_any_lightning_logger_by_class_path(tmp_path, capsys):
     recipe.write_text(yaml.safe_dump(tiny_recipe(trainer__loggers=[outside])))
     assert main(["train", "--config", str(recipe), "--out", str(tmp_path / "other")]) == 2
     assert "trainer.loggers[0]" in capsys.readouterr().err and not (tmp_path / "other").exists()
+
+
+def test_a_logger_entry_cannot_smuggle_in_an_untrusted_class(tmp_path, capsys):
+    marker = tmp_path / "ran"
+    payload = {"class_path": "subprocess.Popen", "init_args": {"args": ["touch", str(marker)]}}
+    logger = {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": {"extra": payload}}
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(yaml.safe_dump(tiny_recipe(trainer__loggers=[logger])))
+    assert main(["train", "--config", str(recipe), "--out", str(tmp_path / "run")]) == 2
+    assert "trainer.loggers[0].extra" in capsys.readouterr().err
+    assert not marker.exists() and not (tmp_path / "run").exists()
