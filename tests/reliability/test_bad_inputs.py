@@ -138,7 +138,9 @@ def _case_encode() -> list[Case]:
         return _encode(env, env.image_tokenizer, corrupt_png(env.file("corrupt.png"))), "corrupt.png: cannot decode"
 
     def bomb(env):
-        return _encode(env, env.image_tokenizer, bomb_png_header(env.file("bomb.png"))), "bomb.png: needs 10,000,000,000 pixels"
+        return _encode(
+            env, env.image_tokenizer, bomb_png_header(env.file("bomb.png"))
+        ), "bomb.png: needs 10,000,000,000 pixels"
 
     def truncated_jpeg(env):
         path = truncated(env.file("cut.jpg"), _jpeg(env, "whole/source.jpg"), keep=0.4)
@@ -298,46 +300,27 @@ def _case_eval() -> list[Case]:
     ]
 
 
+def _train(env: Env, recipe: Path, *extra: str) -> list[str]:
+    return ["train", "--config", str(recipe), "--out", str(env.out), *extra]
+
+
 def _case_train() -> list[Case]:
     def missing_config(env):
-        return ["train", "--config", str(env.inputs / "absent.yaml"), "--out", str(env.out)], "absent.yaml"
+        return _train(env, env.inputs / "absent.yaml"), "absent.yaml"
 
     def invalid_yaml(env):
-        return [
-            "train",
-            "--config",
-            str(text_file(env.file("bad.yaml"), "model: [unclosed")),
-            "--out",
-            str(env.out),
-        ], "bad.yaml"
+        return _train(env, text_file(env.file("bad.yaml"), "model: [unclosed")), "bad.yaml"
 
     def unknown_top_level_key(env):
         path = env.file("extra.yaml")
         path.write_text(yaml.safe_dump({**tiny_recipe(), "trainr": {}}))
-        return ["train", "--config", str(path), "--out", str(env.out)], "trainr"
+        return _train(env, path), "trainr"
 
     def negative_codebook(env):
-        argv = [
-            "train",
-            "--config",
-            str(env.recipe()),
-            "--out",
-            str(env.out),
-            "--set",
-            "model.tokenizer.quantizer.codebook_size=-5",
-        ]
-        return argv, "codebook_size"
+        return _train(env, env.recipe(), "--set", "model.tokenizer.quantizer.codebook_size=-5"), "codebook_size"
 
     def huge_codebook(env):
-        argv = [
-            "train",
-            "--config",
-            str(env.recipe()),
-            "--out",
-            str(env.out),
-            "--set",
-            "model.tokenizer.quantizer.codebook_size=1000000000000",
-        ]
+        argv = _train(env, env.recipe(), "--set", "model.tokenizer.quantizer.codebook_size=1000000000000")
         return argv, "OMNITOK_MAX_CODEBOOK_SIZE"
 
     def resume_text_file(env):
@@ -348,15 +331,7 @@ def _case_train() -> list[Case]:
         return ["train", "--resume", str(truncated(env.file("cut.ckpt"), source))], "cut.ckpt"
 
     def set_without_equals(env):
-        return [
-            "train",
-            "--config",
-            str(env.recipe()),
-            "--out",
-            str(env.out),
-            "--set",
-            "trainer.max_steps",
-        ], "KEY=VALUE"
+        return _train(env, env.recipe(), "--set", "trainer.max_steps"), "KEY=VALUE"
 
     return [
         Case("train", f.__name__, f)

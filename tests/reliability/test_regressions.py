@@ -44,6 +44,26 @@ def _error_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.startswith("omnitok: error:")]
 
 
+def _eval(tokenizer: Path, data: Path, out: Path, extra: list[str] = ()) -> list[str]:
+    """``omnitok eval`` at 32 px showing one sample (the smallest report)."""
+    return [
+        "eval",
+        "--tokenizer",
+        str(tokenizer),
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--resolution",
+        "32",
+        "--show",
+        "1",
+        "--worst",
+        "0",
+        *extra,
+    ]
+
+
 def _cli_env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 
@@ -51,38 +71,12 @@ def _cli_env() -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------- data loss
 def test_1_eval_overwrite_never_deletes_the_data_or_a_run(image_tokenizer, trained_run, images, tmp_path, capsys):
     before = snapshot(images)
-    code = main(
-        [
-            "eval",
-            "--tokenizer",
-            str(image_tokenizer),
-            "--data",
-            str(images),
-            "--out",
-            str(images),
-            "--overwrite",
-            "--resolution",
-            "32",
-        ]
-    )
+    code = main(_eval(image_tokenizer, images, out=images, extra=["--overwrite"]))
     assert code == 2 and str(images) in _error_lines(capsys.readouterr().err)[0]
     assert snapshot(images) == before
     run = shutil.copytree(trained_run, tmp_path / "run")
     kept = snapshot(run)
-    code = main(
-        [
-            "eval",
-            "--tokenizer",
-            str(image_tokenizer),
-            "--data",
-            str(images),
-            "--out",
-            str(run),
-            "--overwrite",
-            "--resolution",
-            "32",
-        ]
-    )
+    code = main(_eval(image_tokenizer, images, out=run, extra=["--overwrite"]))
     assert code == 2 and "more than an omnitok report" in capsys.readouterr().err
     assert snapshot(run) == kept
 
@@ -162,24 +156,7 @@ def test_5_a_corrupt_png_is_a_per_file_error_not_a_crash(image_tokenizer, images
 
 def test_5_eval_skips_and_training_survives_a_corrupt_png(image_tokenizer, images, tmp_path, capsys):
     corrupt_png(images / "corrupt.png")
-    code = main(
-        [
-            "eval",
-            "--tokenizer",
-            str(image_tokenizer),
-            "--data",
-            str(images),
-            "--out",
-            str(tmp_path / "report"),
-            "--resolution",
-            "32",
-            "--skip-unreadable",
-            "--show",
-            "1",
-            "--worst",
-            "0",
-        ]
-    )
+    code = main(_eval(image_tokenizer, images, out=tmp_path / "report", extra=["--skip-unreadable"]))
     assert code == 0 and "corrupt.png" in (tmp_path / "report" / "report.md").read_text()
     for name in ("c.png", "d.png", "e.png"):  # enough images for a batch of 4 beside the corrupt one
         write_png((torch.rand(3, 32, 32) * 255).to(torch.uint8), str(images / name))
@@ -331,8 +308,7 @@ def test_11_token_files_carry_the_weights_fingerprint_checked_on_decode(
         main(["decode", str(tmp_path / "t"), "--tokenizer", str(image_tokenizer), "--out", str(tmp_path / "o3")]) == 0
     )
     report = tmp_path / "report"
-    args = ["--data", str(images), "--resolution", "32", "--show", "1", "--worst", "0", "--out", str(report)]
-    assert main(["eval", "--tokenizer", str(image_tokenizer), *args]) == 0  # reports name the weights they measured
+    assert main(_eval(image_tokenizer, images, out=report)) == 0  # reports name the weights they measured
     assert json.loads((report / "metrics.json").read_text())["tokenizers"][0]["weights_sha256"] == digest
 
 
