@@ -55,34 +55,35 @@ def load_tokenizer(
     map_location: str | torch.device = "cpu",
 ) -> Any:
     """Rebuild a saved tokenizer from a local folder, a model-zoo name or a hub id; returned in eval mode."""
-    folder = _resolve(ref, revision)
+    folder, expected = _resolve(ref, revision)
     model = _build(folder, trust_remote_code)
-    load_weights(model, folder / WEIGHTS_NAME)
-    record_fingerprint(model, file_sha256(folder / WEIGHTS_NAME))
+    weights = folder / WEIGHTS_NAME
+    digest = file_sha256(weights) if weights.is_file() else None  # the fingerprint; for zoo names also the check
+    if expected is not None and digest != expected:
+        raise WeightsError(f"zoo weights for {str(ref)!r} have SHA-256 {digest}, expected {expected}")
+    load_weights(model, weights)
+    record_fingerprint(model, digest)
     return model.to(map_location).eval()
 
 
-def _resolve(ref: str | os.PathLike, revision: str | None) -> Path:
+def _resolve(ref: str | os.PathLike, revision: str | None) -> tuple[Path, str | None]:
+    """(folder, the SHA-256 its weights must have: zoo entries only)."""
     from omnitok.zoo import ZOO
 
     path = Path(ref)
     if path.is_dir():
-        return path
+        return path, None
     name = str(ref)
     if name in ZOO:
         entry = ZOO[name]
-        folder = _download(entry.repo_id, revision or entry.revision)
-        digest = file_sha256(folder / WEIGHTS_NAME)
-        if digest != entry.sha256:
-            raise WeightsError(f"zoo weights for {name!r} have SHA-256 {digest}, expected {entry.sha256}")
-        return folder
+        return _download(entry.repo_id, revision or entry.revision), entry.sha256
     if path.exists():
         raise WeightsError(f"{path} is a file; load_tokenizer needs the folder save_pretrained wrote")
     if not _HUB_ID.fullmatch(name):
         raise WeightsError(
             f"no tokenizer folder at {path} (and {name!r} is neither a zoo name nor a hub id 'owner/name')"
         )
-    return _download(name, revision)
+    return _download(name, revision), None
 
 
 def _download(repo_id: str, revision: str | None) -> Path:

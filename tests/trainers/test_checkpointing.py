@@ -6,7 +6,6 @@ bit-identical to the uninterrupted one."""
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -116,4 +115,3 @@ def test_lightnings_own_writer_stages_checkpoints_in_the_system_temp_folder(tmp_
     monkeypatch.setattr(tempfile, "mkstemp", recording_mkstemp)
     TorchCheckpointIO().save_checkpoint({"step": 1}, tmp_path / "last.ckpt")
     assert staged and staged[0] == Path(tempfile.gettempdir()) != tmp_path
-    shutil.rmtree(tmp_path)
