@@ -21,6 +21,7 @@ FFmpeg command line nor torchvision's video IO is required.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from collections.abc import Sequence
@@ -227,20 +228,31 @@ def read_video(
 
 def _check_clip_size(path: str | os.PathLike, frames: int) -> None:
     """Refuse, before decoding, a clip whose frames exceed the pixel limit or whose ``frames`` frames exceed the
-    decoded-values limit (:mod:`omnitok.limits`); the frame size comes from the stream header (PyAV)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            width, height = int(stream.codec_context.width), int(stream.codec_context.height)
-    except (av.error.FFmpegError, IndexError, OSError):
+    decoded-values limit (:mod:`omnitok.limits`); the frame size comes from the stream header."""
+    stat = os.stat(path)
+    size = _frame_size(str(path), stat.st_mtime_ns, stat.st_size)
+    if size is None:
         return  # decord opened it; its own decode reports what is wrong
+    width, height = size
     problem = IMAGE_PIXELS.exceeded(width * height, f"{path} ({width}x{height} frames)") or DECODED_VALUES.exceeded(
         frames * height * width * 3, f"{path} ({frames} frames of {width}x{height})"
     )
     if problem:
         raise DataError(problem)
+
+
+@functools.lru_cache(maxsize=65536)
+def _frame_size(path: str, mtime_ns: int, size: int) -> tuple[int, int] | None:
+    """(width, height) from the first video stream's header (PyAV), read once per file version: training reads
+    many clips of the same files."""
+    import av
+
+    try:
+        with av.open(path) as container:
+            context = container.streams.video[0].codec_context
+            return int(context.width), int(context.height)
+    except (av.error.FFmpegError, IndexError, OSError):
+        return None
 
 
 def _read_frames_pyav(path: str | os.PathLike, indices: list[int]):
