@@ -9,22 +9,10 @@ import threading
 from collections.abc import Sequence
 from typing import NoReturn
 
-from omnitok.cli.codec import add_codec_parsers, positive_int
+from omnitok.cli.codec import add_codec_parsers
 from omnitok.cli.eval import add_eval_parser
 from omnitok.cli.train import add_train_parser
-from omnitok.cli.unified import add_world_parser
 from omnitok.errors import OmnitokError
-
-
-def _codebook_study(args: argparse.Namespace) -> int:
-    from omnitok.studies.codebook import StudySettings, run_study
-
-    settings = StudySettings(
-        dim=args.dim, codebook_size=args.codebook_size, blobs=args.blobs, steps=args.steps, seed=args.seed
-    )
-    run_study(args.out, settings)
-    print(f"report: {args.out}/report.md  metrics: {args.out}/metrics.json")
-    return 0
 
 
 def _inspect(args: argparse.Namespace) -> int:
@@ -43,7 +31,7 @@ class CommandLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        command = self.prog.removeprefix("omnitok").strip()
+        command = self.prog.removeprefix("omnitok").removeprefix("python -m").strip()
         self.exit(2, f"omnitok: error: {command + ': ' if command else ''}{message}\n")
 
 
@@ -55,21 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    study = commands.add_parser(
-        "codebook-study", help="train every quantizer on synthetic clusters and report codebook usage"
-    )
-    study.add_argument("--out", default="runs/codebook-study", help="folder for report.md and metrics.json")
-    study.add_argument("--dim", type=positive_int, default=16)
-    study.add_argument("--codebook-size", type=positive_int, default=1024)
-    study.add_argument("--blobs", type=positive_int, default=4096)
-    study.add_argument("--steps", type=positive_int, default=300)
-    study.add_argument("--seed", type=int, default=0)
-    study.set_defaults(run=_codebook_study)
-
     add_train_parser(commands)
     add_codec_parsers(commands)
     add_eval_parser(commands)
-    add_world_parser(commands)
 
     inspect = commands.add_parser("inspect", help="load a tokenizer (folder, zoo name or hub id) and print its spec")
     inspect.add_argument("tokenizer")
@@ -97,7 +73,12 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_arguments(argv)
+    return run_command(parse_arguments(argv))
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run ``args.run(args)`` as every omnitok command runs: an omnitok error is one ``omnitok: error:`` line with
+    exit status 2, and SIGTERM or Ctrl-C unwinds (temporary files removed) with 143 or 130."""
     previous = _handle_sigterm()
     try:
         return args.run(args)

@@ -9,14 +9,14 @@ os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="omnitok-hf-cache-")
 # A private torch hub cache too: pretrained metric networks a developer has cached must not change what tests see.
 os.environ["TORCH_HOME"] = tempfile.mkdtemp(prefix="omnitok-torch-home-")
 
-import torch  # noqa: E402
+import torch
 
 if not torch.cuda.is_available():
     # Triton kernels run on CPU tensors under the interpreter; the variable must be set before triton is imported.
     # A GPU machine leaves it unset and runs the compiled kernels.
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-import pytest  # noqa: E402
+import pytest
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # One intra-op thread per xdist worker: with -n 2 on 2 cores, two workers of 2 OpenMP threads each spin-wait

@@ -41,7 +41,7 @@ def test_console_script_runs():
     script = Path(sys.executable).parent / "omnitok"
     assert script.is_file(), "the omnitok console script is not installed beside this interpreter"
     out = subprocess.run([str(script), "--help"], check=True, capture_output=True, text=True)
-    assert "codebook-study" in out.stdout
+    assert "encode" in out.stdout and "train" in out.stdout
 
 
 def test_cli_reports_bad_input_as_an_error_message(tmp_path):
@@ -49,3 +49,27 @@ def test_cli_reports_bad_input_as_an_error_message(tmp_path):
         [sys.executable, "-m", "omnitok.cli.main", "inspect", str(tmp_path / "missing")], capture_output=True, text=True
     )
     assert out.returncode == 2 and "no tokenizer folder" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_library_holds_no_demo_and_imports_no_example():
+    """Demos live in examples/ (not installed): no installed package is an example, and no library file imports one."""
+    import ast
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {name: root / path for name, path in setuptools["package-dir"].items()}
+    for package in setuptools["packages"]:
+        top = max((name for name in folders if package == name or package.startswith(name + ".")), key=len)
+        folder = folders[top].joinpath(*package[len(top) :].strip(".").split(".")) if package != top else folders[top]
+        assert folder.is_dir() and (folder / "__init__.py").is_file(), package
+        assert not folder.resolve().is_relative_to(root / "examples"), package
+    offenders = []
+    for folder in {root / "omnitok", root / "trainers", root / "cli"}:
+        for path in folder.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                offenders += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] == "examples"]
+    assert not offenders, offenders

@@ -377,24 +377,6 @@ def _case_inspect() -> list[Case]:
     return [Case("inspect", f.__name__, f) for f in (missing, os_system, negative_codebook_in_config)]
 
 
-def _case_demos() -> list[Case]:
-    def world_without_config(env):
-        return ["world", "--out", str(env.out)], "--config"
-
-    def world_missing_config(env):
-        return ["world", "--config", str(env.inputs / "w.yaml"), "--out", str(env.out)], "w.yaml"
-
-    def study_zero_steps(env):
-        return ["codebook-study", "--steps", "0", "--out", str(env.out)], "--steps"
-
-    def study_negative_codebook(env):
-        return ["codebook-study", "--codebook-size", "-1", "--out", str(env.out)], "--codebook-size"
-
-    return [Case("world", f.__name__, f) for f in (world_without_config, world_missing_config)] + [
-        Case("codebook-study", f.__name__, f) for f in (study_zero_steps, study_negative_codebook)
-    ]
-
-
 CASES = [
     *_case_encode(),
     *_case_decode(),
@@ -402,7 +384,6 @@ CASES = [
     *_case_train(),
     *_case_export(),
     *_case_inspect(),
-    *_case_demos(),
 ]
 
 

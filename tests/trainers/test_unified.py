@@ -1,14 +1,14 @@
-"""UnifiedTrainer's weighted next-token loss (against a written-out loop) and the world's sequence DataModule."""
+"""UnifiedTrainer's weighted next-token loss (against a written-out loop) and the step-indexed SequenceDataModule."""
 
 import lightning.pytorch as pl
 import pytest
 import torch
+from torch.utils.data import Dataset
 
-from omnitok.data.world import World, WorldScenes
 from omnitok.errors import ConfigError
 from omnitok.protocol import TokenizerSpec
 from omnitok.trainers.unified import UnifiedTrainer
-from omnitok.trainers.unified_data import EncodedScenes, WorldSequenceDataModule
+from omnitok.trainers.unified_data import SequenceDataModule
 from omnitok.unified import ByteTextVocabulary, MediaSpan, SharedVocabulary, TransformerConfig, UnifiedTransformer
 
 SPEC = TokenizerSpec("image", True, codebook_sizes=(16,), latent_dim=4, downsample=(4, 4))
@@ -76,61 +76,86 @@ def test_bad_settings_are_clear_errors():
         UnifiedTrainer(model, vocab, lr_schedule="linear")
 
 
-def _world_module(caption_dropout=0.25, **kwargs):
+class ColourSequences(Dataset):
+    """16 items: a colour word then a 2x2 grid of codes; whether the word is kept is drawn from the draw seed."""
+
+    def __init__(self, vocab):
+        self.vocab = vocab
+        self.tokens = torch.randint(0, 16, (16, 2, 2), generator=torch.Generator().manual_seed(1))
+        self.words = ["red", "green", "blue", "yellow"]
+
+    def __len__(self):
+        return 16
+
+    def __getitem__(self, key):
+        index, draw = key
+        keep = float(torch.rand((), generator=torch.Generator().manual_seed(draw))) < 0.75
+        word = [self.words[index % 4]] if keep else []
+        return self.vocab.pack(word + [MediaSpan("image", self.tokens[index % 16])])
+
+
+def _sequence_module(**kwargs):
     vocab = SharedVocabulary(ByteTextVocabulary(), {"image": SPEC})
-    scenes = WorldScenes(World(32), "train", 16)
-    tokens = torch.randint(0, 16, (16, 2, 2), generator=torch.Generator().manual_seed(1))
-    return vocab, WorldSequenceDataModule(
-        EncodedScenes(scenes, tokens), vocab, caption_dropout=caption_dropout, batch_size=8, **kwargs
-    )
+    return vocab, SequenceDataModule(ColourSequences(vocab), vocab, batch_size=8, **kwargs)
 
 
-def test_task_draws_follow_the_weights_and_the_caption_dropout():
-    vocab, module = _world_module(caption_dropout=0.25, task_weights={"generation": 3.0, "understanding": 1.0})
-    begin, end = vocab.begin_id("image"), vocab.end_id("image")
-    kinds = {"generation": 0, "dropped": 0, "understanding": 0}
-    for key in range(600):
-        ids = module.dataset[(key % 16, key)].ids.tolist()
-        assert ids[0] == vocab.bos_id and ids[-1] == vocab.eos_id
-        if ids[1] == begin and ids[-2] == end:
-            kinds["dropped"] += 1  # bos <boi> ... <eoi> eos: generation with an empty prompt
-        elif ids[-2] == end:
-            kinds["generation"] += 1
-        else:
-            kinds["understanding"] += 1
-            assert ids[1] == begin and vocab.text.decode(ids[ids.index(end) + 1 : -1]).startswith("a ")
-    assert kinds["understanding"] / 600 == pytest.approx(0.25, abs=0.06)  # 3.4 standard deviations
-    assert kinds["dropped"] / (kinds["dropped"] + kinds["generation"]) == pytest.approx(
-        0.25, abs=0.07
-    )  # ~3.5 standard deviations
+class _Step:
+    def __init__(self, step):
+        self.step = step
+
+
+class _FakeTrainer:
+    def __init__(self, step, rank=0, world=1):
+        self.lightning_module, self.global_rank, self.world_size = _Step(step), rank, world
+
+
+def _batches(module, start, count, rank=0, world=1):
+    module.trainer = _FakeTrainer(start, rank, world)
+    loader = iter(module.train_dataloader())
+    return [next(loader)["ids"] for _ in range(count)]
 
 
 def test_batches_depend_on_the_step_alone():
-    """Step s's batch is the same whether training got there directly or resumed at s (the sampler starts there)."""
-    _vocab, module = _world_module()
+    """Step s's batch, draws included, is the same whether training got there directly or resumed at s."""
+    _vocab, module = _sequence_module()
+    direct, resumed = _batches(module, 0, 5), _batches(module, 3, 2)
+    for a, b in zip(direct[3:], resumed):
+        assert torch.equal(a, b)
+    assert not torch.equal(direct[0], direct[1])
 
-    class Step:
-        def __init__(self, step):
-            self.step = step
 
-    class FakeTrainer:
-        global_rank, world_size = 0, 1
+def test_two_ranks_split_the_global_batch():
+    """Rank r of 2 at batch B gets the r-th half of the single-rank global batch 2B, draws included."""
+    vocab = SharedVocabulary(ByteTextVocabulary(), {"image": SPEC})
+    single = SequenceDataModule(ColourSequences(vocab), vocab, batch_size=16)
+    halves = SequenceDataModule(ColourSequences(vocab), vocab, batch_size=8)
+    for step in range(3):
+        whole = [vocab.collate([item])["ids"][0] for item in _items(single, step, 0, 1)]
+        split = _items(halves, step, 0, 2) + _items(halves, step, 1, 2)
+        assert [list(w) for w in whole] == [list(vocab.collate([item])["ids"][0]) for item in split]
 
-        def __init__(self, step):
-            self.lightning_module = Step(step)
 
-    batches = []
-    for start in (0, 3):
-        module.trainer = FakeTrainer(start)
-        loader = iter(module.train_dataloader())
-        batches.append([next(loader)["ids"] for _ in range(5 - start)])
-    for direct, resumed in zip(batches[0][3:], batches[1]):
-        assert torch.equal(direct, resumed)
-    assert not torch.equal(batches[0][0], batches[0][1])
+def _items(module, step, rank, world):
+    module.trainer = _FakeTrainer(step, rank, world)
+    sampler = module.train_dataloader().sampler
+    keys = []
+    for key in sampler:
+        keys.append(key)
+        if len(keys) == module.batch_size:
+            break
+    return [module.dataset[key] for key in keys]
+
+
+def test_empty_data_and_bad_batch_are_clear_errors():
+    vocab = SharedVocabulary(ByteTextVocabulary(), {"image": SPEC})
+    with pytest.raises(ConfigError, match="batch_size"):
+        SequenceDataModule(ColourSequences(vocab), vocab, batch_size=0)
+    with pytest.raises(ConfigError, match="empty"):
+        SequenceDataModule([], vocab)
 
 
 def test_a_few_steps_lower_the_loss():
-    vocab, module = _world_module(caption_dropout=0.0)
+    vocab, module = _sequence_module()
     model = UnifiedTransformer(TransformerConfig(vocab_size=vocab.size, dim=32, depth=1, heads=2))
     trainer_module = UnifiedTrainer(model, vocab, learning_rate=3e-3, warmup_steps=0, max_steps=25)
     batch = vocab.collate([module.dataset[(i, i)] for i in range(16)])

@@ -7,7 +7,7 @@ import torch
 from torch.utils.data import DataLoader
 
 import omnitok
-from omnitok.data.world import World, WorldScenes
+from examples.world.scenes import World, WorldScenes
 from omnitok.protocol import TokenizerSpec
 from omnitok.trainers.unified import UnifiedTrainer
 from omnitok.unified import (

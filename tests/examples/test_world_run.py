@@ -5,12 +5,13 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
+from examples.world.run import check_world_recipe, run_world
 from omnitok.config import load_yaml_config, set_by_path
 from omnitok.errors import ConfigError
-from omnitok.trainers.unified_run import check_world_recipe, run_world
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "unified"
+CONFIGS = Path(__file__).resolve().parents[2] / "examples" / "world"
 TINY = {
     "tokenizer.overrides": {
         "trainer.max_steps": 4,
@@ -68,7 +69,7 @@ def test_tiny_world_runs_end_to_end(tmp_path):
 
 
 def test_cli_runs_the_recipe_and_reuses_tokenizer_and_judge(tmp_path, capsys):
-    from omnitok.cli.main import main
+    from examples.world.__main__ import main
 
     first = tmp_path / "first"
     run_world(tiny_world(), first, base=CONFIGS)
@@ -76,7 +77,7 @@ def test_cli_runs_the_recipe_and_reuses_tokenizer_and_judge(tmp_path, capsys):
     (second / "tokenizer").mkdir(parents=True)
     (second / "tokenizer" / "tokenizer").symlink_to(first / "tokenizer" / "tokenizer")
     (second / "judge.safetensors").symlink_to(first / "judge.safetensors")
-    args = ["world", "--config", str(CONFIGS / "world_image.yaml"), "--out", str(second)]
+    args = ["--config", str(CONFIGS / "world_image.yaml"), "--out", str(second)]
     for key, value in TINY.items():
         args += ["--set", f"{key}={json.dumps(value)}"]
     assert main(args) == 0
@@ -93,6 +94,47 @@ def test_recipe_errors_are_clear():
         check_world_recipe({**config, "tokenizer": {"recipe": "a.yaml", "pretrained": "b"}})
     with pytest.raises(ConfigError, match="data key"):
         check_world_recipe({**config, "data": {"batchsize": 3}})
+    with pytest.raises(ConfigError, match="World arguments"):
+        check_world_recipe({**config, "world": {"class_path": "os.system"}})
+
+
+def test_the_tokenizer_recipe_trusts_the_world_data_module_and_nothing_else(tmp_path):
+    """The tokenizer recipe runs with the example's data module; any other class outside omnitok is refused."""
+    recipe = tmp_path / "tokenizer.yaml"
+    config = tiny_world()
+    forged = load_yaml_config(CONFIGS / "world_tokenizer.yaml")
+    forged["model"]["init_args"]["losses"].append({"class_path": "subprocess.Popen", "init_args": {"args": "true"}})
+    recipe.write_text(yaml.safe_dump(forged))
+    config["tokenizer"]["recipe"] = str(recipe)
+    with pytest.raises(ConfigError, match="subprocess.Popen"):
+        run_world(config, tmp_path / "run", base=CONFIGS)
+    assert not (tmp_path / "run" / "tokenizer").exists()
+    forged = load_yaml_config(CONFIGS / "world_tokenizer.yaml")
+    forged["data"]["class_path"] = "collections.OrderedDict"
+    recipe.write_text(yaml.safe_dump(forged))
+    with pytest.raises(ConfigError, match="WorldImageDataModule"):
+        run_world(config, tmp_path / "run", base=CONFIGS)
+
+
+def test_the_tokenizer_recipe_runs_alone_through_omnitok_train(tmp_path):
+    """The recipe's own comment: PYTHONPATH=. omnitok train --config examples/world/world_tokenizer.yaml
+    --trust-remote-code; without the flag the data module is refused by name."""
+    import os
+    import subprocess
+    import sys
+
+    root = CONFIGS.parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    base = [sys.executable, "-m", "omnitok.cli.main", "train", "--config", str(CONFIGS / "world_tokenizer.yaml")]
+    for key, value in TINY["tokenizer.overrides"].items():
+        base += ["--set", f"{key}={value}"]
+    refused = subprocess.run(base + ["--out", str(tmp_path / "refused")], capture_output=True, text=True, env=env, check=False)
+    assert refused.returncode == 2 and "WorldImageDataModule" in refused.stderr and "--trust-remote-code" in refused.stderr
+    done = subprocess.run(
+        base + ["--trust-remote-code", "--out", str(tmp_path / "run")], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "run" / "tokenizer" / "config.json").is_file()
 
 
 @pytest.mark.slow
@@ -105,7 +147,7 @@ def test_full_world_recipe_beats_three_times_chance(tmp_path):
 
 
 def test_evaluation_settings_are_checked():
-    from omnitok.unified.world_eval import WorldEvalSettings
+    from examples.world.evaluation import WorldEvalSettings
 
     assert WorldEvalSettings.from_dict({"split": "val"}).split == "val"
     with pytest.raises(ConfigError, match="split"):

@@ -1,10 +1,13 @@
-"""The codebook study (`omnitok codebook-study`) at a small size: files written, and the VQ tricks matter."""
+"""The codebook study (`python -m examples.codebook_study`) at a small size: files written, and the VQ tricks matter."""
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
-from omnitok.studies.codebook import StudySettings, fsq_levels, run_study
+from examples.codebook_study.study import StudySettings, fsq_levels, run_study
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_study_writes_report_and_shows_the_tricks_matter(tmp_path):
@@ -30,7 +33,7 @@ def test_fsq_levels_multiply_to_the_codebook_size():
 
 
 def test_cli_runs_the_study(tmp_path):
-    cmd = [sys.executable, "-m", "omnitok.cli.main", "codebook-study", "--out", str(tmp_path), "--dim", "4",
+    cmd = [sys.executable, "-m", "examples.codebook_study", "--out", str(tmp_path), "--dim", "4",
            "--codebook-size", "32", "--blobs", "64", "--steps", "5"]
-    subprocess.run(cmd, check=True, capture_output=True, text=True)
+    subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
     assert (tmp_path / "report.md").is_file() and (tmp_path / "metrics.json").is_file()

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from omnitok.data.world import World, WorldScenes, chance_levels
+from examples.world.judge import WorldJudge, attribute_accuracy, train_judge
+from examples.world.scenes import World, WorldScenes, chance_levels
 from omnitok.errors import ShapeError
-from omnitok.unified.world_judge import WorldJudge, attribute_accuracy, train_judge
 
 
 def test_attribute_accuracy_by_hand():

@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from omnitok.data.world import ATTRIBUTES
+from examples.world.evaluation import WorldEvaluation
+from examples.world.scenes import ATTRIBUTES
 from omnitok.report.html import _STYLE
-from omnitok.unified.world_eval import WorldEvaluation
 from omnitok.utils import atomic_path
 
 SCHEMA = "omnitok.world/1"

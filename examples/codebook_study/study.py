@@ -135,7 +135,7 @@ def run_study(out_dir: str | Path, settings: StudySettings | None = None, log: C
         r = results[name]
         log(f"  usage {r['usage']:.1%}  perplexity {r['perplexity']:.0f}  relative mse {r['relative_mse']:.4f}")
     metrics = {
-        "protocol": {**dataclasses.asdict(s), "torch": torch.__version__, "data": "Gaussian blobs, see omnitok.studies.codebook"},
+        "protocol": {**dataclasses.asdict(s), "torch": torch.__version__, "data": "Gaussian blobs, see examples.codebook_study.study"},
         "results": results,
         "configs": configs,
     }

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from omnitok.data.world import (
+from examples.world.scenes import (
     CELLS,
     COLOURS,
     SHAPES,
@@ -108,8 +108,8 @@ def test_bad_arguments_are_clear_errors():
 
 
 def test_spoken_caption():
+    from examples.world.scenes import spoken_caption
     from omnitok.data.speech import espeak_available
-    from omnitok.data.world import spoken_caption
 
     if not espeak_available():
         with pytest.raises(DataError, match="espeak-ng"):

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from omnitok.data.world import ATTRIBUTES, NUM_CLASSES, World, WorldScenes
+from examples.world.scenes import ATTRIBUTES, NUM_CLASSES, World, WorldScenes
 from omnitok.errors import ConfigError, ShapeError
 
 

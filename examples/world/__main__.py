@@ -1,46 +1,50 @@
-"""``omnitok world``: train the captioned world's image tokenizer, judge and unified Transformer, then report."""
+"""``python -m examples.world``: train the captioned world's image tokenizer, judge and unified Transformer,
+then report."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+from omnitok.cli.main import CommandLineParser, run_command
 from omnitok.config import load_yaml_config
 from omnitok.errors import ConfigError
 
-WORLD_HELP = """\
+RECIPE = Path(__file__).resolve().parent / "world_image.yaml"
+
+WORLD_HELP = f"""\
 Train the captioned procedural world end to end on a CPU: the image tokenizer (from its recipe), the judge (a CNN
 trained on true scenes), the unified Transformer (caption -> image and image -> caption on interleaved token
 sequences), then measure both directions on held-out scenes and write <out>/report/report.html + metrics.json.
 
-examples:
-  omnitok world --config configs/unified/world_image.yaml --out runs/world
-  omnitok world --config configs/unified/world_image.yaml --set training.max_steps=200 --out runs/world-short
+examples (from the repository root):
+  python -m examples.world --config examples/world/world_image.yaml --out runs/world
+  python -m examples.world --config examples/world/world_image.yaml --set training.max_steps=200 --out runs/short
 
 --set KEY=VALUE addresses the recipe by dotted path (VALUE is read as YAML). A tokenizer or judge already in --out
-is reused; the Transformer folder must not exist yet.
+is reused; the Transformer folder must not exist yet. The shipped recipe: {RECIPE.name} beside this module.
 """
 
 
-def add_world_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "world",
-        help="train and measure the unified Transformer on the captioned procedural world",
-        description=WORLD_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+def build_parser() -> argparse.ArgumentParser:
+    parser = CommandLineParser(
+        prog="python -m examples.world", description=WORLD_HELP, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--config", action="append", default=[], metavar="YAML", help="world recipe (repeatable)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides", help="override")
     parser.add_argument("--out", default="runs/world", help="run folder (default: runs/world)")
-    parser.set_defaults(run=run_world_command)
+    parser.set_defaults(run=world)
+    return parser
 
 
-def run_world_command(args: argparse.Namespace) -> int:
+def world(args: argparse.Namespace) -> int:
+    from examples.world.run import run_world
     from omnitok.cli.train import apply_overrides
-    from omnitok.trainers.unified_run import run_world
 
     if not args.config:
-        raise ConfigError("omnitok world needs --config RECIPE.yaml (e.g. configs/unified/world_image.yaml)")
+        raise ConfigError("the world needs --config RECIPE.yaml (e.g. examples/world/world_image.yaml)")
     config = load_yaml_config(*args.config)
     apply_overrides(config, args.overrides)
     result = run_world(config, args.out, base=Path(args.config[-1]).parent)
@@ -53,3 +57,11 @@ def run_world_command(args: argparse.Namespace) -> int:
         f"wall time: {result.seconds['total']:.0f} s  report: {result.report / 'report.html'}"
     )
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_command(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,7 +4,7 @@
   greedily; the score is exact match with the canonical caption, plus per-attribute accuracy of the caption it
   wrote (a caption outside the grammar counts every attribute wrong).
 - Generation (caption -> image): the Transformer writes an image from a held-out caption (with classifier-free
-  guidance), the image tokenizer decodes it, and the independent :class:`~omnitok.unified.world_judge.WorldJudge`
+  guidance), the image tokenizer decodes it, and the independent :class:`~examples.world.judge.WorldJudge`
   (trained on true scenes only) reads its shape, colour and cell; the score is the fraction of attributes that
   match the caption, and exact match of all three.
 
@@ -22,10 +22,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from examples.world.judge import WorldJudge, attribute_accuracy
+from examples.world.scenes import ATTRIBUTES, World, WorldScenes, chance_levels, parse_caption
 from omnitok.config import settings_from_section
-from omnitok.data.world import ATTRIBUTES, World, WorldScenes, chance_levels, parse_caption
 from omnitok.errors import ConfigError
-from omnitok.unified.world_judge import WorldJudge, attribute_accuracy
 
 
 @dataclasses.dataclass
@@ -69,7 +69,7 @@ class WorldEvaluation:
     Attributes:
         understanding: caption accuracy (``exact`` is the headline) on held-out images.
         generation: judge-read attribute accuracy of images generated from held-out captions.
-        chance: uniform guessing (:func:`omnitok.data.world.chance_levels`).
+        chance: uniform guessing (:func:`examples.world.scenes.chance_levels`).
         judge_true: the judge on the true held-out images; judge_reconstructed: on the tokenizer's reconstructions.
         shuffled_captions: true images judged against a random other held-out scene's caption.
         unseen: the same figures restricted to combinations training never showed (empty when there are none).
@@ -211,6 +211,6 @@ def evaluate_world(
 
 
 def _class_names() -> list[list[str]]:
-    from omnitok.data.world import CELLS, COLOURS, SHAPES
+    from examples.world.scenes import CELLS, COLOURS, SHAPES
 
     return [list(SHAPES), list(COLOURS), list(CELLS)]

@@ -1,11 +1,11 @@
 """The captioned world end to end: image tokenizer, judge, unified Transformer, held-out evaluation, report.
 
-A world recipe (``configs/unified/world_image.yaml``) has these top-level keys::
+A world recipe (``examples/world/world_image.yaml``) has these top-level keys::
 
     seed: 0
-    world:      {class_path: omnitok.data.world.World, init_args: {size: 32, unseen_combinations: 0, seed: 0}}
+    world:      {size: 16, unseen_combinations: 0, seed: 0}   # examples.world.scenes.World arguments
     tokenizer:  {recipe: world_tokenizer.yaml, overrides: {trainer.max_steps: 600}}   # or {pretrained: FOLDER}
-    judge:      {steps: 300, ...}             # omnitok.unified.world_judge.train_judge arguments (not the world)
+    judge:      {steps: 300, ...}             # examples.world.judge.train_judge arguments (not the world)
     text:       words                         # or bytes
     data:       {train_scenes: 4096, task_weights: {...}, caption_dropout: 0.1, batch_size: 32}
     model:      {dim: 128, depth: 4, heads: 4}   # TransformerConfig fields except vocab_size
@@ -16,6 +16,9 @@ The run folder holds ``tokenizer/`` (the image tokenizer's training run, its exp
 ``tokenizer/tokenizer``), ``judge.safetensors``, ``transformer/`` (``save_unified``), ``logs/`` and ``report/``
 (``report.html``, ``metrics.json``). A tokenizer or judge already in the folder is reused, so a second run with a
 different Transformer setting skips straight to it.
+
+The tokenizer recipe trains on this example's ``WorldImageDataModule``, a class outside omnitok: the run trusts
+that one class and nothing else the recipe names (model, losses and loggers stay under omnitok's trust rule).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from typing import Any
 
 import torch
 
-from omnitok.config import instantiate, load_yaml_config, set_by_path
+from omnitok.config import check_config, load_yaml_config, set_by_path
 from omnitok.errors import ConfigError
 
 TOP_LEVEL_KEYS = {"seed", "world", "tokenizer", "judge", "text", "data", "model", "training", "evaluation"}
@@ -36,6 +39,8 @@ TOKENIZER_KEYS = {"recipe", "pretrained", "overrides"}
 DATA_KEYS = {"train_scenes", "task_weights", "caption_dropout", "batch_size"}
 TRAINING_RUN_KEYS = {"max_steps", "accelerator", "precision", "log_every"}
 IMAGE = "image"
+WORLD_CLASS = "examples.world.scenes.World"
+WORLD_DATA = "examples.world.data.WorldImageDataModule"
 
 
 @dataclasses.dataclass
@@ -53,8 +58,8 @@ def check_world_recipe(config: dict[str, Any]) -> None:
     unknown = sorted(set(config) - TOP_LEVEL_KEYS)
     if unknown:
         raise ConfigError(f"unknown top-level world key(s) {unknown}; a world recipe has {sorted(TOP_LEVEL_KEYS)}")
-    if not isinstance(config.get("world"), dict) or "class_path" not in config["world"]:
-        raise ConfigError("a world recipe needs a 'world' section naming a class (omnitok.data.world.World)")
+    if not isinstance(config.get("world"), dict) or "class_path" in config["world"]:
+        raise ConfigError("a world recipe needs a 'world' section of World arguments (size, unseen_combinations, seed)")
     tokenizer = config.get("tokenizer") or {}
     bad = sorted(set(tokenizer) - TOKENIZER_KEYS)
     if bad:
@@ -82,11 +87,25 @@ def _tokenizer(config: dict[str, Any], out: Path, base: Path) -> tuple[Any, dict
     recipe = load_yaml_config(base / section["recipe"])
     for key, value in _dotted(section.get("overrides") or {}):
         set_by_path(recipe, key, value)
-    set_by_path(recipe, "data.world", config["world"])  # the tokenizer sees the same world as the Transformer
-    result = train(recipe, out / "tokenizer")
+    _check_tokenizer_recipe(recipe)
+    world = {"class_path": WORLD_CLASS, "init_args": dict(config["world"])}
+    set_by_path(recipe, "data.world", world)  # the tokenizer sees the same world as the Transformer
+    result = train(recipe, out / "tokenizer", trust_remote_code=True)
     if result.tokenizer is None:
         raise ConfigError("the tokenizer run exported no tokenizer")
     return load_tokenizer(result.tokenizer).eval(), {"steps": result.step, "recipe": str(section["recipe"])}
+
+
+def _check_tokenizer_recipe(recipe: dict[str, Any]) -> None:
+    """The tokenizer recipe may name this example's data module and otherwise only what omnitok trusts."""
+    from omnitok.trainers.loggers import check_logger_entries
+    from omnitok.trainers.run import RunSettings
+
+    data = recipe.get("data")
+    if not isinstance(data, dict) or data.get("class_path") != WORLD_DATA:
+        raise ConfigError(f"the world's tokenizer recipe trains on data.class_path {WORLD_DATA}")
+    check_config(recipe.get("model"), key="model")
+    check_logger_entries(RunSettings.from_config(recipe.get("trainer")).loggers, False)
 
 
 def _dotted(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -104,7 +123,7 @@ def _dotted(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
 def _judge(world: Any, section: dict[str, Any], out: Path, seed: int) -> tuple[Any, dict[str, Any]]:
     from safetensors.torch import load_file, save_file
 
-    from omnitok.unified.world_judge import WorldJudge, train_judge
+    from examples.world.judge import WorldJudge, train_judge
 
     path = out / "judge.safetensors"
     width = int(section.get("width", 32))
@@ -127,30 +146,40 @@ def _judge(world: Any, section: dict[str, Any], out: Path, seed: int) -> tuple[A
     return result.judge.eval(), info
 
 
+def _world(arguments: dict[str, Any]) -> Any:
+    import inspect
+
+    from examples.world.scenes import World
+
+    known = set(inspect.signature(World).parameters)
+    unknown = sorted(set(arguments) - known)
+    if unknown:
+        raise ConfigError(f"unknown world key(s) {unknown}; known: {sorted(known)}")
+    return World(**arguments)
+
+
 def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.PathLike = ".") -> WorldResult:
     """Run the world recipe ``config`` in the folder ``out``; ``base`` resolves the tokenizer recipe's path."""
     import lightning.pytorch as pl
 
-    from omnitok.data.world import World, WorldScenes
+    from examples.world.data import EncodedScenes, encode_scenes, world_sequences
+    from examples.world.evaluation import WorldEvalSettings, evaluate_world
+    from examples.world.report import write_world_report
+    from examples.world.scenes import WorldScenes
+    from examples.world.text import world_text_vocabulary
     from omnitok.trainers.run import _quiet_lightning_tips
     from omnitok.trainers.unified import UnifiedTrainer
-    from omnitok.trainers.unified_data import EncodedScenes, WorldSequenceDataModule, encode_scenes
     from omnitok.unified import SharedVocabulary, TransformerConfig, UnifiedTransformer, save_unified
-    from omnitok.unified.report import write_world_report
-    from omnitok.unified.world_eval import WorldEvalSettings, evaluate_world
-    from omnitok.unified.world_text import world_text_vocabulary
 
     check_world_recipe(config)
     out, base = Path(out), Path(base)
     if (out / "transformer").exists():
         raise ConfigError(f"{out} already holds a trained Transformer; pick another --out")
+    evaluation_settings = WorldEvalSettings.from_dict(config.get("evaluation"))
+    world = _world(config["world"])
     out.mkdir(parents=True, exist_ok=True)
     seed = int(config.get("seed", 0))
     seconds: dict[str, float] = {}
-    evaluation_settings = WorldEvalSettings.from_dict(config.get("evaluation"))
-    world = instantiate(config["world"])
-    if not isinstance(world, World):
-        raise ConfigError(f"world must be an omnitok.data.world.World, got {type(world).__name__}")
     _quiet_lightning_tips()
 
     start = time.perf_counter()
@@ -172,7 +201,7 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
     run = {k: training.pop(k) for k in list(training) if k in TRAINING_RUN_KEYS}
     max_steps = int(run.get("max_steps", 1500))
     module = UnifiedTrainer(model, vocab, max_steps=max_steps, **training)
-    data = WorldSequenceDataModule(encoded, vocab, IMAGE, seed=seed, **data_section)
+    data = world_sequences(encoded, vocab, IMAGE, seed=seed, **data_section)
     from lightning.pytorch.loggers import CSVLogger
 
     trainer = pl.Trainer(
@@ -213,6 +242,6 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
         "threads": torch.get_num_threads(),
     }
     report = write_world_report(evaluation, setup, out / "report")
-    from omnitok.unified.report import metrics_document
+    from examples.world.report import metrics_document
 
     return WorldResult(out, report, metrics_document(evaluation, setup), seconds)

@@ -7,7 +7,7 @@ downloaded. The byte-level default (:class:`omnitok.unified.ByteTextVocabulary`)
 
 from __future__ import annotations
 
-from omnitok.data.world import CELLS, COLOURS, SHAPES
+from examples.world.scenes import CELLS, COLOURS, SHAPES
 from omnitok.errors import ConfigError
 
 UNKNOWN = "[UNK]"

@@ -1,1 +1,0 @@
-"""Small, reproducible experiments that measure omnitok's components and write a report."""
