@@ -1,12 +1,11 @@
-"""``omnitok encode`` (image, video or audio files -> token files) and ``omnitok decode`` (token files -> media).
+"""``omnitok encode`` (media files -> token files) and ``omnitok decode`` (token files -> media files).
 
-The modality of the tokenizer picks the file handling; audio lives in :mod:`omnitok.cli.audio_codec`, video in
-:mod:`omnitok.cli.video_codec`."""
+The tokenizer's modality definition (:mod:`omnitok.modalities`) lists, reads and writes the files; these commands
+plan the outputs, check token files against the tokenizer and report failures, the same for every modality."""
 
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import sys
 from pathlib import Path
@@ -117,12 +116,13 @@ def add_common_options(
 def _load(args: argparse.Namespace):
     from omnitok.resolve import resolve_tokenizer
 
-    tokenizer = resolve_tokenizer(args.tokenizer, trust_remote_code=args.trust_remote_code, map_location=args.device)
-    if tokenizer.spec.modality not in ("image", "video", "audio"):
-        raise ConfigError(
-            f"{args.tokenizer} is a {tokenizer.spec.modality} tokenizer; this command handles images, video and audio"
-        )
-    return tokenizer
+    return resolve_tokenizer(args.tokenizer, trust_remote_code=args.trust_remote_code, map_location=args.device)
+
+
+def _modality_of(tokenizer):
+    from omnitok.modalities import get_modality
+
+    return get_modality(tokenizer.spec.modality)
 
 
 def _collect(inputs: list[str], find) -> list[tuple[Path, Path]]:
@@ -140,44 +140,23 @@ def _collect(inputs: list[str], find) -> list[tuple[Path, Path]]:
 
 
 def run_encode(args: argparse.Namespace) -> int:
-    from omnitok.data import list_image_files, read_image, resize_and_crop
     from omnitok.fingerprint import weights_fingerprint
     from omnitok.tokens import save_tokens
 
     tokenizer = _load(args)
-    spec = tokenizer.spec
+    spec, modality, options = tokenizer.spec, _modality_of(tokenizer), vars(args)
+    modality.check_codec_options(tokenizer, options)
 
     def token_file(relative: Path) -> Path:
         return Path(args.out) / f"{relative}{TOKEN_SUFFIX}"
 
-    if spec.modality == "audio":
-        from omnitok.cli.audio_codec import encode_audio_files
-        from omnitok.data import list_audio_files
-
-        files, targets, done = _plan_encode(_collect(args.inputs, list_audio_files), token_file, args, tokenizer)
-        failures = encode_audio_files(args, tokenizer, files, targets)
-        return _finish("encoded", len(files) - len(failures), failures, args.out, done)
-    if spec.modality == "video":
-        from omnitok.cli.video_codec import encode_video_files
-        from omnitok.data import list_video_files
-
-        files, targets, done = _plan_encode(_collect(args.inputs, list_video_files), token_file, args, tokenizer)
-        failures = encode_video_files(args, tokenizer, files, targets)
-        return _finish("encoded", len(files) - len(failures), failures, args.out, done)
-    low, high = spec.value_range
-    failures = []
-    files, targets, done = _plan_encode(_collect(args.inputs, list_image_files), token_file, args, tokenizer)
+    files, targets, done = _plan_encode(_collect(args.inputs, modality.list_files), token_file, args, tokenizer)
     fingerprint = weights_fingerprint(tokenizer)
+    failures = []
     for (path, _), target in zip(files, targets):
         try:
-            image = read_image(path, args.size)
-            x = resize_and_crop(image, args.size, crop="center") if args.size else image.float() / 127.5 - 1.0
-            try:
-                spec.grid(x.shape[-2:])
-            except ShapeError as err:
-                raise ShapeError(f"{path}: {err}; pass --size to resize and crop") from None
-            x = ((x + 1.0) / 2.0 * (high - low) + low).unsqueeze(0).to(args.device)
-            save_tokens(target, tokenizer.encode(x), spec, weights_sha256=fingerprint)
+            tokens, media = modality.encode_file(path, tokenizer, options, args.device)
+            save_tokens(target, tokens, spec, media=media or None, weights_sha256=fingerprint)
         except OmnitokError as err:
             failures.append(per_file_message(err, path))
     return _finish("encoded", len(files) - len(failures), failures, args.out, done)
@@ -201,19 +180,9 @@ def run_decode(args: argparse.Namespace) -> int:
     from omnitok.data.files import list_files
 
     files = _collect(args.inputs, lambda root: list_files(root, {TOKEN_SUFFIX}, "token"))
-    decode = tokenizer.decode
-    if spec.modality == "audio":
-        from omnitok.cli.audio_codec import audio_name, write_decoded_audio
-
-        name_of, write = audio_name, write_decoded_audio
-    elif spec.modality == "video":
-        from omnitok.cli.video_codec import decode_video_tokens, video_name, write_decoded_video
-
-        name_of, write = video_name, write_decoded_video
-        decode = functools.partial(decode_video_tokens, args, tokenizer)
-    else:
-        name_of, write = _image_name, _write_image
-    targets = _plan(files, lambda relative: Path(args.out) / name_of(relative), args.overwrite)
+    modality, options = _modality_of(tokenizer), vars(args)
+    modality.check_codec_options(tokenizer, options)
+    targets = _plan(files, lambda relative: Path(args.out) / modality.output_name(relative), args.overwrite)
     fingerprint = weights_fingerprint(tokenizer)
     for (path, _), target in zip(files, targets):
         try:
@@ -239,24 +208,12 @@ def run_decode(args: argparse.Namespace) -> int:
                     "token file (save each item to its own file, or decode the batch with the library)"
                 )
             tokens = file.tokens if file.tokens.is_floating_point() else file.tokens.long()  # latents stay float
-            decoded = decode(tokens.to(args.device)).float().cpu()
-            write(target, decoded, spec, file.media)
+            decoded = modality.decode_tokens(tokenizer, tokens.to(args.device), options).float().cpu()
+            modality.write(target, decoded, spec, file.media)
         except OmnitokError as err:
             failures.append(per_file_message(err, path))
             continue
     return _finish("decoded", len(files) - len(failures), failures, args.out)
-
-
-def _write_image(target: Path, image: torch.Tensor, spec, media: dict | None = None) -> None:
-    """image [1, C, H, W] in the tokenizer's range -> a PNG file (written atomically)."""
-    from torchvision.utils import save_image
-
-    from omnitok.utils import atomic_path
-
-    low, high = spec.value_range
-    image = ((image - low) / (high - low)).clamp(0, 1)
-    with atomic_path(target) as tmp:
-        save_image(image[0], tmp, format="png")
 
 
 def _plan(files: list[tuple[Path, Path]], target_of, overwrite: bool) -> list[Path]:
@@ -314,12 +271,6 @@ def _plan_encode(
                 f"--resume: {target} was written by another tokenizer; choose another --out or pass --overwrite"
             )
     return todo, _plan(todo, target_of, overwrite=False), len(files) - len(todo)
-
-
-def _image_name(token_file: Path) -> Path:
-    """a.png.safetensors -> a.png; a.jpg.safetensors -> a.jpg.png (no two token files share an image name)."""
-    name = token_file.name.removesuffix(TOKEN_SUFFIX)
-    return token_file.with_name(name if name.lower().endswith(".png") else f"{name}.png")
 
 
 def _finish(verb: str, done: int, failures: list[str], out: str, kept: int = 0) -> int:

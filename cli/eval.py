@@ -91,7 +91,6 @@ def default_name(ref: str) -> str:
 
 def load_eval_data(args: argparse.Namespace, tokenizers: list):
     """The evaluation set for the tokenizers' modality (they must share it; audio: also rate and channels)."""
-    from omnitok.evaluation import load_eval_audio, load_eval_images, load_eval_videos
     from omnitok.protocol import TokenizerSpec
 
     specs = [t.tokenizer.spec for t in tokenizers]
@@ -102,21 +101,20 @@ def load_eval_data(args: argparse.Namespace, tokenizers: list):
     if len(modalities) > 1:
         listed = ", ".join(f"{t.name} ({s.modality})" for t, s in zip(tokenizers, specs))
         raise ConfigError(f"compare tokenizers of one modality; got {listed}")
-    modality, first = modalities.pop(), specs[0]
-    common = {"max_samples": args.max_samples, "seed": args.seed, "skip_unreadable": args.skip_unreadable}
-    if modality == "audio":
-        if not first.sample_rate:
-            raise ConfigError(f"{tokenizers[0].name} is an audio tokenizer without a sample rate in its spec")
-        return load_eval_audio(
-            args.data, first.sample_rate, first.channels, args.seconds, generated_clips=args.generated_clips, **common
-        )
-    if modality == "video":
-        return load_eval_videos(
-            args.data, args.frames, args.resolution, stride=args.stride, generated_clips=args.generated_clips, **common
-        )
-    if args.data == "generated":
-        raise ConfigError("--data generated makes audio or video clips; for images use a folder or 'builtin'")
-    return load_eval_images(args.data, args.resolution, **common)
+    from omnitok.modalities import get_modality
+
+    modality, first = get_modality(modalities.pop()), specs[0]
+    options = {
+        "resolution": args.resolution,
+        "seconds": args.seconds,
+        "frames": args.frames,
+        "stride": args.stride,
+        "generated_clips": args.generated_clips,
+        "max_samples": args.max_samples,
+        "seed": args.seed,
+        "skip_unreadable": args.skip_unreadable,
+    }
+    return modality.eval_set(args.data, first, options)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -141,8 +139,10 @@ def run_eval(args: argparse.Namespace) -> int:
         for name, ref in zip(names, args.tokenizer)
     ]
     data = load_eval_data(args, tokenizers)
-    if args.teacher and data.modality != "image":
-        raise ConfigError(f"--teacher measures image tokenizers; these are {data.modality} tokenizers")
+    if args.teacher:
+        from omnitok.evaluation.semantic import check_teacher_modality
+
+        check_teacher_modality(data)
     run = evaluate(
         tokenizers,
         data,

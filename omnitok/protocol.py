@@ -19,9 +19,8 @@ from torch import Tensor
 from omnitok.errors import ConfigError, DTypeError, IndexRangeError, NonFiniteError, ShapeError
 from omnitok.limits import DECODED_VALUES
 
-Modality = Literal["image", "video", "audio"]
+Modality = str  # a registered modality's name (omnitok.modalities): "image", "video", "audio" or a user's own
 CodebookKind = Literal["single", "residual", "grouped"]
-GRID_AXES = {"image": 2, "video": 3, "audio": 1}  # grid axes per modality
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +28,8 @@ class TokenizerSpec:
     """What a tokenizer takes and what it returns.
 
     Attributes:
-        modality: "image" ([B, C, H, W]), "video" ([B, C, T, H, W]) or "audio" ([B, C, S]).
+        modality: a registered modality's name (:mod:`omnitok.modalities`): "image" ([B, C, H, W]), "video"
+            ([B, C, T, H, W]), "audio" ([B, C, S]) or a user's own.
         discrete: True when ``encode`` returns indices, False when it returns latents.
         codebook_sizes: one size per level / group; empty for continuous tokenizers.
         codebook_kind: "single", "residual" (levels refine each other; a leading subset decodes) or "grouped".
@@ -64,11 +64,11 @@ class TokenizerSpec:
         object.__setattr__(self, "codebook_sizes", tuple(int(s) for s in self.codebook_sizes))
         object.__setattr__(self, "downsample", tuple(int(d) for d in self.downsample))
         object.__setattr__(self, "value_range", tuple(float(v) for v in self.value_range))
-        if self.modality not in GRID_AXES:
-            raise ValueError(f"modality must be one of {sorted(GRID_AXES)}, got {self.modality!r}")
-        if len(self.downsample) != GRID_AXES[self.modality]:
+        definition = _modality(self.modality)
+        if len(self.downsample) != len(definition.axes):
             raise ValueError(
-                f"{self.modality} needs {GRID_AXES[self.modality]} downsample factors, got {self.downsample}"
+                f"{self.modality} needs {len(definition.axes)} downsample factors ({', '.join(definition.axes)}), "
+                f"got {self.downsample}"
             )
         if any(d < 1 for d in self.downsample):
             raise ValueError(f"downsample factors must be >= 1, got {self.downsample}")
@@ -80,8 +80,8 @@ class TokenizerSpec:
             raise ValueError(f"codebook_kind must be single, residual or grouped, got {self.codebook_kind!r}")
         if self.codebook_kind == "single" and len(self.codebook_sizes) > 1:
             raise ValueError("a single-codebook tokenizer has exactly one codebook size")
-        if self.causal_time and self.modality != "video":
-            raise ValueError("causal_time applies to video tokenizers only")
+        if self.causal_time and not definition.has_time:
+            raise ValueError(f"causal_time applies to modalities with a time axis; {self.modality} has none")
 
     @property
     def num_levels(self) -> int:
@@ -164,6 +164,16 @@ class TokenizerSpec:
         return cls.from_dict(data)
 
 
+def _modality(name: str) -> Any:
+    """The registered definition of ``name`` (ValueError naming the registered ones otherwise)."""
+    from omnitok.modalities import get_modality
+
+    try:
+        return get_modality(name)
+    except ConfigError as err:
+        raise ValueError(str(err)) from None
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -213,7 +223,7 @@ class Tokenizer(Protocol):
 def check_media(x: Tensor, spec: TokenizerSpec) -> None:
     """Raise a clear error unless ``x`` is a finite float batch in the layout ``spec`` describes."""
     axes = len(spec.downsample)
-    layout = {"image": "[B, C, H, W]", "video": "[B, C, T, H, W]", "audio": "[B, C, S]"}[spec.modality]
+    layout = _modality(spec.modality).layout
     if not isinstance(x, Tensor):
         raise DTypeError(f"expected a torch.Tensor, got {type(x).__name__}")
     if x.ndim != axes + 2:

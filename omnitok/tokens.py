@@ -157,8 +157,9 @@ def check_media_record(media: dict[str, Any], spec: TokenizerSpec | None = None,
     if spec is None or tokens is None:
         return
     extent = spec.input_extent(token_grid(tokens, spec))
-    axes = {"audio": ("samples",), "video": ("frames", "height", "width"), "image": ("height", "width")}
-    for name, size in zip(axes.get(spec.modality, ()), extent):
+    from omnitok.modalities import get_modality
+
+    for name, size in zip(get_modality(spec.modality).axes, extent):
         value = media.get(name)
         if value is not None and value > size:
             raise ConfigError(f"media record says {name}={value}, more than the {size} the token grid decodes to")

@@ -12,7 +12,8 @@ import torch
 from lightning.pytorch.callbacks import TQDMProgressBar
 from torch import Tensor
 
-from omnitok.metrics import budget_pixels, psnr, to_unit_range
+from omnitok.metrics import psnr, to_unit_range
+from omnitok.modalities import get_modality
 from omnitok.trainers import heldout
 from omnitok.utils import atomic_path
 
@@ -67,6 +68,7 @@ class HeldOutEvaluation(pl.Callback):
     def _measure(self, module: Any, data: Any) -> dict[str, Any]:
         model = module.inference_model
         spec = module.tokenizer.spec
+        modality = get_modality(spec.modality)
         key = getattr(module, "media_key", "image")
         was_training = model.training
         model.eval()
@@ -77,19 +79,19 @@ class HeldOutEvaluation(pl.Callback):
             if x.shape[0]:
                 originals.append(x.cpu())
                 x_hat = model(x).reconstruction.float().cpu()
-                reconstructions.append(x_hat[..., : x.shape[-1]] if spec.modality == "audio" else x_hat)
+                reconstructions.append(modality.fit_reconstruction(x_hat, x.cpu()))
                 seen += x.shape[0]
             if seen >= self.max_samples:
                 break
         model.train(was_training)
         x, x_hat = torch.cat(originals), torch.cat(reconstructions)
-        return {"x": x, "x_hat": x_hat, "scores": heldout.scores(spec, x, x_hat), "samples": seen}
+        return {"x": x, "x_hat": x_hat, "scores": modality.heldout_scores(spec, x, x_hat), "samples": seen}
 
     @torch.no_grad()
     def _showcase(self, module: Any, data: Any) -> list[float]:
         """Reconstruct a few whole held-out images (larger than the training crops) into showcase.png."""
         images = data.showcase_images() if hasattr(data, "showcase_images") else []
-        if not images or module.tokenizer.spec.modality != "image":
+        if not images:
             return []
         model = module.inference_model
         was_training = model.training
@@ -116,41 +118,36 @@ class HeldOutEvaluation(pl.Callback):
         if not trainer.is_global_zero or not _has_test_data(trainer):
             return
         spec = module.tokenizer.spec
+        modality = get_modality(spec.modality)
         after = self._measure(module, trainer.datamodule)
         x, x_hat = after["x"], after["x_hat"]
-        names = heldout.METRICS[spec.modality]
+        names = modality.heldout_metrics()
         before_path = self.folder / "heldout_before.json"
         before = json.loads(before_path.read_text()) if before_path.exists() else {}
-        candidates, note = heldout.baselines(spec, x)
-        figures = {name: heldout.scores(spec, x, value) for name, value in candidates.items()}
+        candidates, note = modality.heldout_baselines(spec, x)
+        figures = {name: modality.heldout_scores(spec, x, value) for name, value in candidates.items()}
         result: dict[str, Any] = {
             "modality": spec.modality,
+            "unit": modality.plural,
             "samples": after["samples"],
             "shape": list(x.shape[2:]),
             "step": module.step,
         }
-        if spec.modality != "audio":
-            result["resolution"] = list(x.shape[-2:])
         for metric in names:
             result[f"{metric}_before"] = heldout.finite(before.get(metric))
             result[f"{metric}_after"] = heldout.finite(after["scores"][metric])
         result["baselines"] = {name: heldout.finite(values[names[0]]) for name, values in figures.items()}
         result["baseline_figures"] = {n: {m: heldout.finite(v) for m, v in f.items()} for n, f in figures.items()}
         result["baseline_note"] = note
-        if spec.modality == "image":
-            result["budget_pixels"] = budget_pixels(spec, tuple(x.shape[-2:]))
-        if spec.modality == "video":
-            result["psnr_per_frame"] = heldout.frame_curve(x, x_hat)
+        result.update(modality.heldout_details(spec, x, x_hat))
         result["skipped_files"] = len(module.skipped_files)
         result["showcase_psnr"] = self._showcase(module, trainer.datamodule)
         with atomic_path(self.folder / "heldout.json") as tmp:
             tmp.write_text(json.dumps(result, indent=2) + "\n")
         with atomic_path(self.folder / "heldout.md") as tmp:
             tmp.write_text(_markdown(result, names))
-        picture = heldout.comparison_picture(spec, x, x_hat)
-        if picture is None:
-            _save_comparison(x, x_hat, self.folder / "reconstructions.png")
-        else:
+        picture = modality.heldout_picture(spec, x, x_hat)
+        if picture is not None:
             with atomic_path(self.folder / "reconstructions.png") as tmp:
                 tmp.write_bytes(picture)
 
@@ -169,9 +166,9 @@ def _markdown(result: dict[str, Any], names: tuple[str, ...]) -> str:
         return "n/a" if value is None else f"{value:.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:.4f}"
 
     shape = "x".join(str(s) for s in result["shape"])
-    unit = {"image": "images", "video": "clips", "audio": "clips"}[result["modality"]]
-    labels = [heldout.LABELS[m] + (" ↑" if heldout.HIGHER_IS_BETTER[m] else " ↓") for m in names]
-    if result["modality"] == "video":
+    unit = result["unit"]
+    labels = [heldout.label(m) for m in names]
+    if result.get("psnr_per_frame"):
         labels = [f"per-frame {label}" for label in labels]
     lines = [
         f"# Held-out reconstruction ({result['samples']} {unit}, {shape})",
@@ -193,17 +190,6 @@ def _markdown(result: dict[str, Any], names: tuple[str, ...]) -> str:
         figures = ", ".join(f"{value:.2f}" for value in result["showcase_psnr"])
         lines += [f"Whole held-out images in showcase.png (original | reconstruction): PSNR {figures} dB.", ""]
     return "\n".join(lines)
-
-
-def _save_comparison(x: Tensor, x_hat: Tensor, path: Path, count: int = 8) -> None:
-    from torchvision.utils import make_grid, save_image
-
-    count = min(count, x.shape[0])
-    original, recon = to_unit_range(x[:count]), to_unit_range(x_hat[:count])
-    error = (original - recon).abs().mean(1, keepdim=True).mul(4).clamp(0, 1).expand_as(original)
-    grid = make_grid(torch.cat([original, recon, error]), nrow=count, padding=2, pad_value=1.0)
-    with atomic_path(path) as tmp:
-        save_image(grid, tmp, format="png")
 
 
 def _save_column(images: list[Tensor], path: Path, gap: int = 4) -> None:

@@ -173,12 +173,15 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
         return f"{what}: {self.frames} frames at {self.size}x{self.size}{mixed}"
 
 
+CLIP, STILL = "video", "image"  # the two kinds of item a joint batch draws (named as their data)
+
+
 class JointBatchSampler(Sampler[list]):
     """Batches of one kind each: step ``s`` is an image batch when ``s % image_every == image_every - 1``, else a
     clip batch. Each kind is its own endless, step-indexed stream (``EndlessSampler``), positioned from the steps
     before the start, so batch ``s`` depends on ``(seed, s)`` alone and resumed runs continue exactly.
 
-    Yields lists of ``("video", index)`` or ``("image", index)`` keys for :class:`ClipsAndImages`.
+    Yields lists of ``(CLIP, index)`` or ``(STILL, index)`` keys for :class:`ClipsAndImages`.
     """
 
     def __init__(self, clips: EndlessSampler, images: int, image_batch_size: int, image_every: int):
@@ -197,21 +200,21 @@ class JointBatchSampler(Sampler[list]):
         )
         while True:
             if step % self.image_every == self.image_every - 1:
-                yield [("image", next(image)) for _ in range(self.image_batch_size)]
+                yield [(STILL, next(image)) for _ in range(self.image_batch_size)]
             else:
-                yield [("video", next(video)) for _ in range(clips.batch_size)]
+                yield [(CLIP, next(video)) for _ in range(clips.batch_size)]
             step += 1
 
 
 class ClipsAndImages(Dataset):
-    """Keys ``("video", i)`` -> clip sample i; ``("image", i)`` -> image sample i as a 1-frame video [3, 1, S, S]."""
+    """Keys ``(CLIP, i)`` -> clip sample i; ``(STILL, i)`` -> image sample i as a 1-frame video [3, 1, S, S]."""
 
     def __init__(self, clips: Dataset, images: Dataset):
         self.clips, self.images = clips, images
 
     def __getitem__(self, key: tuple[str, int]) -> dict:
         kind, index = key
-        if kind == "video":
+        if kind == CLIP:
             return self.clips[index]
         sample = self.images[index]
         image = sample.get("image")

@@ -136,20 +136,23 @@ class Emu3VQVAEAdapter(TransformersAdapter):
         mode: Literal["image", "video"] = "image",
         value_range: Sequence[float] | None = None,
     ):
-        if mode not in ("image", "video"):
+        from omnitok.modalities import get_modality
+
+        if mode not in ("image", "video"):  # the option's values: the two modalities the model codes
             raise ConfigError(f"Emu3VQVAEAdapter mode must be 'image' or 'video', got {mode!r}")
+        clips = get_modality(mode).has_time
         model = _vq_submodule(model, "Emu3VQVAE")
         c = model.config
         spec = _vq_spec(c.codebook_size, c, _same_channels(c))
-        if mode == "video":
+        if clips:
             spec = dataclasses.replace(
                 spec, modality="video", downsample=(int(c.temporal_downsample_factor), *spec.downsample)
             )
         super().__init__(model, spec, value_range)
-        self.mode = mode
+        self.mode, self.clips = mode, clips
 
     def _encode(self, x: Tensor) -> Tensor:
-        if self.mode == "video":
+        if self.clips:
             x = x.transpose(1, 2)  # (B, 3, T, H, W) -> the model's (B, T, 3, H, W)
             sizes = torch.full((x.shape[0], 2), _NO_CROP, device=x.device)  # its crop would cut time and height
         else:
@@ -157,7 +160,7 @@ class Emu3VQVAEAdapter(TransformersAdapter):
         return torch.stack(self.model.encode(x, image_sizes=sizes).image_tokens)  # (B, [T',] h, w)
 
     def _decode(self, tokens: Tensor) -> Tensor:
-        if self.mode == "video":
+        if self.clips:
             return self.model.decode(tokens).transpose(1, 2)  # (B, T, 3, H, W) -> (B, 3, T, H, W)
         return self.model.decode(tokens)  # (B, 3, H, W): the first frame of the decoded clip
 

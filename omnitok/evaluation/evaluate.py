@@ -14,7 +14,8 @@ from omnitok.evaluation.data import choose_subset
 from omnitok.evaluation.protocol import EvalProtocol, make_protocol
 from omnitok.evaluation.runner import MetricInfo, TokenizerResult, check_compatible, evaluate_tokenizer, metric_infos
 from omnitok.evaluation.sets import EvalSet
-from omnitok.metrics.registry import Metric, SampleMetric, build_metrics
+from omnitok.metrics.registry import Metric, SampleMetric
+from omnitok.modalities import get_modality
 from omnitok.protocol import Tokenizer
 from omnitok.report.sections import ReportSection, check_sections
 
@@ -92,7 +93,7 @@ def evaluate(
     for entry in tokenizers:  # fail before any work when one of them cannot take this data
         check_compatible(entry.tokenizer, entry.name, data)
     if metrics is None:
-        metrics, unavailable = build_metrics(data.modality, device)
+        metrics, unavailable = get_modality(data.modality).metrics(device)
     unavailable = dict(unavailable or {})
     if len(data) < 2:  # a distribution distance (rFID, FVD) of one sample is undefined
         unavailable.update({m.name: "needs at least 2 images" for m in metrics if not isinstance(m, SampleMetric)})

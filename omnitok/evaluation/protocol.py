@@ -86,11 +86,9 @@ def make_protocol(
 ) -> EvalProtocol:
     """The protocol of an evaluation of ``data`` with ``metrics`` ({name: implementation})."""
     fields = data.protocol_fields()
-    conventions = {
-        "image": (PSNR_CONVENTION, SSIM_CONVENTION, INTENSITY_SCALE),
-        "video": (PSNR_CONVENTION, SSIM_CONVENTION, *VIDEO_CONVENTIONS, INTENSITY_SCALE),
-        "audio": (*AUDIO_CONVENTIONS, AUDIO_SCALE),
-    }[data.modality]
+    from omnitok.modalities import get_modality
+
+    conventions = tuple(get_modality(data.modality).conventions)
     return EvalProtocol(
         data=data.root,
         fingerprint=data.fingerprint,

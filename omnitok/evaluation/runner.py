@@ -32,6 +32,7 @@ from omnitok.evaluation.speed import CPU_MEMORY_NOTE, CUDA_MEMORY_NOTE, Stopwatc
 from omnitok.fingerprint import weights_fingerprint
 from omnitok.metrics.registry import DatasetMetric, Metric, SampleMetric
 from omnitok.metrics.tokens import token_figures
+from omnitok.modalities import Modality, get_modality
 from omnitok.protocol import Tokenizer, TokenizerSpec, check_encoded
 from omnitok.quantizers.stats import CodebookStats
 
@@ -113,15 +114,10 @@ class _Scales:
         return (y * (self.hi - self.lo) + self.lo).clamp(self.lo, self.hi)
 
 
-def _check_decoded(recon: Tensor, x: Tensor, spec: TokenizerSpec, name: str) -> Tensor:
-    """The reconstruction, audio trimmed to the input's length; ShapeError when it does not match the input."""
-    if (
-        spec.modality == "audio"
-        and recon.ndim == 3
-        and recon.shape[:2] == x.shape[:2]
-        and recon.shape[-1] > x.shape[-1]
-    ):
-        recon = recon[..., : x.shape[-1]]
+def _check_decoded(recon: Tensor, x: Tensor, modality: Modality, name: str) -> Tensor:
+    """The reconstruction as the modality compares it with the input (audio trimmed to the input's length);
+    ShapeError when it does not match the input."""
+    recon = modality.fit_reconstruction(recon, x)
     if tuple(recon.shape) != tuple(x.shape):
         raise ShapeError(f"{name}.decode returned {tuple(recon.shape)} for input {tuple(x.shape)}")
     return recon
@@ -164,9 +160,8 @@ def evaluate_tokenizer(
             metric.reset()
         if hasattr(metric, "sample_rate") and getattr(data, "sample_rate", None):
             metric.sample_rate = data.sample_rate  # audio metrics that depend on the rate
-    frame_metrics = (
-        [m for m in sample_metrics if callable(getattr(m, "per_frame", None))] if data.modality == "video" else []
-    )
+    modality = get_modality(data.modality)
+    frame_metrics = modality.frame_metrics(sample_metrics)
     stats = CodebookStats(spec.codebook_sizes) if spec.discrete else None
     encode_clock, decode_clock = Stopwatch(device), Stopwatch(device)
     per_sample: dict[str, list[float]] = {m.name: [] for m in sample_metrics}
@@ -188,7 +183,7 @@ def evaluate_tokenizer(
             stats.update(tokens)
         if not decodes:
             continue
-        recon = _check_decoded(decode_clock.run(tokenizer.decode, tokens, x.shape[0]), x, spec, name)
+        recon = _check_decoded(decode_clock.run(tokenizer.decode, tokens, x.shape[0]), x, modality, name)
         recon = scales.to_metric(recon)
         for metric in sample_metrics:
             per_sample[metric.name] += metric(original, recon).double().cpu().tolist()
@@ -204,18 +199,20 @@ def evaluate_tokenizer(
     for metric in dataset_metrics:
         summary[metric.name] = float(metric.compute())
     worst = {m.name: _worst(per_sample[m.name], m.higher_is_better, worst_k) for m in sample_metrics}
-    worst_images = {key: _reconstruct(tokenizer, data, idx, scales, spec, name) for key, idx in worst.items()}
+    worst_images = {key: _reconstruct(tokenizer, data, idx, scales, modality, name) for key, idx in worst.items()}
     frames = data.sample_shape[0]
     curves = {  # a metric of frame transitions (flicker: T - 1 values) has no value at frame 0: None there
         key: [None] * (frames - total.numel()) + (total / len(data)).tolist() for key, total in frame_sums.items()
     }
-    ladder = None
-    if decodes and _has_ladder(spec):
-        from omnitok.metrics.audio_ladder import bitrate_ladder
+    extra: dict = {}
+    if decodes:
 
-        torch.manual_seed(seed)
-        chosen = choose_subset(list(range(len(data))), ladder_samples or None, seed)
-        ladder = bitrate_ladder(tokenizer, [scales.to_input(data.select([i]))[0] for i in chosen])
+        def inputs() -> list[Tensor]:
+            torch.manual_seed(seed)
+            chosen = choose_subset(list(range(len(data))), ladder_samples or None, seed)
+            return [scales.to_input(data.select([i]))[0] for i in chosen]
+
+        extra = modality.extra_measures(tokenizer, spec, inputs)
     tokens_info = token_figures(spec, data.sample_shape, stats)
     return TokenizerResult(
         name=name,
@@ -231,7 +228,7 @@ def evaluate_tokenizer(
         worst_images=worst_images,
         decodes=decodes,
         curves=curves,
-        ladder=ladder,
+        ladder=extra.get("ladder"),
         weights_sha256=weights_fingerprint(tokenizer),
     )
 
@@ -240,15 +237,13 @@ def metric_infos(metrics: Sequence[Metric]) -> list[MetricInfo]:
     return [MetricInfo(m.name, m.higher_is_better, m.implementation, isinstance(m, SampleMetric)) for m in metrics]
 
 
-def _has_ladder(spec: TokenizerSpec) -> bool:
-    return spec.modality == "audio" and spec.discrete and spec.codebook_kind == "residual" and spec.num_levels > 1
-
-
-def _reconstruct(tokenizer: Tokenizer, data: EvalSet, indices: list[int], scales: _Scales, spec, name: str) -> Tensor:
+def _reconstruct(
+    tokenizer: Tokenizer, data: EvalSet, indices: list[int], scales: _Scales, modality: Modality, name: str
+) -> Tensor:
     if not indices:
         return _none_stored(data)
     x = scales.to_input(data.select(indices))
-    recon = _check_decoded(tokenizer.decode(tokenizer.encode(x)), x, spec, name)
+    recon = _check_decoded(tokenizer.decode(tokenizer.encode(x)), x, modality, name)
     return data.store(scales.to_metric(recon))
 
 

@@ -47,6 +47,17 @@ def load_teacher(ref: str | SemanticTeacher, pretrained: bool = True) -> Semanti
     return VisionTeacher(ref, pretrained=pretrained)
 
 
+def check_teacher_modality(data: Any) -> None:
+    """ConfigError unless ``data`` is of the modality the teachers :func:`load_teacher` builds read (vision
+    teachers: images), checked before any weights load."""
+    from omnitok.semantic import VisionTeacher
+
+    if data.modality != VisionTeacher.modality:
+        raise ConfigError(
+            f"--teacher measures {VisionTeacher.modality} tokenizers; these are {data.modality} tokenizers"
+        )
+
+
 def load_probe_data(
     probe_data: str, size: int = 32, seed: int = 0, test_fraction: float = 0.25, scenes: tuple[int, int] = (1024, 512)
 ) -> tuple[LabelledImages, LabelledImages]:

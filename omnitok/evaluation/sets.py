@@ -1,6 +1,7 @@
 """What the evaluation runner needs from an evaluation set, whatever the modality.
 
-Three sets implement it: :class:`~omnitok.evaluation.data.EvalImages` (uint8 [N, 3, R, R]),
+A modality's definition builds its set (``Modality.eval_set``); three ship:
+:class:`~omnitok.evaluation.data.EvalImages` (uint8 [N, 3, R, R]),
 :class:`~omnitok.evaluation.audio_data.EvalAudio` (float32 [N, C, S] at one sample rate) and
 :class:`~omnitok.evaluation.video_data.EvalVideos` (uint8 [N, 3, T, R, R]). The runner maps the set's media from
 its *conventional scale* (what the metrics take: [0, 1] for pictures, [-1, 1] for waveforms) to each tokenizer's
@@ -76,7 +77,9 @@ class EvalSet(Protocol):
 def check_modality(spec: TokenizerSpec, name: str, data: EvalSet) -> None:
     """ConfigError unless the tokenizer works on the set's modality."""
     if spec.modality != data.modality:
-        holds = {"image": "images", "video": "videos", "audio": "audio clips"}[data.modality]
+        from omnitok.modalities import get_modality
+
+        holds = get_modality(data.modality).contents
         raise ConfigError(f"{name} is a {spec.modality} tokenizer; this evaluation set holds {holds}")
 
 

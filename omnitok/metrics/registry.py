@@ -27,7 +27,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from omnitok.protocol import Modality
+from omnitok.protocol import Modality  # a registered modality name
 
 
 class MetricUnavailable(Exception):

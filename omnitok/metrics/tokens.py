@@ -34,8 +34,6 @@ from collections.abc import Sequence
 from omnitok.protocol import TokenizerSpec
 from omnitok.quantizers.stats import CodebookStats
 
-PCM_BITS = 16  # bits per audio sample of the reference input
-PIXEL_BITS = 8  # bits per channel of the reference image/video input
 _STATS_NAMES = {
     "usage": "codebook_usage",
     "perplexity": "perplexity",
@@ -74,22 +72,9 @@ def token_figures(
     out: dict[str, float] = {"tokens_per_sample": float(positions * spec.num_levels if spec.discrete else positions)}
     token_bits = positions * sum(math.log2(size) for size in spec.codebook_sizes)  # 0 for continuous
     floats = positions * spec.latent_dim
-    if spec.modality == "audio":
-        if not spec.sample_rate:
-            raise ValueError("audio token figures need spec.sample_rate")
-        seconds = input_shape[0] / spec.sample_rate
-        if spec.discrete:
-            out["kbps"] = token_bits / seconds / 1000
-            out["compression_ratio"] = PCM_BITS * spec.channels * input_shape[0] / token_bits
-        else:
-            out["latent_floats_per_second"] = floats / seconds
-    else:
-        pixels = math.prod(int(s) for s in input_shape)
-        if spec.discrete:
-            out["bits_per_pixel"] = token_bits / pixels
-            out["compression_ratio"] = PIXEL_BITS * spec.channels * pixels / token_bits
-        else:
-            out["latent_floats_per_pixel"] = floats / pixels
+    from omnitok.modalities import get_modality
+
+    out.update(get_modality(spec.modality).rate_figures(spec, input_shape, token_bits, floats))
     if stats is not None:
         out.update(codebook_figures(spec, stats))
     return out

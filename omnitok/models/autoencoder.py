@@ -15,7 +15,8 @@ from torch import Tensor, nn
 
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError
-from omnitok.protocol import GRID_AXES, Modality, TokenizerSpec, check_decodable, check_media
+from omnitok.modalities import get_modality
+from omnitok.protocol import Modality, TokenizerSpec, check_decodable, check_media
 from omnitok.quantizers import Quantizer, QuantizerOutput
 
 
@@ -34,7 +35,7 @@ class Autoencoder(nn.Module, Configurable):
         encoder: media [B, C, *axes] -> latents [B, quantizer.input_dim, *grid].
         quantizer: any ``omnitok.quantizers.Quantizer``.
         decoder: quantized [B, quantizer.dim, *grid] -> media [B, C, *axes].
-        modality: "image", "video" or "audio".
+        modality: a registered modality's name ("image", "video", "audio" or a user's own).
         downsample: input samples per token along each grid axis; by default the encoder's ``downsample_factor``
             (an int, repeated over the modality's axes, or one factor per axis).
         channels: input channels.
@@ -122,7 +123,7 @@ def _downsample(encoder: nn.Module, modality: str, downsample: Sequence[int] | N
     factor = getattr(encoder, "downsample_factor", None)
     if factor is None:
         raise ConfigError(f"{type(encoder).__name__} has no downsample_factor; give the Autoencoder downsample=[...]")
-    return tuple(factor) if isinstance(factor, Sequence) else (int(factor),) * GRID_AXES[modality]
+    return tuple(factor) if isinstance(factor, Sequence) else (int(factor),) * len(get_modality(modality).axes)
 
 
 def _pad_to_multiple(encoder: nn.Module, requested: bool | None) -> bool:

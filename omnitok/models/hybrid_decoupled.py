@@ -16,8 +16,9 @@ from torch import Tensor, nn
 
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError
+from omnitok.modalities import get_modality
 from omnitok.models.hybrid import HybridOutput
-from omnitok.protocol import GRID_AXES, TokenizerSpec, check_decodable, check_media
+from omnitok.protocol import TokenizerSpec, check_decodable, check_media
 from omnitok.semantic.base import SemanticTeacher
 
 
@@ -44,7 +45,7 @@ class TeacherTokenizer(nn.Module, Configurable):
         frame_rate: float | None = None,
     ):
         super().__init__()
-        if modality not in GRID_AXES or len(downsample) != GRID_AXES[modality]:
+        if len(downsample) != len(get_modality(modality).axes):
             raise ConfigError(f"downsample needs one factor per grid axis of {modality!r}, got {list(downsample)}")
         self.teacher, self.decoder = teacher, decoder
         self._spec = TokenizerSpec(

@@ -19,8 +19,8 @@ from omnitok.protocol import check_tokens
 
 def _parts(tokenizer: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module]:
     spec = getattr(tokenizer, "spec", None)
-    if spec is None or spec.modality != "audio":
-        raise ConfigError("streaming applies to audio tokenizers (spec.modality == 'audio')")
+    if spec is None or len(spec.downsample) != 1:
+        raise ConfigError("streaming applies to tokenizers of 1-D signals [B, C, S] (one grid axis), such as audio")
     try:
         return tokenizer.encoder, tokenizer.quantizer, tokenizer.decoder
     except AttributeError:

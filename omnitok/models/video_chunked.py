@@ -34,9 +34,10 @@ from omnitok.protocol import check_media, check_tokens
 
 def _parts(tokenizer: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module]:
     spec = getattr(tokenizer, "spec", None)
-    if spec is None or spec.modality != "video" or not spec.causal_time:
+    if spec is None or not spec.causal_time or len(spec.downsample) != 3:
         raise ConfigError(
-            "chunked video coding applies to causal video tokenizers (spec.modality == 'video', causal_time)"
+            "chunked video coding applies to causal video tokenizers: spec.causal_time, on [B, C, T, H, W] clips "
+            "(three grid axes)"
         )
     try:
         parts = tokenizer.encoder, tokenizer.quantizer, tokenizer.decoder

@@ -53,8 +53,9 @@ class Figure:
 
 def report_figures(run: EvalRun) -> list[Figure]:
     """The report's pictures, in the order they are shown."""
-    draw = {"image": _image_figures, "audio": _audio_figures, "video": _video_figures}[run.modality]
-    figures = draw(run)
+    from omnitok.modalities import get_modality
+
+    figures = list(get_modality(run.modality).report_figures(run))
     for index, result in enumerate(run.results):
         if result.code_counts:
             figures.append(
@@ -83,7 +84,7 @@ def _worst_cases(run: EvalRun):
                 yield index, result, metric, worst, labels
 
 
-def _image_figures(run: EvalRun) -> list[Figure]:
+def image_figures(run: EvalRun) -> list[Figure]:
     names = run.data.names
     figures = []
     if run.shown and _decoding(run):
@@ -114,7 +115,7 @@ def _image_figures(run: EvalRun) -> list[Figure]:
     return figures
 
 
-def _audio_figures(run: EvalRun) -> list[Figure]:
+def audio_figures(run: EvalRun) -> list[Figure]:
     from omnitok.report.audio_figures import DIFFERENCE_RANGE_DB, ladder_figure, spectrogram_figure, wav_bytes
 
     data, names = run.data, run.data.names
@@ -197,7 +198,7 @@ def _audio_figures(run: EvalRun) -> list[Figure]:
     return figures
 
 
-def _video_figures(run: EvalRun) -> list[Figure]:
+def video_figures(run: EvalRun) -> list[Figure]:
     from omnitok.report.video_figures import curves_figure, preview_gif, strips_figure
 
     names = run.data.names

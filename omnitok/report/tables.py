@@ -14,6 +14,8 @@ import math
 import re
 from typing import TYPE_CHECKING
 
+from omnitok.modalities import get_modality
+
 if TYPE_CHECKING:
     from omnitok.evaluation.evaluate import EvalRun
     from omnitok.report.sections import ReportSection
@@ -74,11 +76,6 @@ LADDER_COLUMNS = [
     ("baseline_mel_distance", "baseline mel distance"),
     ("baseline_stft_distance", "baseline STFT distance"),
 ]
-_DATASET_NOTES = {
-    "image": "; rFID over the same images (few images bias it upward)",
-    "video": "; FVD over the same clips (few clips bias it upward)",
-    "audio": "",
-}
 _LEVEL_KEY = re.compile(r"level(\d+)/(.+)")
 
 
@@ -126,9 +123,7 @@ def reconstruction_table(run: EvalRun) -> Table:
             return "encoder only", None
         return result.summary.get(key), run.unavailable.get(key)
 
-    note = f"Mean over {run.protocol.num_samples} {run.data.unit}{_DATASET_NOTES[run.modality]}."
-    if run.modality == "video":
-        note += " Per-frame metrics: mean over each clip's frames, then over clips."
+    note = get_modality(run.modality).reconstruction_note(run.protocol.num_samples, run.data.unit)
     return _table("Reconstruction", run, columns, values, note)
 
 
@@ -233,7 +228,7 @@ def section_table(section: ReportSection) -> Table | None:
 def protocol_items(run: EvalRun) -> list[tuple[str, str]]:
     """The protocol block as (label, text) pairs, shared by the HTML and Markdown reports."""
     p = run.protocol
-    policy = "resolution and resize / crop policy" if p.modality == "image" else f"{p.modality} clip policy"
+    policy = get_modality(p.modality).policy_label
     items = [
         ("modality", p.modality),
         ("data", p.data),

@@ -26,7 +26,7 @@ class SemanticTeacher(nn.Module, Configurable):
     """Base of the frozen teachers. Subclasses set ``dim``, ``modality`` and implement ``extract``."""
 
     dim: int
-    modality: str  # "image" (images and video, per frame) or "audio"
+    modality: str  # the registered modality it reads ("image": images, and video frame by frame; "audio")
 
     def freeze(self) -> None:
         """Eval mode and no gradients, for good (call at the end of ``__init__``)."""
@@ -42,11 +42,14 @@ class SemanticTeacher(nn.Module, Configurable):
 
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:
-        if self.modality == "image" and x.ndim == 5:  # video: per frame
+        from omnitok.modalities import get_modality
+
+        definition = get_modality(self.modality)
+        pictures = len(definition.axes) == 2  # a picture teacher also reads clips [B, C, T, H, W], frame by frame
+        if pictures and x.ndim == 5:
             return unfold_frames(self.extract(fold_frames(x)), x.shape[0])
-        expected = 4 if self.modality == "image" else 3
-        if x.ndim != expected:
-            layout = "[B, 3, H, W] or [B, 3, T, H, W]" if self.modality == "image" else "[B, 1, S]"
+        if x.ndim != len(definition.axes) + 2:
+            layout = definition.layout + (" or [B, C, T, H, W]" if pictures else "")
             raise ShapeError(f"{type(self).__name__} takes {layout}, got shape {tuple(x.shape)}")
         return self.extract(x)
 

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from omnitok.errors import ConfigError, DTypeError, IndexRangeError, NonFiniteError, ShapeError
+from omnitok.modalities import get_modality
 from omnitok.protocol import check_indices
 from omnitok.unified.layout import FREE, SpanLayout, delayed_layout, flattened_layout
 from omnitok.unified.spans import ContinuousInput, MediaSpan, Packed
@@ -32,11 +33,10 @@ def span_layout(vocab: SharedVocabulary, name: str, grid: Sequence[int]) -> Span
         raise ShapeError(
             f"{name!r} ({spec.modality}) needs a grid of {len(spec.downsample)} positive sizes, got {grid}"
         )
-    frames, height, width = {"audio": lambda: (grid[0], 1, 1), "image": lambda: (1, *grid), "video": lambda: grid}[
-        spec.modality
-    ]()
-    row_sep = vocab.row_sep_id if vocab.separators and spec.modality != "audio" else None
-    frame_sep = vocab.frame_sep_id if vocab.separators and spec.modality == "video" else None
+    modality = get_modality(spec.modality)
+    frames, height, width = modality.cells(grid)
+    row_sep = vocab.row_sep_id if vocab.separators and modality.row_separators else None
+    frame_sep = vocab.frame_sep_id if vocab.separators and modality.frame_separators else None
     if vocab.layout == "delayed" and spec.discrete:
         return delayed_layout(
             frames, height, width, spec.num_levels, row_sep, frame_sep, vocab.pad_id, vocab.delays, vocab.num_streams
@@ -278,20 +278,21 @@ def _infer_grid(vocab: SharedVocabulary, name: str, items: Tensor, levels: int, 
         return fixed
     n = len(items)
     problem = f"the {name!r} span at position {start} ({n} cells"
-    if spec.modality == "audio":
+    modality = get_modality(spec.modality)
+    if not modality.row_separators:
         if n == 0 or n % levels:
             raise ShapeError(f"{problem}) is not a whole number of {levels}-level frames")
-        return (n // levels,)
+        return modality.grid_of_cells(n // levels, 1, 1)
     rows = int((items == vocab.row_sep_id).sum())
-    frames = int((items == vocab.frame_sep_id).sum()) if spec.modality == "video" else 1
+    frames = int((items == vocab.frame_sep_id).sum()) if modality.frame_separators else 1
     if frames == 0 or rows == 0 or rows % frames:
         raise ShapeError(f"{problem}, {rows} row and {frames} frame separators) does not form a grid; truncated?")
     height = rows // frames
-    codes = n - rows - (frames if spec.modality == "video" else 0)
+    codes = n - rows - (frames if modality.frame_separators else 0)
     if codes <= 0 or codes % (rows * levels):
         raise ShapeError(f"{problem}) does not split into {rows} rows of whole {levels}-level positions; truncated?")
     width = codes // (rows * levels)
-    return (height, width) if spec.modality == "image" else (frames, height, width)
+    return modality.grid_of_cells(frames, height, width)
 
 
 # -- collate --------------------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from torch import Tensor
 
 from omnitok.errors import ConfigError
+from omnitok.modalities import get_modality
 from omnitok.protocol import TokenizerSpec
 from omnitok.unified.spans import MediaSpan, Packed
 from omnitok.unified.text import TextVocabulary, text_vocabulary_from_dict
@@ -99,7 +100,7 @@ class SharedVocabulary:
             out[name] = grid
         if not self.separators:
             for name in self.names:
-                if self._specs[name].modality != "audio" and name not in out:
+                if get_modality(self._specs[name].modality).row_separators and name not in out:
                     raise ConfigError(
                         f"{name!r} is {self._specs[name].modality}: without separators its spans need a fixed grid; "
                         "pass grids={name: (...)} or separators=True"

@@ -101,7 +101,7 @@ def test_long_file_streams_off_the_disk_with_the_offline_tokens(codec_folder, tm
 
 def test_token_files_record_the_input_length_and_decoding_trims_to_it(codec_folder, tmp_path):
     from omnitok import ShapeError
-    from omnitok.cli.audio_codec import trim_to_input, write_decoded_audio
+    from omnitok.modalities.audio_files import trim_to_input, write_decoded_audio
     from omnitok.tokens import read_token_file
 
     _write(tmp_path / "in")

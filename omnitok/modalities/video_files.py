@@ -1,4 +1,4 @@
-"""The video side of ``omnitok encode`` / ``omnitok decode``: video files <-> token files.
+"""Video files <-> token files, for ``omnitok encode`` / ``omnitok decode`` (through the video modality).
 
 Encoding decodes each file with decord: every frame, or the first ``--frames`` frames, at the file's rate or
 resampled to ``--fps``; ``--size`` resizes the shorter side and center-crops a square. A clip that does not fill the
@@ -13,56 +13,46 @@ a.avi.safetensors -> a.avi.mp4.
 
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
+from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor
 
-from omnitok.errors import ConfigError, OmnitokError
+from omnitok.errors import ConfigError
 
 TOKEN_SUFFIX = ".safetensors"
 DEFAULT_FPS = 8.0
 
 
-def encode_video_files(args: argparse.Namespace, tokenizer, files, targets) -> list[str]:
-    """Encode ``files`` [(path, relative)] into ``targets``; returns the failure messages."""
-    from omnitok.cli.codec import per_file_message
+def encode_video_file(path: Path, tokenizer, options: dict[str, Any], device) -> tuple[Tensor, dict]:
+    """Encode the video at ``path`` (``frames``, ``fps``, ``size``, ``chunk_frames`` from ``options``):
+    (tokens [1, ...], media record: real frames, height, width and the frame rate where usable)."""
     from omnitok.data import read_video, resize_and_crop_video, video_info
-    from omnitok.fingerprint import weights_fingerprint
-    from omnitok.tokens import save_tokens
 
     spec = tokenizer.spec
-    chunk = getattr(args, "chunk_frames", None)
+    info = video_info(path)
+    video = read_video(path, options.get("frames"), fps=options.get("fps"))  # uint8 [3, T, H, W]
+    if options.get("size"):
+        x = resize_and_crop_video(video, options["size"], crop="center", value_range=spec.value_range)
+    else:
+        low, high = spec.value_range
+        x = video.float() / 255.0 * (high - low) + low
+    frames, height, width = x.shape[1:]
+    x = pad_to_grid(x, spec).unsqueeze(0).to(device)
+    chunk = options.get("chunk_frames")
     if chunk:
-        _check_causal(tokenizer, "--chunk-frames")
-    failures = []
-    for (path, _), target in zip(files, targets):
-        try:
-            info = video_info(path)
-            video = read_video(path, args.frames, fps=args.fps)  # uint8 [3, T, H, W]
-            if args.size:
-                x = resize_and_crop_video(video, args.size, crop="center", value_range=spec.value_range)
-            else:
-                low, high = spec.value_range
-                x = video.float() / 255.0 * (high - low) + low
-            frames, height, width = x.shape[1:]
-            x = pad_to_grid(x, spec).unsqueeze(0).to(args.device)
-            if chunk:
-                from omnitok.models import encode_video_chunked
+        from omnitok.models import encode_video_chunked
 
-                tokens = encode_video_chunked(tokenizer, x, chunk)
-            else:
-                tokens = tokenizer.encode(x)
-            media = {"frames": frames, "height": height, "width": width}
-            fps = float(args.fps or info.fps)
-            if 0 < fps < math.inf:  # a container without a usable rate decodes at the spec's (or 8 fps)
-                media["fps"] = fps
-            save_tokens(target, tokens, spec, media=media, weights_sha256=weights_fingerprint(tokenizer))
-        except OmnitokError as err:
-            failures.append(per_file_message(err, path))
-    return failures
+        tokens = encode_video_chunked(tokenizer, x, chunk)
+    else:
+        tokens = tokenizer.encode(x)
+    media: dict[str, Any] = {"frames": frames, "height": height, "width": width}
+    fps = float(options.get("fps") or info.fps)
+    if 0 < fps < math.inf:  # a container without a usable rate decodes at the spec's (or 8 fps)
+        media["fps"] = fps
+    return tokens, media
 
 
 def pad_to_grid(x: Tensor, spec) -> Tensor:
@@ -87,14 +77,14 @@ def video_name(token_file: Path) -> Path:
     return token_file.with_name(name if name.lower().endswith(".mp4") else f"{name}.mp4")
 
 
-def decode_video_tokens(args: argparse.Namespace, tokenizer, tokens: Tensor) -> Tensor:
-    """Decode tokens, ``--chunk-frames`` frames' worth of latents at a time when asked (causal tokenizers)."""
-    chunk = getattr(args, "chunk_frames", None)
+def decode_video_tokens(tokenizer, tokens: Tensor, chunk: int | None = None) -> Tensor:
+    """Decode tokens, ``chunk`` frames' worth of latents at a time when asked (``--chunk-frames``, causal
+    tokenizers)."""
     if not chunk:
         return tokenizer.decode(tokens)
     from omnitok.models import decode_video_chunked
 
-    _check_causal(tokenizer, "--chunk-frames")
+    check_causal(tokenizer, "--chunk-frames")
     return decode_video_chunked(tokenizer, tokens, max(1, chunk // tokenizer.spec.downsample[0]))
 
 
@@ -112,7 +102,7 @@ def write_decoded_video(target: Path, video: Tensor, spec, media: dict | None = 
     write_video(target, clip, fps, value_range=spec.value_range, pix_fmt=pix_fmt)
 
 
-def _check_causal(tokenizer, option: str) -> None:
+def check_causal(tokenizer, option: str) -> None:
     spec = tokenizer.spec
     if not spec.causal_time or not hasattr(tokenizer, "encoder"):
         raise ConfigError(f"{option} needs a causal omnitok video tokenizer (chunked tokens would differ otherwise)")

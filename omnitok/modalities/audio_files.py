@@ -1,4 +1,4 @@
-"""The audio side of ``omnitok encode`` / ``omnitok decode``: audio files <-> token files.
+"""Audio files <-> token files, for ``omnitok encode`` / ``omnitok decode`` (through the audio modality).
 
 Encoding reads each file (wav/flac/ogg/mp3), resamples it to the tokenizer's rate and converts its channels. With
 ``--chunk-seconds`` a causal tokenizer encodes long files that many seconds at a time, with the same tokens: a file
@@ -13,52 +13,49 @@ before it existed) decode to whole frames.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+from typing import Any
 
-from omnitok.errors import ConfigError, OmnitokError
+from omnitok.errors import ConfigError
 
 TOKEN_SUFFIX = ".safetensors"
 KEPT_SUFFIXES = (".wav", ".flac")
 
 
-def encode_audio_files(args: argparse.Namespace, tokenizer, files, targets) -> list[str]:
-    """Encode ``files`` [(path, relative)] into ``targets``; returns the failure messages."""
-    import torch
-
-    from omnitok.cli.codec import per_file_message
-    from omnitok.data import read_audio
-    from omnitok.data.audio import audio_info, stream_audio
-    from omnitok.fingerprint import weights_fingerprint
-    from omnitok.models import encode_chunked, encode_stream
+def check_chunking(tokenizer, options: dict[str, Any]) -> None:
+    """``--chunk-seconds`` needs a causal omnitok tokenizer (chunked tokens would differ otherwise)."""
     from omnitok.nn.streaming import is_causal
-    from omnitok.tokens import save_tokens
 
-    spec = tokenizer.spec
-    chunk = int(args.chunk_seconds * spec.sample_rate) if getattr(args, "chunk_seconds", None) else None
     encoder = getattr(tokenizer, "encoder", None)
-    if chunk and (encoder is None or not is_causal(encoder)):
+    if options.get("chunk_seconds") and (encoder is None or not is_causal(encoder)):
         raise ConfigError(
             "--chunk-seconds needs a causal omnitok audio tokenizer (chunked tokens would differ otherwise)"
         )
-    failures = []
-    for (path, _), target in zip(files, targets):
-        try:
-            _, rate, source_channels = audio_info(path)
-            if chunk and rate == spec.sample_rate:  # no resampling: stream blocks off the disk
-                lengths: list[int] = []
-                blocks = _counted(stream_audio(path, chunk, spec.channels), lengths, args.device)
-                tokens = torch.cat(list(encode_stream(tokenizer, blocks)), dim=1 if spec.discrete else 2)
-                samples = sum(lengths)
-            else:
-                x = read_audio(path, spec.sample_rate, spec.channels).unsqueeze(0).to(args.device)
-                samples = x.shape[-1]
-                tokens = encode_chunked(tokenizer, x, chunk) if chunk and x.shape[-1] > chunk else tokenizer.encode(x)
-            media = {"samples": int(samples), "source_sample_rate": rate, "source_channels": source_channels}
-            save_tokens(target, tokens, spec, media=media, weights_sha256=weights_fingerprint(tokenizer))
-        except OmnitokError as err:
-            failures.append(per_file_message(err, path))
-    return failures
+
+
+def encode_audio_file(path: Path, tokenizer, options: dict[str, Any], device) -> tuple[Any, dict]:
+    """Encode the audio file at ``path`` (``chunk_seconds`` from ``options``): (tokens [1, ...], media record: the
+    input's length at the tokenizer's rate, the source's rate and channels)."""
+    import torch
+
+    from omnitok.data import read_audio
+    from omnitok.data.audio import audio_info, stream_audio
+    from omnitok.models import encode_chunked, encode_stream
+
+    spec = tokenizer.spec
+    seconds = options.get("chunk_seconds")
+    chunk = int(seconds * spec.sample_rate) if seconds else None
+    _, rate, source_channels = audio_info(path)
+    if chunk and rate == spec.sample_rate:  # no resampling: stream blocks off the disk
+        lengths: list[int] = []
+        blocks = _counted(stream_audio(path, chunk, spec.channels), lengths, device)
+        tokens = torch.cat(list(encode_stream(tokenizer, blocks)), dim=1 if spec.discrete else 2)
+        samples = sum(lengths)
+    else:
+        x = read_audio(path, spec.sample_rate, spec.channels).unsqueeze(0).to(device)
+        samples = x.shape[-1]
+        tokens = encode_chunked(tokenizer, x, chunk) if chunk and x.shape[-1] > chunk else tokenizer.encode(x)
+    return tokens, {"samples": int(samples), "source_sample_rate": rate, "source_channels": source_channels}
 
 
 def _counted(blocks, lengths: list[int], device):

@@ -1,0 +1,197 @@
+"""``Modality``: everything omnitok knows about one kind of media, in one definition object.
+
+Code outside the definitions asks the object (``omnitok.modalities.get_modality(spec.modality)``) and never compares
+a modality's name. A definition says:
+
+- its grid: axis names in order (``axes``), their one-letter names for layouts (``letters``), whether the first
+  axis is time (``has_time``: causal tokenizers code frame 0 alone);
+- its files: which suffixes it lists, how a file becomes a batch for ``encode`` and a decoded batch a file;
+- its evaluation: the evaluation set a source becomes, the metric set (the metric registry under its name), the
+  conventions of those metrics, the figures of tokens per second or per value, the report's pictures;
+- its held-out scorer for training runs, and its baselines;
+- how the shared vocabulary lays out its spans (frames x rows x columns, with row and frame separators).
+
+The defaults here make a modality with 1 to 3 grid axes, no time axis and no files of its own workable; a new
+modality overrides what differs. Heavy libraries are imported inside the methods that use them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omnitok.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+
+TOKEN_SUFFIX = ".safetensors"
+
+
+class Modality:
+    """One kind of media. Subclass it (directly) and register an instance with
+    :func:`omnitok.modalities.register_modality`.
+
+    Attributes:
+        name: the registered name, what ``TokenizerSpec.modality`` holds.
+        axes: grid axis names in order, as media records name them (e.g. ``("height", "width")``).
+        letters: one letter per axis for layouts in messages (e.g. ``("H", "W")`` gives ``[B, C, H, W]``).
+        plural: what several samples are called in reports and messages ("images", "clips").
+        has_time: the first grid axis is time (causal tokenizers may code its first step alone).
+        file_suffixes: lower-case suffixes of the files ``omnitok encode`` and ``omnitok eval`` read.
+        conventions: sentences stating how this modality's metrics are computed (in every report's protocol).
+        value_bits: bits per input value of the uncompressed media, for compression ratios (8 for pictures).
+        value_unit: what one input value is called in token figures ("pixel", "value").
+    """
+
+    name: str = ""
+    axes: tuple[str, ...] = ()
+    letters: tuple[str, ...] = ()
+    plural: str = "samples"
+    has_time: bool = False
+    file_suffixes: frozenset[str] = frozenset()
+    conventions: tuple[str, ...] = ()
+    value_bits: int = 8
+    value_unit: str = "value"
+
+    # -- grid --------------------------------------------------------------------------------------------------------
+    @property
+    def layout(self) -> str:
+        """The batch layout, e.g. ``[B, C, H, W]``."""
+        return "[B, C, " + ", ".join(self.letters or self.axes) + "]"
+
+    @property
+    def contents(self) -> str:
+        """What a collection of this modality's samples holds, in messages ("images", "audio clips")."""
+        return f"{self.name} {self.plural}"
+
+    # -- the shared vocabulary's spans ------------------------------------------------------------------------------
+    @property
+    def row_separators(self) -> bool:
+        """Whether packed spans mark the end of each row (grids of 2 or more axes)."""
+        return len(self.axes) >= 2
+
+    @property
+    def frame_separators(self) -> bool:
+        """Whether packed spans mark the end of each frame (grids of 3 axes)."""
+        return len(self.axes) >= 3
+
+    def cells(self, grid: Sequence[int]) -> tuple[int, int, int]:
+        """A span's grid as (frames, rows, columns): 1-D grids are one row of frames, 2-D one frame."""
+        grid = tuple(int(g) for g in grid)
+        if len(grid) == 1:
+            return grid[0], 1, 1
+        if len(grid) == 2:
+            return 1, grid[0], grid[1]
+        if len(grid) == 3:
+            return grid  # type: ignore[return-value]
+        raise ConfigError(f"{self.name}: spans lay out grids of 1 to 3 axes, got {grid}; override cells()")
+
+    def grid_of_cells(self, frames: int, rows: int, columns: int) -> tuple[int, ...]:
+        """The inverse of :meth:`cells`."""
+        return {1: (frames,), 2: (rows, columns), 3: (frames, rows, columns)}[len(self.axes)]
+
+    # -- files -------------------------------------------------------------------------------------------------------
+    def list_files(self, root: Path) -> list[Path]:
+        """Every file of this modality under ``root``, sorted (one lister for every command)."""
+        from omnitok.data.files import list_files
+
+        return list_files(root, set(self.file_suffixes), self.name)
+
+    def check_codec_options(self, tokenizer: Any, options: dict[str, Any]) -> None:
+        """Refuse options that cannot apply to ``tokenizer`` before any file is touched (ConfigError)."""
+
+    def encode_file(self, path: Path, tokenizer: Any, options: dict[str, Any], device: Any) -> tuple[Tensor, dict]:
+        """Read ``path``, encode it with ``tokenizer``: (tokens [1, ...], media record for the token file)."""
+        raise ConfigError(f"omnitok encode does not read {self.name} files: the {self.name} modality has no reader")
+
+    def decode_tokens(self, tokenizer: Any, tokens: Tensor, options: dict[str, Any]) -> Tensor:
+        """Tokens [1, ...] -> media [1, C, ...] in the tokenizer's value range."""
+        return tokenizer.decode(tokens)
+
+    def output_name(self, token_file: Path) -> Path:
+        """Where ``omnitok decode`` writes the media of ``token_file`` (``a.x.safetensors`` -> ``a.x``)."""
+        return token_file.with_name(token_file.name.removesuffix(TOKEN_SUFFIX))
+
+    def write(self, target: Path, media: Tensor, spec: Any, record: dict | None = None) -> None:
+        """Decoded media [1, C, ...] in ``spec``'s value range -> the file ``target``, written atomically."""
+        raise ConfigError(f"omnitok decode does not write {self.name} files: the {self.name} modality has no writer")
+
+    # -- evaluation --------------------------------------------------------------------------------------------------
+    def eval_set(self, source: str, spec: Any, options: dict[str, Any]) -> Any:
+        """The evaluation set (:class:`omnitok.evaluation.EvalSet`) ``source`` becomes for tokenizers of ``spec``.
+
+        ``options`` holds ``omnitok eval``'s settings (resolution, seconds, frames, stride, generated_clips,
+        max_samples, seed, skip_unreadable)."""
+        raise ConfigError(f"the {self.name} modality has no evaluation set")
+
+    def metrics(self, device: torch.device) -> tuple[list[Any], dict[str, str]]:
+        """(metrics that run, {name: why not} for unavailable ones): the metric registry under this name."""
+        from omnitok.metrics.registry import build_metrics
+
+        return build_metrics(self.name, device)
+
+    def fit_reconstruction(self, reconstruction: Tensor, original: Tensor) -> Tensor:
+        """The reconstruction as the metrics compare it with ``original`` (e.g. audio trimmed to its length)."""
+        return reconstruction
+
+    def frame_metrics(self, sample_metrics: Sequence[Any]) -> list[Any]:
+        """The sample metrics scored per frame index (a curve along time in the report); none without time."""
+        return []
+
+    def rate_figures(self, spec: Any, input_shape: Sequence[int], token_bits: float, floats: float) -> dict:
+        """Figures of how much the tokens carry per input value: bits per value and compression (discrete), latent
+        floats per value (continuous)."""
+        values = math.prod(int(s) for s in input_shape)
+        if spec.discrete:
+            return {
+                f"bits_per_{self.value_unit}": token_bits / values,
+                "compression_ratio": self.value_bits * spec.channels * values / token_bits,
+            }
+        return {f"latent_floats_per_{self.value_unit}": floats / values}
+
+    def extra_measures(self, tokenizer: Any, spec: Any, inputs: Callable[[], list[Tensor]]) -> dict[str, Any]:
+        """Measurements beyond the metric set (e.g. audio's bitrate ladder, key ``"ladder"``); ``inputs()`` gives
+        the samples to measure on, in the tokenizer's input range."""
+        return {}
+
+    def report_figures(self, run: Any) -> list[Any]:
+        """The report's pictures of ``run`` (``omnitok.report.pictures.Figure``), before the codebook figures that
+        every discrete tokenizer gets; none by default."""
+        return []
+
+    def reconstruction_note(self, count: int, unit: str) -> str:
+        """The note under the report's reconstruction table."""
+        return f"Mean over {count} {unit}."
+
+    @property
+    def policy_label(self) -> str:
+        """How the report's protocol block names the way files became samples."""
+        return f"{self.name} sample policy"
+
+    # -- held-out scoring during training ---------------------------------------------------------------------------
+    def heldout_metrics(self) -> tuple[str, ...]:
+        """The names the held-out scorer reports (its first one ranks the baselines)."""
+        raise ConfigError(f"the {self.name} modality has no held-out scorer")
+
+    def heldout_scores(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, float]:
+        """Mean of each held-out metric over the batch; media in the tokenizer's value range."""
+        raise ConfigError(f"the {self.name} modality has no held-out scorer")
+
+    def heldout_baselines(self, spec: Any, x: Tensor) -> tuple[dict[str, Tensor], str]:
+        """(name -> trivial reconstruction of ``x`` to score beside the tokenizer, a sentence saying what they are)."""
+        return {}, "No baselines for this modality."
+
+    def heldout_details(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, Any]:
+        """Extra fields of ``heldout.json`` (e.g. a per-frame curve)."""
+        return {}
+
+    def heldout_picture(self, spec: Any, x: Tensor, x_hat: Tensor) -> bytes | None:
+        """PNG bytes comparing a few held-out samples with their reconstructions, or None for none."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<modality {self.name!r}: {self.layout}>"

@@ -1,0 +1,152 @@
+"""Images: ``[B, C, H, W]``, read with Pillow, evaluated on [0, 1] pixels (PSNR, SSIM, LPIPS, rFID)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from omnitok.errors import ConfigError, ShapeError
+from omnitok.modalities.base import TOKEN_SUFFIX, Modality
+
+
+class ImageModality(Modality):
+    name = "image"
+    axes = ("height", "width")
+    letters = ("H", "W")
+    plural = "images"
+    value_unit = "pixel"
+    value_bits = 8
+
+    @property
+    def file_suffixes(self) -> frozenset[str]:  # type: ignore[override]
+        from omnitok.data.images import IMAGE_EXTENSIONS
+
+        return frozenset(IMAGE_EXTENSIONS)
+
+    @property
+    def conventions(self) -> tuple[str, ...]:  # type: ignore[override]
+        from omnitok.evaluation.protocol import INTENSITY_SCALE, PSNR_CONVENTION, SSIM_CONVENTION
+
+        return (PSNR_CONVENTION, SSIM_CONVENTION, INTENSITY_SCALE)
+
+    @property
+    def contents(self) -> str:
+        return "images"
+
+    @property
+    def policy_label(self) -> str:
+        return "resolution and resize / crop policy"
+
+    # -- files -------------------------------------------------------------------------------------------------------
+    def encode_file(self, path: Path, tokenizer: Any, options: dict[str, Any], device: Any) -> tuple[Tensor, dict]:
+        """The image at ``path`` (``--size``: shorter side resized, centre square cropped) in the tokenizer's range."""
+        from omnitok.data import read_image, resize_and_crop
+
+        spec, size = tokenizer.spec, options.get("size")
+        image = read_image(path, size)
+        x = resize_and_crop(image, size, crop="center") if size else image.float() / 127.5 - 1.0
+        try:
+            spec.grid(x.shape[-2:])
+        except ShapeError as err:
+            raise ShapeError(f"{path}: {err}; pass --size to resize and crop") from None
+        low, high = spec.value_range
+        x = ((x + 1.0) / 2.0 * (high - low) + low).unsqueeze(0).to(device)
+        return tokenizer.encode(x), {}
+
+    def output_name(self, token_file: Path) -> Path:
+        """a.png.safetensors -> a.png; a.jpg.safetensors -> a.jpg.png (no two token files share an image name)."""
+        name = token_file.name.removesuffix(TOKEN_SUFFIX)
+        return token_file.with_name(name if name.lower().endswith(".png") else f"{name}.png")
+
+    def write(self, target: Path, media: Tensor, spec: Any, record: dict | None = None) -> None:
+        """image [1, C, H, W] in the tokenizer's range -> a PNG file (written atomically)."""
+        from torchvision.utils import save_image
+
+        from omnitok.utils import atomic_path
+
+        low, high = spec.value_range
+        image = ((media - low) / (high - low)).clamp(0, 1)
+        with atomic_path(target) as tmp:
+            save_image(image[0], tmp, format="png")
+
+    # -- evaluation --------------------------------------------------------------------------------------------------
+    def eval_set(self, source: str, spec: Any, options: dict[str, Any]) -> Any:
+        from omnitok.evaluation import load_eval_images
+
+        if source == "generated":
+            raise ConfigError("--data generated makes audio or video clips; for images use a folder or 'builtin'")
+        return load_eval_images(
+            source,
+            options.get("resolution", 256),
+            max_samples=options.get("max_samples"),
+            seed=options.get("seed", 0),
+            skip_unreadable=options.get("skip_unreadable", False),
+        )
+
+    def report_figures(self, run: Any) -> list[Any]:
+        from omnitok.report.pictures import image_figures
+
+        return image_figures(run)
+
+    def reconstruction_note(self, count: int, unit: str) -> str:
+        return f"Mean over {count} {unit}; rFID over the same images (few images bias it upward)."
+
+    # -- held-out scoring --------------------------------------------------------------------------------------------
+    def heldout_metrics(self) -> tuple[str, ...]:
+        return ("psnr",)
+
+    def heldout_scores(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, float]:
+        """PSNR on [0, 1] pixels, mean over the batch."""
+        from omnitok.metrics import psnr
+        from omnitok.metrics.image import to_unit_range
+
+        return {"psnr": float(psnr(to_unit_range(x_hat), to_unit_range(x)).mean())}
+
+    def heldout_baselines(self, spec: Any, x: Tensor) -> tuple[dict[str, Tensor], str]:
+        """The per-image mean colour, the held-out mean image, and resampling to the tokens' information budget."""
+        from omnitok.metrics import budget_pixels, mean_colour_baseline, mean_image_baseline, resample_baseline
+
+        x = x.float()
+        pixels = max(1, budget_pixels(spec, tuple(x.shape[2:])))
+        out = {
+            "mean_colour": mean_colour_baseline(x),
+            "mean_image": mean_image_baseline(x),
+            f"resample_{pixels}px": resample_baseline(x, pixels),
+        }
+        return out, budget_note(pixels, "")
+
+    def heldout_details(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, Any]:
+        from omnitok.metrics import budget_pixels
+
+        return {"resolution": list(x.shape[-2:]), "budget_pixels": budget_pixels(spec, tuple(x.shape[-2:]))}
+
+    def heldout_picture(self, spec: Any, x: Tensor, x_hat: Tensor) -> bytes | None:
+        return comparison_grid(x, x_hat)
+
+
+def budget_note(pixels: int, per: str) -> str:
+    """What the resampling baseline keeps, in words."""
+    return (
+        f"The resampling baseline keeps {pixels} RGB pixels{per}, the information the tokens carry (bits / 24 for "
+        "discrete tokens, latent scalars / 3 for continuous ones)."
+    )
+
+
+def comparison_grid(x: Tensor, x_hat: Tensor, count: int = 8) -> bytes:
+    """PNG bytes: a row of originals, a row of reconstructions and a row of 4x absolute errors (images in [-1, 1])."""
+    import io
+
+    import torch
+    from torchvision.utils import make_grid, save_image
+
+    from omnitok.metrics.image import to_unit_range
+
+    count = min(count, x.shape[0])
+    original, recon = to_unit_range(x[:count]), to_unit_range(x_hat[:count])
+    error = (original - recon).abs().mean(1, keepdim=True).mul(4).clamp(0, 1).expand_as(original)
+    grid = make_grid(torch.cat([original, recon, error]), nrow=count, padding=2, pad_value=1.0)
+    buffer = io.BytesIO()
+    save_image(grid, buffer, format="png")
+    return buffer.getvalue()

@@ -1,0 +1,147 @@
+"""Video: ``[B, C, T, H, W]`` (time first), read with decord, evaluated per frame on [0, 1] pixels and by FVD."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from omnitok.modalities.base import Modality
+
+
+class VideoModality(Modality):
+    name = "video"
+    axes = ("frames", "height", "width")
+    letters = ("T", "H", "W")
+    plural = "clips"
+    has_time = True
+    value_unit = "pixel"
+    value_bits = 8
+
+    @property
+    def file_suffixes(self) -> frozenset[str]:  # type: ignore[override]
+        from omnitok.data.video import VIDEO_EXTENSIONS
+
+        return frozenset(VIDEO_EXTENSIONS)
+
+    @property
+    def conventions(self) -> tuple[str, ...]:  # type: ignore[override]
+        from omnitok.evaluation.protocol import INTENSITY_SCALE, PSNR_CONVENTION, SSIM_CONVENTION, VIDEO_CONVENTIONS
+
+        return (PSNR_CONVENTION, SSIM_CONVENTION, *VIDEO_CONVENTIONS, INTENSITY_SCALE)
+
+    @property
+    def contents(self) -> str:
+        return "videos"
+
+    @property
+    def policy_label(self) -> str:
+        return "video clip policy"
+
+    # -- files -------------------------------------------------------------------------------------------------------
+    def check_codec_options(self, tokenizer: Any, options: dict[str, Any]) -> None:
+        from omnitok.modalities.video_files import check_causal
+
+        if options.get("chunk_frames"):
+            check_causal(tokenizer, "--chunk-frames")
+
+    def encode_file(self, path: Path, tokenizer: Any, options: dict[str, Any], device: Any) -> tuple[Tensor, dict]:
+        from omnitok.modalities.video_files import encode_video_file
+
+        return encode_video_file(path, tokenizer, options, device)
+
+    def decode_tokens(self, tokenizer: Any, tokens: Tensor, options: dict[str, Any]) -> Tensor:
+        from omnitok.modalities.video_files import decode_video_tokens
+
+        return decode_video_tokens(tokenizer, tokens, options.get("chunk_frames"))
+
+    def output_name(self, token_file: Path) -> Path:
+        from omnitok.modalities.video_files import video_name
+
+        return video_name(token_file)
+
+    def write(self, target: Path, media: Tensor, spec: Any, record: dict | None = None) -> None:
+        from omnitok.modalities.video_files import write_decoded_video
+
+        write_decoded_video(target, media, spec, record)
+
+    # -- evaluation --------------------------------------------------------------------------------------------------
+    def eval_set(self, source: str, spec: Any, options: dict[str, Any]) -> Any:
+        from omnitok.evaluation import load_eval_videos
+
+        return load_eval_videos(
+            source,
+            options.get("frames", 17),
+            options.get("resolution", 256),
+            stride=options.get("stride", 1),
+            generated_clips=options.get("generated_clips", 16),
+            max_samples=options.get("max_samples"),
+            seed=options.get("seed", 0),
+            skip_unreadable=options.get("skip_unreadable", False),
+        )
+
+    def frame_metrics(self, sample_metrics: Any) -> list[Any]:
+        """Sample metrics with a ``per_frame(original, reconstruction) -> [B, T]`` method give a curve along time."""
+        return [m for m in sample_metrics if callable(getattr(m, "per_frame", None))]
+
+    def report_figures(self, run: Any) -> list[Any]:
+        from omnitok.report.pictures import video_figures
+
+        return video_figures(run)
+
+    def reconstruction_note(self, count: int, unit: str) -> str:
+        return (
+            f"Mean over {count} {unit}; FVD over the same clips (few clips bias it upward). "
+            "Per-frame metrics: mean over each clip's frames, then over clips."
+        )
+
+    # -- held-out scoring --------------------------------------------------------------------------------------------
+    def heldout_metrics(self) -> tuple[str, ...]:
+        return ("psnr",)
+
+    def heldout_scores(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, float]:
+        """Per-frame PSNR on [0, 1] pixels, mean over frames and clips."""
+        from omnitok.metrics import psnr
+        from omnitok.metrics.image import to_unit_range
+        from omnitok.utils import fold_frames
+
+        return {"psnr": float(psnr(to_unit_range(fold_frames(x_hat)), to_unit_range(fold_frames(x))).mean())}
+
+    def heldout_baselines(self, spec: Any, x: Tensor) -> tuple[dict[str, Tensor], str]:
+        """The image baselines frame by frame, the information budget split evenly over the frames."""
+        from omnitok.metrics import budget_pixels, mean_colour_baseline, mean_image_baseline, resample_baseline
+        from omnitok.modalities.image import budget_note
+        from omnitok.utils import fold_frames, unfold_frames
+
+        b, _, t = x.shape[:3]
+        frames = fold_frames(x.float())
+        pixels = max(1, budget_pixels(spec, tuple(x.shape[2:])) // t)
+        out = {
+            "mean_colour": mean_colour_baseline(frames),
+            "mean_image": mean_image_baseline(frames),
+            f"resample_{pixels}px": resample_baseline(frames, pixels),
+        }
+        return {k: unfold_frames(v, b) for k, v in out.items()}, budget_note(pixels, " per frame")
+
+    def heldout_details(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, Any]:
+        """The resolution and the PSNR at each frame index, mean over clips."""
+        from omnitok.metrics import psnr
+        from omnitok.metrics.image import to_unit_range
+        from omnitok.utils import fold_frames
+
+        b, _, t = x.shape[:3]
+        curve = psnr(to_unit_range(fold_frames(x_hat)), to_unit_range(fold_frames(x))).reshape(b, t).mean(0)
+        return {"resolution": list(x.shape[-2:]), "psnr_per_frame": curve.tolist()}
+
+    def heldout_picture(self, spec: Any, x: Tensor, x_hat: Tensor) -> bytes | None:
+        from omnitok.metrics.image import to_unit_range
+        from omnitok.report.video_figures import strips_figure
+        from omnitok.utils import to_uint8
+
+        count = min(4, x.shape[0])
+
+        def uint8(v: Tensor) -> Tensor:
+            return to_uint8(to_unit_range(v[:count].cpu()))
+
+        return strips_figure(uint8(x), [("reconstruction", uint8(x_hat))])
