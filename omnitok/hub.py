@@ -20,6 +20,7 @@ from omnitok.config import instantiate, to_config
 from omnitok.errors import ConfigError, WeightsError
 from omnitok.fingerprint import file_sha256, record_fingerprint
 from omnitok.formats import TOKENIZER_FORMAT, read_format_version
+from omnitok.modalities import class_path_of, is_shipped, load_modality
 from omnitok.utils import atomic_path
 
 CONFIG_NAME = "config.json"
@@ -30,6 +31,9 @@ WEIGHTS_NAME = "model.safetensors"
 def save_pretrained(model: nn.Module, directory: str | os.PathLike) -> Path:
     """Write ``model``'s config and weights into ``directory`` (each file atomically) and return the folder."""
     config = {"format_version": TOKENIZER_FORMAT, "omnitok_version": omnitok.__version__, "model": to_config(model)}
+    spec = getattr(model, "spec", None)
+    if spec is not None and not is_shipped(spec.modality):  # loading registers the definition first
+        config["modality"] = class_path_of(spec.modality)
     return write_checkpoint(model, config, directory)
 
 
@@ -106,6 +110,8 @@ def _build(folder: Path, trust_remote_code: bool) -> nn.Module:
         raise WeightsError(f"{config_path} is not a valid omnitok config: {err}") from err
     read_format_version(config.get("format_version"), TOKENIZER_FORMAT, str(config_path))
     try:
+        if config.get("modality") is not None:  # a modality defined outside omnitok: register its definition
+            load_modality(config["modality"], trust_remote_code)
         model = instantiate(model_config, trust_remote_code=trust_remote_code)
     except ConfigError as err:
         raise ConfigError(f"{config_path}: {err}") from err

@@ -45,8 +45,8 @@ def bitrate_ladder(tokenizer, clips: Sequence[Tensor], levels: Sequence[int] | N
     baseline_mel_distance, baseline_stft_distance.
     """
     spec = tokenizer.spec
-    if spec.modality != "audio" or not spec.discrete:
-        raise ValueError("the bitrate ladder needs a discrete audio tokenizer")
+    if not spec.discrete or not spec.sample_rate or len(spec.downsample) != 1:
+        raise ValueError("the bitrate ladder needs a discrete audio tokenizer (1-D signals at a sample rate)")
     q_max = spec.num_levels
     levels = list(levels or range(1, q_max + 1))
     if spec.codebook_kind != "residual" and levels != [q_max]:
