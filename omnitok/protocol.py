@@ -38,8 +38,10 @@ class TokenizerSpec:
         channels: input channels (3 for RGB, 1 or 2 for audio).
         value_range: range of input values, e.g. (-1, 1).
         sample_rate: audio samples per second, where it applies.
-        frame_rate: video: frames per second the tokenizer was trained at; audio: token frames per second
-            (sample_rate / hop). None where it does not apply.
+        fps: modalities with a time axis (video): input frames per second the tokenizer was trained at.
+        token_rate: token steps per second along a 1-D signal (audio: sample_rate / hop). Files written before
+            these two names held either in ``frame_rate``; :meth:`from_dict` reads it as ``fps`` for modalities
+            with a time axis and as ``token_rate`` otherwise.
         latent_scale, latent_shift: what a consumer applies to continuous latents, ``(z - shift) * scale``.
         causal_time: video only: the first frame is tokenized alone, so T frames give 1 + (T - 1) / f steps.
         pad_to_multiple: grid sizes round up (the tokenizer pads) instead of requiring exact multiples.
@@ -54,7 +56,8 @@ class TokenizerSpec:
     channels: int = 3
     value_range: tuple[float, float] = (-1.0, 1.0)
     sample_rate: int | None = None
-    frame_rate: float | None = None
+    fps: float | None = None
+    token_rate: float | None = None
     latent_scale: float = 1.0
     latent_shift: float = 0.0
     causal_time: bool = False
@@ -136,6 +139,12 @@ class TokenizerSpec:
         """
         if not isinstance(data, dict):
             raise ConfigError(f"a tokenizer spec must be a JSON object, got {type(data).__name__}")
+        if "frame_rate" in data and isinstance(data.get("modality"), str):  # written before fps / token_rate
+            try:
+                data = {**data, **rate_fields(data["modality"], data["frame_rate"])}
+            except ValueError as err:
+                raise ConfigError(f"invalid tokenizer spec: {err}") from None
+            del data["frame_rate"]
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -162,6 +171,14 @@ class TokenizerSpec:
         except ValueError as err:
             raise ConfigError(f"tokenizer spec is not valid JSON ({err})") from None
         return cls.from_dict(data)
+
+
+def rate_fields(modality: str, frame_rate: float | None) -> dict[str, float | None]:
+    """The older single ``frame_rate`` as the field it meant: ``fps`` for a modality with a time axis (video),
+    ``token_rate`` otherwise (audio)."""
+    if frame_rate is None:
+        return {}
+    return {"fps" if _modality(modality).has_time else "token_rate": frame_rate}
 
 
 def _modality(name: str) -> Any:
@@ -196,7 +213,8 @@ _SPEC_FIELD_CHECKS = {  # what a saved (JSON) spec may hold in each field; range
     "channels": lambda v: _is_int(v) and v >= 1,
     "value_range": lambda v: isinstance(v, (list, tuple)) and len(v) == 2 and all(map(_is_number, v)) and v[0] < v[1],
     "sample_rate": lambda v: v is None or (_is_int(v) and v >= 1),
-    "frame_rate": lambda v: v is None or (_is_number(v) and v > 0),
+    "fps": lambda v: v is None or (_is_number(v) and v > 0),
+    "token_rate": lambda v: v is None or (_is_number(v) and v > 0),
     "latent_scale": _is_number,
     "latent_shift": _is_number,
     "causal_time": lambda v: isinstance(v, bool),

@@ -51,7 +51,7 @@ def test_audio_recipe_builds_the_stated_codec(path):
         channels,
         sizes,
     )
-    assert spec.frame_rate == pytest.approx(rate / hop) and spec.frame_rate == pytest.approx(frame_rate)
+    assert spec.token_rate == pytest.approx(rate / hop) and spec.token_rate == pytest.approx(frame_rate)
     assert rung_kbps(spec, spec.num_levels) * 1000 == pytest.approx(bits, rel=1e-6)
     assert sum(math.log2(s) for s in sizes) * rate / hop == pytest.approx(bits, rel=1e-6)
     assert tokenizer.encoder.causal is causal and tokenizer.decoder.causal is causal

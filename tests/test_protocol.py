@@ -102,3 +102,17 @@ def test_token_checks_name_the_problem(tmp_path):
         save_tokens(tmp_path / "t.safetensors", torch.zeros(1, 2, 2, 2, dtype=torch.long), spec)
     with pytest.raises(DTypeError):
         save_tokens(tmp_path / "t.safetensors", torch.zeros(1, 2, 2), spec)
+
+
+def test_the_older_frame_rate_reads_as_fps_or_token_rate():
+    """Specs written before the split kept both meanings in ``frame_rate``: input fps (video), token rate (audio)."""
+    video = TokenizerSpec.from_dict({"modality": "video", "discrete": False, "downsample": [4, 8, 8], "frame_rate": 8})
+    audio = TokenizerSpec.from_dict(
+        {"modality": "audio", "discrete": False, "downsample": [320], "sample_rate": 16000, "frame_rate": 50.0}
+    )
+    assert (video.fps, video.token_rate) == (8, None) and (audio.fps, audio.token_rate) == (None, 50.0)
+    assert "frame_rate" not in video.to_dict() and video.to_dict()["fps"] == 8
+    from omnitok.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fps"):
+        TokenizerSpec.from_dict({"modality": "video", "discrete": False, "downsample": [4, 8, 8], "frame_rate": -1})

@@ -41,7 +41,7 @@ class DacAdapter(TransformersAdapter):
     ``model.encode(x, n_quantizers=Q).audio_codes`` [B, Q, S / hop] -> [B, S / hop, Q].
     ``decode``: tokens [B, frames, q] -> ``model.decode(audio_codes=[B, q, frames]).audio_values`` [B, S'] ->
     [B, 1, S'], S' = frames * hop when every stride is even, a few samples less otherwise (see the module notes).
-    ``spec.frame_rate`` is sampling_rate / hop exactly (86.13 Hz at 44.1 kHz; DacConfig.frame_rate rounds it up).
+    ``spec.token_rate`` is sampling_rate / hop exactly (86.13 Hz at 44.1 kHz; DacConfig.frame_rate rounds it up).
 
     Args:
         model: a ``DacModel``.
@@ -175,7 +175,7 @@ class MimiAdapter(TransformersAdapter):
             c.audio_channels,
             c.sampling_rate,
             pad_to_multiple=True,
-            frame_rate=float(c.frame_rate),
+            token_rate=float(c.frame_rate),
         )
         super().__init__(model, spec, value_range)
         self.num_quantizers = levels
@@ -197,7 +197,7 @@ def _audio_spec(
     sample_rate: int,
     *,
     pad_to_multiple: bool,
-    frame_rate: float | None = None,
+    token_rate: float | None = None,
 ) -> TokenizerSpec:
     """Q residual levels of ``codebook_size`` codes, one token per ``hop`` samples, waveforms in [-1, 1]."""
     return TokenizerSpec(
@@ -210,7 +210,7 @@ def _audio_spec(
         channels=int(channels),
         value_range=WAVEFORM_RANGE,
         sample_rate=int(sample_rate),
-        frame_rate=frame_rate if frame_rate is not None else sample_rate / hop,
+        token_rate=token_rate if token_rate is not None else sample_rate / hop,
         pad_to_multiple=pad_to_multiple,
     )
 

@@ -97,7 +97,7 @@ def write_decoded_video(target: Path, video: Tensor, spec, media: dict | None = 
     clip = video[0]
     frames, height, width = (int(media.get(k, n)) for k, n in zip(("frames", "height", "width"), clip.shape[1:]))
     clip = clip[:, :frames, :height, :width]
-    fps = float(media.get("fps") or spec.frame_rate or DEFAULT_FPS)
+    fps = float(media.get("fps") or spec.fps or DEFAULT_FPS)
     pix_fmt = "yuv420p" if height % 2 == 0 and width % 2 == 0 else "yuv444p"
     write_video(target, clip, fps, value_range=spec.value_range, pix_fmt=pix_fmt)
 

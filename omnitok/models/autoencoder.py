@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError
 from omnitok.modalities import get_modality
-from omnitok.protocol import Modality, TokenizerSpec, check_decodable, check_media
+from omnitok.protocol import Modality, TokenizerSpec, check_decodable, check_media, rate_fields
 from omnitok.quantizers import Quantizer, QuantizerOutput
 
 
@@ -40,7 +40,9 @@ class Autoencoder(nn.Module, Configurable):
             (an int, repeated over the modality's axes, or one factor per axis).
         channels: input channels.
         value_range: range of input values.
-        sample_rate, frame_rate, latent_scale, latent_shift, causal_time: see ``TokenizerSpec``.
+        sample_rate, fps, token_rate, latent_scale, latent_shift, causal_time: see ``TokenizerSpec``.
+        frame_rate: the older name of ``fps`` (modalities with a time axis) and ``token_rate`` (others), read from
+            recipes and saved tokenizers written before the split.
         pad_to_multiple: see ``TokenizerSpec``; ``None`` takes the encoder's own ``pad_to_multiple`` (False for an
             encoder without one), so a video encoder built to pad gives a spec that rounds the grid up. A value
             that contradicts the encoder's is a ``ConfigError``.
@@ -56,6 +58,8 @@ class Autoencoder(nn.Module, Configurable):
         channels: int = 3,
         value_range: tuple[float, float] = (-1.0, 1.0),
         sample_rate: int | None = None,
+        fps: float | None = None,
+        token_rate: float | None = None,
         frame_rate: float | None = None,
         latent_scale: float = 1.0,
         latent_shift: float = 0.0,
@@ -77,7 +81,7 @@ class Autoencoder(nn.Module, Configurable):
             channels=channels,
             value_range=tuple(value_range),
             sample_rate=sample_rate,
-            frame_rate=frame_rate,
+            **{"fps": fps, "token_rate": token_rate, **rate_fields(modality, frame_rate)},
             latent_scale=latent_scale,
             latent_shift=latent_shift,
             causal_time=causal_time,

@@ -92,6 +92,8 @@ class SemanticAutoencoder(Autoencoder):
         channels: int = 3,
         value_range: tuple[float, float] = (-1.0, 1.0),
         sample_rate: int | None = None,
+        fps: float | None = None,
+        token_rate: float | None = None,
         frame_rate: float | None = None,
         latent_scale: float = 1.0,
         latent_shift: float = 0.0,
@@ -106,8 +108,9 @@ class SemanticAutoencoder(Autoencoder):
             raise ConfigError("semantic_source='first_level' needs a residual quantizer and no pixel_channels")
         self.pixel_channels = pixel_channels  # read by _decoder_channels during Autoencoder.__init__
         super().__init__(
-            encoder, quantizer, decoder, modality, downsample, channels, value_range, sample_rate, frame_rate,
-            latent_scale, latent_shift, causal_time, pad_to_multiple,
+            encoder, quantizer, decoder, modality, downsample, channels, value_range, sample_rate, fps=fps,
+            token_rate=token_rate, frame_rate=frame_rate, latent_scale=latent_scale, latent_shift=latent_shift,
+            causal_time=causal_time, pad_to_multiple=pad_to_multiple,
         )  # fmt: skip
         self.semantic_head, self.semantic_source = semantic_head, semantic_source
         head_in = getattr(semantic_head, "in_channels", None)

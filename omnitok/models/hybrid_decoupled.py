@@ -18,7 +18,7 @@ from omnitok.config import Configurable
 from omnitok.errors import ConfigError
 from omnitok.modalities import get_modality
 from omnitok.models.hybrid import HybridOutput
-from omnitok.protocol import TokenizerSpec, check_decodable, check_media
+from omnitok.protocol import TokenizerSpec, check_decodable, check_media, rate_fields
 from omnitok.semantic.base import SemanticTeacher
 
 
@@ -30,7 +30,8 @@ class TeacherTokenizer(nn.Module, Configurable):
         downsample: input pixels per token along each grid axis (16 for a patch-16 ViT at its native size).
         decoder: optional trainable module latents -> media for ``decode``; without one, ``decode`` raises
             (an understanding encoder has no pixel decoder, as in Janus).
-        modality, channels, value_range, sample_rate, frame_rate: the input format (see ``TokenizerSpec``).
+        modality, channels, value_range, sample_rate, fps, token_rate: the input format (see ``TokenizerSpec``;
+            ``frame_rate`` is their older single name).
     """
 
     def __init__(
@@ -42,6 +43,8 @@ class TeacherTokenizer(nn.Module, Configurable):
         channels: int = 3,
         value_range: tuple[float, float] = (-1.0, 1.0),
         sample_rate: int | None = None,
+        fps: float | None = None,
+        token_rate: float | None = None,
         frame_rate: float | None = None,
     ):
         super().__init__()
@@ -58,7 +61,7 @@ class TeacherTokenizer(nn.Module, Configurable):
             channels=channels,
             value_range=tuple(value_range),
             sample_rate=sample_rate,
-            frame_rate=frame_rate,
+            **{"fps": fps, "token_rate": token_rate, **rate_fields(modality, frame_rate)},
         )
 
     @property

@@ -121,7 +121,7 @@ def test_spec_from_config_by_hand(models, name):
     assert spec.downsample == (HOP[name],) and spec.channels == CHANNELS[name]
     assert spec.value_range == (-1.0, 1.0)
     rate = {"dac": 16000, "encodec": 8000, "mimi": 8000}[name]
-    assert spec.sample_rate == rate and spec.frame_rate == rate / HOP[name]
+    assert spec.sample_rate == rate and spec.token_rate == rate / HOP[name]
     assert spec.latent_dim == {"dac": 4, "encodec": 8, "mimi": 8}[name]  # codebook_dim (EnCodec: = hidden_size)
     assert spec.grid((HOP[name] * 5,)) == (5,)
     assert spec.token_shape((HOP[name] * 5,)) == (5, LEVELS[name])

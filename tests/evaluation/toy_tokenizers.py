@@ -87,7 +87,7 @@ class ResidualRounding:
             downsample=(hop,),
             channels=1,
             sample_rate=sample_rate,
-            frame_rate=sample_rate / hop,
+            token_rate=sample_rate / hop,
         )
 
     def _scale(self, q: int) -> float:

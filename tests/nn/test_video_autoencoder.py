@@ -39,7 +39,7 @@ def video_tokenizer(kind: str, pad: bool = False) -> Autoencoder:
     q = quantizer(kind)
     enc = CausalVideoEncoder(3, q.input_dim, pad_to_multiple=pad, **NETS)
     dec = CausalVideoDecoder(q.dim, 3, **NETS)
-    return Autoencoder(enc, q, dec, modality="video", causal_time=True, frame_rate=8.0, pad_to_multiple=pad).eval()
+    return Autoencoder(enc, q, dec, modality="video", causal_time=True, fps=8.0, pad_to_multiple=pad).eval()
 
 
 @pytest.mark.parametrize("kind", ["vq", "fsq", "lfq", "rvq", "kl"])

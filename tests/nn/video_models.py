@@ -16,5 +16,5 @@ def tiny_causal_video_tokenizer(base_channels: int = 8) -> Autoencoder:
         CausalVideoDecoder(in_channels=4, norm_groups=4, **knobs),
         modality="video",
         causal_time=True,
-        frame_rate=8.0,
+        fps=8.0,
     ).eval()
