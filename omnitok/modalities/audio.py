@@ -22,6 +22,7 @@ class AudioModality(Modality):
     plural = "clips"
     value_unit = "sample"
     value_bits = PCM_BITS
+    metric_scale = (-1.0, 1.0)
 
     @property
     def file_suffixes(self) -> frozenset[str]:  # type: ignore[override]
@@ -115,16 +116,6 @@ class AudioModality(Modality):
     # -- held-out scoring --------------------------------------------------------------------------------------------
     def heldout_metrics(self) -> tuple[str, ...]:
         return ("si_sdr", "mel_distance")
-
-    def heldout_scores(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, float]:
-        """SI-SDR (dB) and mel distance on [-1, 1] waveforms at the tokenizer's rate, mean over the batch."""
-        from omnitok.metrics.audio import mel_distance, si_sdr
-
-        x, x_hat = x.float().clamp(-1, 1), self.fit_reconstruction(x_hat, x).float().clamp(-1, 1)
-        return {
-            "si_sdr": float(si_sdr(x, x_hat).mean()),
-            "mel_distance": float(mel_distance(x, x_hat, int(spec.sample_rate)).mean()),
-        }
 
     def heldout_baselines(self, spec: Any, x: Tensor) -> tuple[dict[str, Tensor], str]:
         """The waveform sent as 8-bit samples at the rate the tokens' bitrate allows (discrete tokenizers)."""

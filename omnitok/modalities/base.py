@@ -45,6 +45,7 @@ class Modality:
         conventions: sentences stating how this modality's metrics are computed (in every report's protocol).
         value_bits: bits per input value of the uncompressed media, for compression ratios (8 for pictures).
         value_unit: what one input value is called in token figures ("pixel", "value").
+        metric_scale: the range the metrics take (an evaluation set's ``scale``): [0, 1] for pictures.
     """
 
     name: str = ""
@@ -56,6 +57,7 @@ class Modality:
     conventions: tuple[str, ...] = ()
     value_bits: int = 8
     value_unit: str = "value"
+    metric_scale: tuple[float, float] = (0.0, 1.0)
 
     # -- grid --------------------------------------------------------------------------------------------------------
     @property
@@ -174,12 +176,41 @@ class Modality:
 
     # -- held-out scoring during training ---------------------------------------------------------------------------
     def heldout_metrics(self) -> tuple[str, ...]:
-        """The names the held-out scorer reports (its first one ranks the baselines)."""
-        raise ConfigError(f"the {self.name} modality has no held-out scorer")
+        """The metrics of :meth:`metrics` a training run scores its held-out data with (the first ranks the
+        baselines): cheap ones, without pretrained networks."""
+        raise ConfigError(f"the {self.name} modality names no held-out metrics")
 
     def heldout_scores(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, float]:
-        """Mean of each held-out metric over the batch; media in the tokenizer's value range."""
-        raise ConfigError(f"the {self.name} modality has no held-out scorer")
+        """Mean of each held-out metric over the batch, media in the tokenizer's value range: the same metric
+        objects ``omnitok eval`` runs, on the same scale (``metric_scale``)."""
+        import torch
+
+        metrics = self._heldout_metric_objects(spec)
+        low, high = spec.value_range
+        lo, hi = self.metric_scale
+
+        def to_scale(v: Tensor) -> Tensor:
+            return ((v.float() - low) / (high - low) * (hi - lo) + lo).clamp(lo, hi)
+
+        original, reconstruction = to_scale(x), to_scale(self.fit_reconstruction(x_hat, x))
+        with torch.no_grad():
+            return {name: float(metric(original, reconstruction).mean()) for name, metric in metrics.items()}
+
+    def _heldout_metric_objects(self, spec: Any) -> dict[str, Any]:
+        import torch
+
+        from omnitok.metrics.registry import metric_factories
+
+        names = self.heldout_metrics()
+        factories = dict(metric_factories(self.name))
+        missing = [n for n in names if n not in factories]
+        if missing:
+            raise ConfigError(f"held-out metric(s) {missing} are not registered for {self.name}: {sorted(factories)}")
+        metrics = {name: factories[name](torch.device("cpu")) for name in names}
+        for metric in metrics.values():
+            if hasattr(metric, "sample_rate") and spec.sample_rate:
+                metric.sample_rate = spec.sample_rate  # as the evaluation runner sets it from its set
+        return metrics
 
     def heldout_baselines(self, spec: Any, x: Tensor) -> tuple[dict[str, Tensor], str]:
         """(name -> trivial reconstruction of ``x`` to score beside the tokenizer, a sentence saying what they are)."""

@@ -97,13 +97,6 @@ class ImageModality(Modality):
     def heldout_metrics(self) -> tuple[str, ...]:
         return ("psnr",)
 
-    def heldout_scores(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, float]:
-        """PSNR on [0, 1] pixels, mean over the batch."""
-        from omnitok.metrics import psnr
-        from omnitok.metrics.image import to_unit_range
-
-        return {"psnr": float(psnr(to_unit_range(x_hat), to_unit_range(x)).mean())}
-
     def heldout_baselines(self, spec: Any, x: Tensor) -> tuple[dict[str, Tensor], str]:
         """The per-image mean colour, the held-out mean image, and resampling to the tokens' information budget."""
         from omnitok.metrics import budget_pixels, mean_colour_baseline, mean_image_baseline, resample_baseline

@@ -100,14 +100,6 @@ class VideoModality(Modality):
     def heldout_metrics(self) -> tuple[str, ...]:
         return ("psnr",)
 
-    def heldout_scores(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, float]:
-        """Per-frame PSNR on [0, 1] pixels, mean over frames and clips."""
-        from omnitok.metrics import psnr
-        from omnitok.metrics.image import to_unit_range
-        from omnitok.utils import fold_frames
-
-        return {"psnr": float(psnr(to_unit_range(fold_frames(x_hat)), to_unit_range(fold_frames(x))).mean())}
-
     def heldout_baselines(self, spec: Any, x: Tensor) -> tuple[dict[str, Tensor], str]:
         """The image baselines frame by frame, the information budget split evenly over the frames."""
         from omnitok.metrics import budget_pixels, mean_colour_baseline, mean_image_baseline, resample_baseline

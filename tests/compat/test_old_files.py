@@ -65,8 +65,12 @@ def test_an_old_checkpoint_resumes_exactly_as_it_did(fixtures, tmp_path):
         if k.startswith("resumed_step3.")
     }
     assert resumed.keys() == expected.keys()
+    # The fixture was written on another CPU, whose convolution kernels round differently in the last bit; Adam
+    # divides by the root of tiny second moments and turns those into differences of up to 1.1e-5 after the resumed
+    # step (measured on an AMD EPYC). A resume that lost the optimizer state or the schedule moves weights by about a
+    # whole step (lr 3e-4), ten times this tolerance and more.
     for name, value in expected.items():
-        assert torch.equal(resumed[name], value), name
+        torch.testing.assert_close(resumed[name], value, rtol=0, atol=3e-5, msg=name)
 
 
 def test_an_old_recipe_still_loads_and_builds(fixtures, capsys):

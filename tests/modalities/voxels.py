@@ -138,9 +138,6 @@ class VoxelModality(Modality):
     def heldout_metrics(self) -> tuple[str, ...]:
         return ("voxel_mse",)
 
-    def heldout_scores(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, float]:
-        return {"voxel_mse": float(VoxelMSE()(x.float(), x_hat.float()).mean())}
-
     def heldout_baselines(self, spec: Any, x: Tensor) -> tuple[dict[str, Tensor], str]:
         return {"mean_volume": x.float().mean(0, keepdim=True).expand_as(x)}, "Baseline: the mean held-out volume."
 
