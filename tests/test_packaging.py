@@ -73,3 +73,20 @@ def test_the_library_holds_no_demo_and_imports_no_example():
                 names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
                 offenders += [f"{path.relative_to(root)}: {n}" for n in names if n.split(".")[0] == "examples"]
     assert not offenders, offenders
+
+
+def test_every_package_folder_is_listed_for_the_wheel():
+    """setuptools installs only the packages pyproject.toml names: a new subpackage missing from that list imports
+    in an editable checkout and is absent from the wheel."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    on_disk = set()
+    for package, folder in setuptools["package-dir"].items():
+        for init in (root / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(root / folder).parts
+            on_disk.add(".".join((package, *relative)))
+    assert on_disk - listed == set()
