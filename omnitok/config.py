@@ -94,7 +94,8 @@ def _encode(value: Any, name: str) -> Any:
     raise ConfigError(f"config argument {name!r} holds a {type(value).__name__}, which cannot be written to a config")
 
 
-def _resolve_class(class_path: str, trust_remote_code: bool) -> type:
+def resolve_class(class_path: str, trust_remote_code: bool) -> type:
+    """The class ``class_path`` names, imported only when trusted: by name and by the module that defines it."""
     if not isinstance(class_path, str) or "." not in class_path:
         raise ConfigError(
             f"class_path must be a dotted name like 'omnitok.quantizers.VectorQuantizer', got {class_path!r}"
@@ -166,7 +167,7 @@ def _class_of(config: Mapping[str, Any], trust_remote_code: bool, key: str) -> t
     if unknown:
         raise ConfigError(f"{key}: unknown config keys {sorted(unknown)} beside class_path {config['class_path']!r}")
     try:
-        return _resolve_class(config["class_path"], trust_remote_code)
+        return resolve_class(config["class_path"], trust_remote_code)
     except ConfigError as err:
         raise ConfigError(f"{key}: {err}") from None
 
@@ -185,7 +186,7 @@ def _build(config: Any, trust_remote_code: bool) -> Any:
         return config
     if "class_path" not in config:
         return {k: _build(v, trust_remote_code) for k, v in config.items()}
-    cls = _resolve_class(config["class_path"], trust_remote_code)
+    cls = resolve_class(config["class_path"], trust_remote_code)
     kwargs = {k: _build(v, trust_remote_code) for k, v in (config.get("init_args") or {}).items()}
     try:
         obj = cls(**kwargs)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import inspect
-from typing import Any
 
 from omnitok.errors import ConfigError
 from omnitok.modalities.base import Modality
@@ -67,20 +65,9 @@ def class_path_of(name: str) -> str:
 def load_modality(class_path: str, trust_remote_code: bool = False) -> Modality:
     """Import the definition class ``class_path`` (outside omnitok only with ``trust_remote_code``), instantiate and
     register it."""
-    from omnitok.config import TRUSTED_PREFIXES
+    from omnitok.config import resolve_class
 
-    if not isinstance(class_path, str) or "." not in class_path:
-        raise ConfigError(f"modality class_path must be a dotted name like 'package.module.Class', got {class_path!r}")
-    if not trust_remote_code and not class_path.startswith(TRUSTED_PREFIXES):
-        raise ConfigError(
-            f"the tokenizer's modality is defined by {class_path!r}, outside omnitok; pass trust_remote_code=True "
-            "(--trust-remote-code) only for code you trust"
-        )
-    module, _, attr = class_path.rpartition(".")
-    try:
-        cls: Any = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as err:
-        raise ConfigError(f"modality class {class_path!r} cannot be imported: {err}") from None
-    if not inspect.isclass(cls) or not issubclass(cls, Modality):
+    cls = resolve_class(class_path, trust_remote_code)  # the one trust check configs go through
+    if not issubclass(cls, Modality):
         raise ConfigError(f"{class_path!r} is not an omnitok.modalities.Modality class")
     return register_modality(cls())
