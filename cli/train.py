@@ -105,6 +105,8 @@ def run_train(args: argparse.Namespace) -> int:
     check_recipe(config, args.trust_remote_code)
     out = Path(args.out) if args.out else folder or Path("runs") / Path(args.config[-1]).stem
     result = train(config, out, resume=checkpoint, init_from=args.init_from, trust_remote_code=args.trust_remote_code)
+    if not result.main_process:  # the other data-parallel processes say nothing
+        return 0
     print(f"run folder: {result.folder}  (step {result.step})")
     if result.tokenizer is not None:
         print(f"tokenizer:  {result.tokenizer}   checkpoint: {result.folder / 'checkpoints' / 'last.ckpt'}")

@@ -23,27 +23,53 @@ def all_reduce_sum_(*tensors: Tensor) -> None:
             dist.all_reduce(t, op=dist.ReduceOp.SUM)
 
 
-def sample_rows(x: Tensor, n: int) -> Tensor | None:
-    """n rows of x [N, D] drawn at random, identical on every rank; None when no rank has any rows.
+def all_reduce_mean_(*tensors: Tensor) -> None:
+    """Average each tensor over all ranks in place (no-op in a single process)."""
+    if is_distributed():
+        for t in tensors:
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
+            t.div_(dist.get_world_size())
 
-    Row j comes from the j-th rank (cyclically) among those with a non-empty local batch.
-    """
-    has_rows = x.shape[0] > 0
-    if has_rows:
-        pick = torch.randperm(x.shape[0], device=x.device)[:n] if x.shape[0] >= n else torch.randint(x.shape[0], (n,), device=x.device)
-        local = x[pick]
-    else:
-        local = x.new_zeros(n, x.shape[1])
+
+def rank_offset(local_count: int, device: torch.device | str = "cpu") -> tuple[int, int]:
+    """(where this rank's items start in the global order, how many items all ranks hold together).
+
+    The global order is the ranks' items one rank after the other, which is the order of the single-process batch
+    when each rank holds a contiguous slice of the global batch (as omnitok's samplers give it)."""
     if not is_distributed():
-        return local if has_rows else None
-    world = dist.get_world_size()
-    flags = torch.tensor([float(has_rows)], device=x.device)
-    gathered_flags = [torch.empty_like(flags) for _ in range(world)]
-    dist.all_gather(gathered_flags, flags)
-    gathered = [torch.empty_like(local) for _ in range(world)]
-    dist.all_gather(gathered, local.contiguous())
-    sources = torch.cat(gathered_flags).nonzero().flatten()
-    if sources.numel() == 0:
+        return 0, local_count
+    counts = [torch.zeros(1, dtype=torch.int64, device=device) for _ in range(dist.get_world_size())]
+    dist.all_gather(counts, torch.tensor([local_count], dtype=torch.int64, device=device))
+    sizes = [int(c) for c in counts]
+    return sum(sizes[: dist.get_rank()]), sum(sizes)
+
+
+def sample_rows(x: Tensor, n: int, generator: torch.Generator) -> Tensor | None:
+    """n rows drawn at random from the rows of x [N, D] of all ranks together; None when no rank has any rows.
+
+    The draw is made by ``generator`` over the global row order (see :func:`rank_offset`), so it depends on the
+    generator's state and the global batch, not on how many ranks share the batch: two ranks holding halves of a
+    batch draw the rows one process holding the whole batch draws. Rows are drawn without replacement when there are
+    at least n of them. Every rank must pass a generator in the same state."""
+    offset, total = rank_offset(x.shape[0], x.device)
+    if total == 0:
         return None
-    rows = torch.arange(n, device=x.device)
-    return torch.stack(gathered)[sources[rows % sources.numel()], rows]  # (n, D)
+    picks = torch.randperm(total, generator=generator)[:n] if total >= n else torch.randint(total, (n,), generator=generator)
+    picks = picks.to(x.device)
+    mine = (picks >= offset) & (picks < offset + x.shape[0])
+    rows = x.new_zeros(n, x.shape[1])
+    rows[mine] = x[picks[mine] - offset]
+    all_reduce_sum_(rows)  # each row is non-zero on exactly one rank
+    return rows
+
+
+def global_mean(row_sum: Tensor, count: float) -> Tensor:
+    """(sum of rows over all ranks) / (row count over all ranks), differentiable: each rank's gradient flows to its
+    own rows, and data-parallel gradient averaging then gives the single-process gradient of the global mean."""
+    total = torch.tensor(float(count), device=row_sum.device)
+    if is_distributed():
+        import torch.distributed.nn.functional as dist_fn
+
+        row_sum = dist_fn.all_reduce(row_sum)
+        dist.all_reduce(total)
+    return row_sum / total.clamp_min(1)

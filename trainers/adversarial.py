@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from omnitok.config import Configurable
+from omnitok.distributed import all_reduce_mean_
 from omnitok.errors import ConfigError
 
 
@@ -121,10 +122,14 @@ class AdversarialLoss(nn.Module, Configurable):
         return loss, {"logits_real": real_logits.detach().mean(), "logits_fake": fake_logits.detach().mean()}
 
     def balance(self, reconstruction_loss: Tensor, generator_loss: Tensor, last_layer: Tensor | None) -> Tensor:
-        """The weight of the generator term: fixed, or VQGAN's gradient-norm ratio at ``last_layer`` (detached)."""
+        """The weight of the generator term: fixed, or VQGAN's gradient-norm ratio at ``last_layer`` (detached).
+
+        Under data parallelism the two gradients are averaged over the ranks first, so the ratio is the one of the
+        global batch (a norm of averages, not an average of norms), as one process with the whole batch computes it."""
         if not self.adaptive_weight or last_layer is None:
             return torch.tensor(self.weight, device=generator_loss.device)
         rec_grad = torch.autograd.grad(reconstruction_loss, last_layer, retain_graph=True)[0]
         gen_grad = torch.autograd.grad(generator_loss, last_layer, retain_graph=True)[0]
+        all_reduce_mean_(rec_grad, gen_grad)
         ratio = rec_grad.float().norm() / (gen_grad.float().norm() + 1e-4)
         return ratio.clamp(0.0, self.max_adaptive_weight).detach() * self.weight

@@ -15,6 +15,7 @@ from torch import Tensor
 from omnitok.metrics import psnr, to_unit_range
 from omnitok.modalities import get_modality
 from omnitok.trainers import heldout
+from omnitok.trainers.rank_split import broadcast_flag, gather_in_order, is_mine
 from omnitok.utils import atomic_path
 
 
@@ -65,26 +66,28 @@ class HeldOutEvaluation(pl.Callback):
         self.folder, self.max_samples = Path(folder), max_samples
 
     @torch.no_grad()
-    def _measure(self, module: Any, data: Any) -> dict[str, Any]:
+    def _measure(self, trainer: pl.Trainer, module: Any) -> dict[str, Any]:
+        """Reconstruct the held-out samples, each rank its share of the batches, gathered in order on every rank
+        (so the figures are the single-process figures); a collective under data parallelism."""
         model = module.inference_model
         spec = module.tokenizer.spec
         modality = get_modality(spec.modality)
         key = getattr(module, "media_key", "image")
         was_training = model.training
         model.eval()
-        originals, reconstructions = [], []
+        mine: dict[int, tuple[Tensor, Tensor]] = {}
         seen = 0
-        for batch in data.test_dataloader():
-            x = batch[key][: self.max_samples - seen].to(module.device)
-            if x.shape[0]:
-                originals.append(x.cpu())
-                x_hat = model(x).reconstruction.float().cpu()
-                reconstructions.append(modality.fit_reconstruction(x_hat, x.cpu()))
-                seen += x.shape[0]
+        for index, batch in enumerate(trainer.datamodule.test_dataloader()):
+            x = batch[key][: self.max_samples - seen]
+            if x.shape[0] and is_mine(index, trainer):
+                x_hat = model(x.to(module.device)).reconstruction.float().cpu()
+                mine[index] = (x.cpu(), modality.fit_reconstruction(x_hat, x.cpu()))
+            seen += x.shape[0]
             if seen >= self.max_samples:
                 break
         model.train(was_training)
-        x, x_hat = torch.cat(originals), torch.cat(reconstructions)
+        batches = gather_in_order(mine, trainer)
+        x, x_hat = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
         return {"x": x, "x_hat": x_hat, "scores": modality.heldout_scores(spec, x, x_hat), "samples": seen}
 
     @torch.no_grad()
@@ -108,18 +111,22 @@ class HeldOutEvaluation(pl.Callback):
 
     def on_fit_start(self, trainer: pl.Trainer, module: Any) -> None:
         before = self.folder / "heldout_before.json"
-        if not trainer.is_global_zero or before.exists() or not _has_test_data(trainer):
+        if not _has_test_data(trainer) or broadcast_flag(before.exists(), trainer):
             return
-        figures = self._measure(module, trainer.datamodule)
+        figures = self._measure(trainer, module)
+        if not trainer.is_global_zero:
+            return
         with atomic_path(before) as tmp:
             tmp.write_text(json.dumps({"step": module.step, **figures["scores"]}))
 
     def on_train_end(self, trainer: pl.Trainer, module: Any) -> None:
-        if not trainer.is_global_zero or not _has_test_data(trainer):
+        if not _has_test_data(trainer):
+            return
+        after = self._measure(trainer, module)
+        if not trainer.is_global_zero:  # rank 0 writes the figures, once
             return
         spec = module.tokenizer.spec
         modality = get_modality(spec.modality)
-        after = self._measure(module, trainer.datamodule)
         x, x_hat = after["x"], after["x_hat"]
         names = modality.heldout_metrics()
         before_path = self.folder / "heldout_before.json"

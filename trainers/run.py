@@ -29,6 +29,7 @@ from omnitok.utils import atomic_path
 
 TOP_LEVEL_KEYS = {"seed", "model", "data", "trainer"}
 PRECISIONS = {"32-true", "32", "bf16-mixed", "bf16-true"}
+STRATEGIES = ("auto", "ddp", "ddp_spawn")  # tested; FSDP's sharded parameters are not wired into the trainer yet
 
 
 @dataclasses.dataclass
@@ -74,6 +75,11 @@ class RunSettings:
                 f"trainer.precision {settings.precision!r} is not supported; choose from {sorted(PRECISIONS)} "
                 "(fp16 loss scaling is not wired into the manual GAN steps; bf16 needs none)"
             )
+        if settings.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"trainer.strategy {settings.strategy!r} is not supported; choose from {list(STRATEGIES)} "
+                "(ddp on one or many machines, started by Lightning, torchrun or SLURM)"
+            )
         bad = [name for name in settings.loggers if isinstance(name, str) and name not in LOGGERS]
         if bad:
             raise ConfigError(f"trainer.loggers: unknown logger(s) {bad}; use {list(LOGGERS)} or a class_path entry")
@@ -92,6 +98,7 @@ class RunResult:
     step: int
     tokenizer: Path | None
     skipped_files: list[str]
+    main_process: bool = True  # rank 0 (the one that exports and reports) among data-parallel processes
 
 
 def check_recipe(config: dict[str, Any], trust_remote_code: bool = False) -> RunSettings:
@@ -198,6 +205,8 @@ def train(
         warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the frozen EMA copy and LPIPS
         warnings.filterwarnings("ignore", message=r".*treespec, LeafSpec.*")  # Lightning's own deprecation noise
         warnings.filterwarnings("ignore", message=r".*The dirpath has changed from.*")  # a run folder may move
+        # validation figures are gathered from every rank before they are logged (trainers/rank_split.py)
+        warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting.*")
         # ModelCheckpoint under manual optimization warns at every save that it stores the state after the
         # optimizer step: that is the state a resume continues from (the batch is done), so the note is noise
         warnings.filterwarnings("ignore", message=r".*no pre-optimization state was saved.*")
@@ -207,7 +216,7 @@ def train(
         exported = module.inference_model.save_pretrained(out / "tokenizer")
         if module.skipped_files:
             print(f"skipped {len(module.skipped_files)} unreadable file(s); first: {module.skipped_files[:5]}")
-    return RunResult(out, module.step, exported, list(module.skipped_files))
+    return RunResult(out, module.step, exported, list(module.skipped_files), trainer.is_global_zero)
 
 
 class _DropAdvertisements(logging.Filter):

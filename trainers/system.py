@@ -25,6 +25,7 @@ from omnitok.errors import ConfigError, NonFiniteError
 from omnitok.metrics import psnr, to_unit_range
 from omnitok.quantizers.stats import CodebookStats
 from omnitok.trainers.ema import WeightEma
+from omnitok.trainers.rank_split import gather_in_order, is_mine
 from omnitok.trainers.schedule import lr_factor
 
 CHECKPOINT_KEY = "omnitok"
@@ -98,7 +99,7 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         self.skipped_files: list[str] = []
         self._rng_to_restore: dict[str, Any] | None = None
         self._val_stats: CodebookStats | None = None
-        self._val_figures: dict[str, list[Tensor]] = {}
+        self._val_figures: dict[int, dict[str, Tensor]] = {}
         self._val_rounds = 0
 
     @classmethod
@@ -187,6 +188,16 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         flag = torch.tensor([float(local)], device=self.device)
         return bool(self.trainer.strategy.reduce(flag, reduce_op="min").item() > 0)
 
+    def _mean_over_ranks(self, logs: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Training figures averaged over data-parallel ranks in one collective (the loss and PSNR of the global
+        batch, as one process would log them)."""
+        if self._trainer is None or self.trainer.world_size == 1 or not logs:
+            return logs
+        names = sorted(logs)
+        stacked = torch.stack([logs[n].detach().float().reshape(()).to(self.device) for n in names])
+        stacked = self.trainer.strategy.reduce(stacked, reduce_op="mean")
+        return dict(zip(names, stacked.unbind()))
+
     def _all_finite(self, *values: Tensor) -> bool:
         """True when every value is finite on every rank."""
         return self._all_true(all(bool(torch.isfinite(v).all()) for v in values))
@@ -229,6 +240,7 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         if logs is None:
             return None
         logs.pop("_reconstruction", None)
+        logs = self._mean_over_ranks(logs)
         self.log_dict({f"train/{k}": v for k, v in logs.items()}, on_step=True, batch_size=x.shape[0])
         for name in ("loss", "psnr"):
             self.log(name, logs[name], prog_bar=True, on_step=True, logger=False, batch_size=x.shape[0])
@@ -323,37 +335,45 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
     def on_validation_epoch_start(self) -> None:
         sizes = getattr(getattr(self.tokenizer, "spec", None), "codebook_sizes", ())
         self._val_stats = CodebookStats(sizes) if sizes else None
-        self._val_figures = {"psnr": [], "l1": []}
+        self._val_figures = {}
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
+        """Each rank scores its share of the validation batches (see :mod:`omnitok.trainers.rank_split`)."""
+        if not is_mine(batch_idx, self._trainer):
+            return
         x = self._media(batch)
         if x.shape[0] == 0:
             return
         model = self.inference_model
         out = model(x)
         x_hat = out.reconstruction
-        self._val_figures["psnr"].append(psnr(to_unit_range(x_hat), to_unit_range(x)))
-        self._val_figures["l1"].append((x_hat.float() - x.float()).abs().flatten(1).mean(1))
+        self._val_figures[batch_idx] = {
+            "psnr": psnr(to_unit_range(x_hat), to_unit_range(x)).cpu(),
+            "l1": (x_hat.float() - x.float()).abs().flatten(1).mean(1).cpu(),
+        }
         if self._val_stats is not None and out.quantizer.indices is not None:
             self._val_stats.update(out.quantizer.indices)
         if batch_idx == 0 and self.log_images_every and self._val_rounds % self.log_images_every == 0:
             self._log_reconstructions(x, x_hat)
 
     def on_validation_epoch_end(self) -> None:
+        """Per-sample figures gathered from every rank in batch order, so they equal the single-process figures."""
         self._val_rounds += 1
+        batches = gather_in_order(self._val_figures, self._trainer)
         figures: dict[str, Any] = {}
-        for name, values in self._val_figures.items():
-            if values:
-                figures[f"val/{name}"] = torch.cat(values).mean()
+        for name in ("psnr", "l1"):
+            if batches:
+                figures[f"val/{name}"] = torch.cat([b[name] for b in batches]).mean().to(self.device)
         if self._val_stats is not None:
+            self._val_stats.to(self.device)
             self._val_stats.sync()
             for name, value in self._val_stats.compute().items():
                 if name in ("usage", "perplexity", "dead_codes", "entropy_bits"):
                     figures[f"val/{name}"] = torch.tensor(value, device=self.device)
-        if figures:
-            self.log_dict(figures, sync_dist=True)
+        if figures:  # identical on every rank: logged without a further reduction
+            self.log_dict(figures)
             if "val/psnr" in figures:
-                self.log("val_psnr", figures["val/psnr"], prog_bar=True, logger=False, sync_dist=True)
+                self.log("val_psnr", figures["val/psnr"], prog_bar=True, logger=False)
 
     def _log_reconstructions(self, x: Tensor, x_hat: Tensor, count: int = 8) -> None:
         """Save a grid (originals over reconstructions) under <run>/samples and send it to wandb/TensorBoard."""

@@ -26,17 +26,21 @@ def kmeans(
     metric: Metric = "l2",
     init: Tensor | None = None,
     backend: Backend = "auto",
+    generator: torch.Generator | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Lloyd's k-means on x [N, D] -> (centroids [K, D] float32, cluster sizes [K] float32 from the last pass).
 
     Starts from ``init`` [K, D] or from K random input rows; a cluster that empties keeps its previous centroid.
-    ``backend`` is the nearest-code backend (see :func:`nearest_code`).
+    ``backend`` is the nearest-code backend (see :func:`nearest_code`); ``generator`` draws the initial rows (over
+    all data-parallel ranks' rows together, see :func:`omnitok.distributed.sample_rows`; None: seed 0, the same on
+    every rank).
     """
     x = x.float()
     if metric == "cosine":
         x = F.normalize(x, dim=1)
     if init is None:
-        init = sample_rows(x, num_clusters)
+        generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        init = sample_rows(x, num_clusters, generator)
         if init is None:
             raise ValueError("k-means needs at least one vector (on at least one rank)")
     centroids = init.float().clone()

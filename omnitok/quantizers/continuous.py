@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from omnitok.quantizers.base import FlatQuantized, Quantizer
+from omnitok.quantizers.draws import RandomDraws
 
 
 class GaussianQuantizer(Quantizer):
@@ -25,6 +26,7 @@ class GaussianQuantizer(Quantizer):
     def __init__(self, dim: int, kl_weight: float = 1e-6, logvar_range: tuple[float, float] = (-30.0, 20.0)):
         super().__init__()
         self.dim, self.kl_weight, self.logvar_range = dim, kl_weight, tuple(logvar_range)
+        self.draws = RandomDraws()
 
     @property
     def input_dim(self) -> int:
@@ -34,9 +36,24 @@ class GaussianQuantizer(Quantizer):
         mean, logvar = x.chunk(2, dim=1)
         return mean, logvar.clamp(*self.logvar_range)
 
-    def quantize_flat(self, x: Tensor, active: Tensor | None = None) -> FlatQuantized:
+    def quantize_batch(self, x: Tensor, batch_size: int) -> FlatQuantized:
+        """In training, each sample's noise comes from its own generator, seeded by its place in the global batch,
+        so data-parallel ranks draw what one process with the whole batch draws."""
+        if not self.training or batch_size == 0:
+            return self.quantize_flat(x)
+        rows = x.shape[0] // batch_size
+        shape = (rows, self.dim)
+        noise = torch.cat([torch.randn(shape, generator=g) for g in self.draws.per_sample(batch_size, x.device)])
+        return self.quantize_flat(x, noise=noise.to(x.device))
+
+    def quantize_flat(self, x: Tensor, active: Tensor | None = None, noise: Tensor | None = None) -> FlatQuantized:
         mean, logvar = self._moments(x)
-        latents = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean) if self.training else mean
+        if self.training:
+            if noise is None:
+                noise = torch.randn(mean.shape, generator=self.draws.generator()).to(mean.device)
+            latents = mean + torch.exp(0.5 * logvar) * noise.to(mean.dtype)
+        else:
+            latents = mean
         kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
         if active is not None:
             kl = kl[active]

@@ -24,9 +24,12 @@ CHURN_FRACTION = 0.25
 
 
 @torch.no_grad()
-def restart_dead_codes_(codebook: Tensor, ema_count: Tensor, ema_sum: Tensor, vectors: Tensor, threshold: float) -> int:
+def restart_dead_codes_(
+    codebook: Tensor, ema_count: Tensor, ema_sum: Tensor, vectors: Tensor, threshold: float, generator: torch.Generator
+) -> int:
     """In place: codes [K, D] whose ``ema_count`` [K] is below ``threshold`` take random rows of ``vectors`` [N, D],
-    with their EMA count set to ``threshold`` and EMA sum to match. Returns how many codes restarted.
+    with their EMA count set to ``threshold`` and EMA sum to match; ``generator`` draws the rows over all ranks' rows
+    together (see :func:`omnitok.distributed.sample_rows`). Returns how many codes restarted.
 
     The dead set is identical on every rank (counts are all-reduced before); ``sample_rows`` is a collective, so every
     rank calls it even with no local rows."""
@@ -34,7 +37,7 @@ def restart_dead_codes_(codebook: Tensor, ema_count: Tensor, ema_sum: Tensor, ve
     num_dead = int(dead.sum())
     if num_dead == 0:
         return 0
-    samples = sample_rows(vectors, num_dead)
+    samples = sample_rows(vectors, num_dead, generator)
     if samples is None:
         return 0
     codebook[dead] = samples.to(codebook.dtype)

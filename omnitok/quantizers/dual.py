@@ -21,6 +21,7 @@ from omnitok.errors import ConfigError
 from omnitok.ops.kmeans import kmeans
 from omnitok.ops.nearest_code import Backend, Metric, nearest_code
 from omnitok.quantizers.base import FlatQuantized, Quantizer, check_codebook_size
+from omnitok.quantizers.draws import RandomDraws
 from omnitok.quantizers.ema_state import ema_step_, seed_from_kmeans_
 
 
@@ -74,6 +75,7 @@ class DualCodebookQuantizer(Quantizer):
         self.register_buffer("ema_count", torch.ones(codebook_size))
         self.register_buffer("ema_sum", codebook.clone())
         self.register_buffer("initialized", torch.tensor(not kmeans_init))
+        self.draws = RandomDraws()
 
     # -- spaces -------------------------------------------------------------------------------------------------
     def _normalize(self, x: Tensor) -> Tensor:
@@ -126,7 +128,9 @@ class DualCodebookQuantizer(Quantizer):
     # -- codebook state -----------------------------------------------------------------------------------------
     @torch.no_grad()
     def _kmeans_init(self, xn: Tensor) -> None:
-        centroids, counts = kmeans(self._joint(xn), self.codebook_size, metric="l2", backend=self.backend)
+        centroids, counts = kmeans(
+            self._joint(xn), self.codebook_size, metric="l2", backend=self.backend, generator=self.draws.generator()
+        )
         centroids = self._normalize(centroids / self._joint(torch.ones_like(centroids[:1])))
         seed_from_kmeans_(self, self.codebook, centroids, counts)
 

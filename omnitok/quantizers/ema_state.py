@@ -54,4 +54,6 @@ def ema_step_(
         codebook.copy_(project(ema_codebook(owner.ema_count, owner.ema_sum, owner.eps)))
     if owner.dead_code_threshold > 0:
         warn_if_threshold_churns(owner, owner.dead_code_threshold, counts, owner.codebook_size)
-        restart_dead_codes_(codebook, owner.ema_count, owner.ema_sum, vectors, owner.dead_code_threshold)
+        restart_dead_codes_(
+            codebook, owner.ema_count, owner.ema_sum, vectors, owner.dead_code_threshold, owner.draws.generator()
+        )

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from omnitok.distributed import is_distributed
+from omnitok.distributed import global_mean
 from omnitok.ops.backend import Backend
 from omnitok.ops.lfq import lfq_entropy_terms, lfq_quantize
 from omnitok.quantizers.base import FlatQuantized, Quantizer
@@ -100,10 +100,5 @@ class LookupFreeQuantizer(Quantizer):
             backend=self.backend,
         )  # never materializes N x 2^group_bits
         per_sample, prob_sum = terms.per_sample, terms.probability_sums  # scalar, (G, 2^g)
-        count = torch.tensor(float(xe.shape[0]), device=xe.device)
-        if is_distributed():  # the batch-average distribution over all ranks' tokens, with gradients
-            import torch.distributed.nn.functional as dist_fn
-
-            prob_sum = dist_fn.all_reduce(prob_sum)
-            torch.distributed.all_reduce(count)
-        return per_sample, entropy(prob_sum / count.clamp_min(1)).mean()
+        average = global_mean(prob_sum, xe.shape[0])  # the batch-average distribution over all ranks' tokens
+        return per_sample, entropy(average).mean()

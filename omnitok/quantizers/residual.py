@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from omnitok.errors import ConfigError
 from omnitok.quantizers.base import FlatQuantized, Quantizer, fresh_copies
+from omnitok.quantizers.draws import RandomDraws
 
 
 class ResidualQuantizer(Quantizer):
@@ -50,14 +51,19 @@ class ResidualQuantizer(Quantizer):
         self.level_scales = [float(s) for s in level_scales] if level_scales is not None else [1.0] * len(quantizers)
         self.dim, self.codebook_size, self.num_codebooks = quantizers[0].dim, quantizers[0].codebook_size, len(quantizers)
         self.dropout, self.min_levels = dropout, min_levels
+        self.draws = RandomDraws()
 
     def _kept_levels(self, n: int, device: torch.device) -> Tensor:
         """Levels each of n samples keeps: all, or with probability ``dropout`` a random count >= min_levels."""
         kept = torch.full((n,), self.num_codebooks, device=device)
-        if self.training and self.dropout > 0:
-            drop = torch.rand(n, device=device) < self.dropout
-            random = torch.randint(self.min_levels, self.num_codebooks + 1, (n,), device=device)
-            kept = torch.where(drop, random, kept)
+        if self.training and self.dropout > 0:  # drawn per sample by its place in the global batch
+            draws = [
+                (torch.rand((), generator=g) < self.dropout, torch.randint(self.min_levels, self.num_codebooks + 1, (), generator=g))
+                for g in self.draws.per_sample(n, device)
+            ]
+            if draws:
+                drop, random = (torch.stack(values).to(device) for values in zip(*draws))
+                kept = torch.where(drop, random, kept)
         return kept
 
     def quantize_batch(self, x: Tensor, batch_size: int) -> FlatQuantized:

@@ -88,6 +88,11 @@ class CodebookStats:
                 self.counts[q] = self.counts[q].to(column.device)
             self.counts[q] += torch.bincount(column, minlength=self.codebook_sizes[q])
 
+    def to(self, device: torch.device | str) -> CodebookStats:
+        """Move the histograms to ``device`` (a rank that scored no batch still reduces on the device the others use)."""
+        self.counts = [c.to(device) for c in self.counts]
+        return self
+
     def sync(self) -> None:
         """Sum the histograms over data-parallel ranks, once, right before ``compute`` (no-op in one process)."""
         all_reduce_sum_(*self.counts)

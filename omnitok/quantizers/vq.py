@@ -8,9 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from omnitok.distributed import global_mean
 from omnitok.ops.kmeans import kmeans
 from omnitok.ops.nearest_code import Backend, Metric, code_distances, nearest_code
 from omnitok.quantizers.base import FlatQuantized, Quantizer, check_codebook_size
+from omnitok.quantizers.draws import RandomDraws
 from omnitok.quantizers.ema_state import ema_step_, seed_from_kmeans_
 from omnitok.utils import entropy
 
@@ -90,6 +92,7 @@ class VectorQuantizer(Quantizer):
         self.register_buffer("ema_count", torch.ones(codebook_size))
         self.register_buffer("ema_sum", codebook.clone())
         self.register_buffer("initialized", torch.tensor(not kmeans_init))
+        self.draws = RandomDraws()
 
     def _lookup_space(self, x: Tensor) -> Tensor:
         x = self.project_in(x)
@@ -117,7 +120,7 @@ class VectorQuantizer(Quantizer):
         if self.update == "learned" and rows.numel():
             loss = loss + self.codebook_weight * F.mse_loss(rows.detach(), row_codes)
         metrics: dict[str, Tensor] = {}
-        if self.entropy_weight > 0 and rows.numel():
+        if self.entropy_weight > 0 and (rows.numel() or self.training):  # a collective in training: every rank
             penalty = self._entropy_penalty(rows, codebook)
             loss = loss + self.entropy_weight * penalty
             metrics["entropy_penalty"] = penalty.detach()
@@ -129,12 +132,18 @@ class VectorQuantizer(Quantizer):
     def _entropy_penalty(self, xe: Tensor, codebook: Tensor) -> Tensor:
         """Per-sample entropy minus entropy of the batch-average code distribution (materializes N x K)."""
         probs = torch.softmax(-code_distances(xe, codebook, self.metric) / self.entropy_temperature, dim=1)
-        return entropy(probs).mean() - entropy(probs.mean(0))
+        average = global_mean(probs.sum(0), probs.shape[0]) if self.training else probs.mean(0)
+        return entropy(probs).mean() - entropy(average)
 
     @torch.no_grad()
     def _kmeans_init(self, xe: Tensor) -> None:
         centroids, counts = kmeans(
-            xe, self.codebook_size, iters=self.kmeans_iters, metric=self.metric, backend=self.backend
+            xe,
+            self.codebook_size,
+            iters=self.kmeans_iters,
+            metric=self.metric,
+            backend=self.backend,
+            generator=self.draws.generator(),
         )
         seed_from_kmeans_(self, self.codebook.data, centroids, counts)
 

@@ -64,7 +64,8 @@ def test_an_old_checkpoint_resumes_exactly_as_it_did(fixtures, tmp_path):
         for k, v in load_file(str(fixtures / "expected.safetensors")).items()
         if k.startswith("resumed_step3.")
     }
-    assert resumed.keys() == expected.keys()
+    added_since = {"quantizer.draws.state"}  # the quantizer's random-draw state (rank-independent draws), new in 0.2
+    assert set(resumed) == set(expected) | added_since
     # The fixture was written on another CPU, whose convolution kernels round differently in the last bit; Adam
     # divides by the root of tiny second moments and turns those into differences of up to 1.1e-5 after the resumed
     # step (measured on an AMD EPYC). A resume that lost the optimizer state or the schedule moves weights by about a

@@ -16,7 +16,7 @@ def test_only_codes_below_the_threshold_restart_on_batch_rows_with_consistent_em
     ema_count = torch.tensor([5.0, 0.1, 2.0, 0.0, 0.9, 1.0])
     ema_sum = codebook * ema_count[:, None]
     vectors = torch.arange(30, dtype=torch.float32).reshape(10, 3) + 1.0
-    restarted = restart_dead_codes_(codebook, ema_count, ema_sum, vectors, threshold=1.0)
+    restarted = restart_dead_codes_(codebook, ema_count, ema_sum, vectors, threshold=1.0, generator=torch.Generator().manual_seed(0))
     dead = torch.tensor([False, True, False, True, True, False])
     assert restarted == 3
     assert torch.equal(codebook[~dead], torch.zeros(3, 3))
@@ -29,7 +29,7 @@ def test_only_codes_below_the_threshold_restart_on_batch_rows_with_consistent_em
 def test_nothing_restarts_when_every_code_is_alive():
     codebook, ema_count = torch.randn(4, 2), torch.full((4,), 3.0)
     before = codebook.clone()
-    assert restart_dead_codes_(codebook, ema_count, ema_count[:, None] * codebook, torch.randn(8, 2), 2.0) == 0
+    assert restart_dead_codes_(codebook, ema_count, ema_count[:, None] * codebook, torch.randn(8, 2), 2.0, torch.Generator()) == 0
     assert torch.equal(codebook, before)
 
 

@@ -11,7 +11,7 @@ from omnitok.quantizers import LookupFreeQuantizer, VectorQuantizer
 
 from .test_distributed import free_port
 
-pytestmark = pytest.mark.distributed
+pytestmark = pytest.mark.distributed  # one worker runs these one after another (tests/conftest.py)
 
 
 def worker(rank: int, world: int, port: int, out_dir: str) -> None:

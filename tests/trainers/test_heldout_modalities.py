@@ -49,7 +49,7 @@ def _run(tmp_path, spec, key, batches, model):
         step=0,
         skipped_files=[],
     )
-    trainer = SimpleNamespace(is_global_zero=True, datamodule=_Data(batches))
+    trainer = SimpleNamespace(is_global_zero=True, global_rank=0, world_size=1, datamodule=_Data(batches))
     callback.on_fit_start(trainer, module)
     module.step = 7
     callback.on_train_end(trainer, module)
