@@ -33,6 +33,7 @@ pytestmark = pytest.mark.distributed  # one worker runs these one after another 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS = 6
 TWO_PROCESSES = ["--set", "trainer.devices=2", "--set", "trainer.strategy=ddp"]
+BF16 = ["--set", "trainer.precision=bf16-mixed"]
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -104,12 +105,32 @@ def recipe(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def runs(recipe, tmp_path_factory) -> dict[str, Path]:
-    """One process at batch 8 and two processes at batch 4 each (Lightning's launcher), the same 6 global batches."""
+    """One process at batch 8 and two processes at batch 4 each (Lightning's launcher), the same 6 global batches;
+    and two processes started by torchrun, in bf16."""
     folder = tmp_path_factory.mktemp("runs")
     _train(recipe, folder / "one", "--set", "data.batch_size=8")
     output = _train(recipe, folder / "two", "--set", "data.batch_size=4", *TWO_PROCESSES)
     (folder / "two.out").write_text(output)
-    return {"one": folder / "one", "two": folder / "two", "two_output": folder / "two.out"}
+    torchrun = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "omnitok.cli.main",
+    ]
+    args = ["train", "--config", str(recipe), "--out", str(folder / "torchrun_bf16"), "--set", "data.batch_size=4"]
+    done = subprocess.run(
+        [*torchrun, *args, *TWO_PROCESSES, *BF16], check=False, capture_output=True, text=True, env=_env(), cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {
+        "one": folder / "one",
+        "two": folder / "two",
+        "two_output": folder / "two.out",
+        "torchrun_bf16": folder / "torchrun_bf16",
+    }
 
 
 def test_two_processes_equal_one_process_over_the_same_global_batches(runs):
@@ -134,10 +155,13 @@ def test_rank_zero_alone_exports_reports_and_logs(runs):
     assert two_held["psnr_after"] == pytest.approx(one_held["psnr_after"], abs=1e-3)
 
 
-def test_a_killed_two_process_run_resumes_exactly(recipe, runs, tmp_path):
+def test_a_killed_two_process_bf16_run_resumes_exactly(recipe, runs, tmp_path):
+    """Killed with SIGKILL after a checkpoint and resumed, a bf16 run started by Lightning's launcher ends with the
+    weights of the uninterrupted bf16 run torchrun started, bit for bit."""
     run = tmp_path / "killed"
+    args = ["train", "--config", str(recipe), "--out", str(run), "--set", "data.batch_size=4", *TWO_PROCESSES, *BF16]
     process = subprocess.Popen(
-        _command("train", "--config", str(recipe), "--out", str(run), "--set", "data.batch_size=4", *TWO_PROCESSES),
+        _command(*args),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=_env(),
@@ -157,33 +181,13 @@ def test_a_killed_two_process_run_resumes_exactly(recipe, runs, tmp_path):
         _command("train", "--resume", str(run)), check=False, capture_output=True, text=True, env=_env(), cwd=ROOT
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    _assert_close_states(_state(run), _state(runs["two"]), atol=0.0)  # bit for bit
+    _assert_close_states(_state(run), _state(runs["torchrun_bf16"]), atol=0.0)  # bit for bit
 
 
-def test_torchrun_and_slurm_tasks_train_as_lightnings_launcher_does(recipe, runs, tmp_path):
-    """torchrun starts the two processes itself; under SLURM, srun does (here: two processes given the SLURM_*
-    variables Lightning's SLURM environment reads). Both give the Lightning-launched run's weights bit for bit."""
+def test_slurm_tasks_train_as_lightnings_launcher_does(recipe, runs, tmp_path):
+    """Under SLURM, srun starts the processes (here: two processes given the SLURM_* variables Lightning's SLURM
+    environment reads); they give the Lightning-launched run's weights bit for bit."""
     args = ["train", "--config", str(recipe), "--set", "data.batch_size=4", *TWO_PROCESSES]
-    torchrun = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node=2",
-        "-m",
-        "omnitok.cli.main",
-    ]
-    done = subprocess.run(
-        [*torchrun, *args, "--out", str(tmp_path / "torchrun")],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=_env(),
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    _assert_close_states(_state(tmp_path / "torchrun"), _state(runs["two"]), atol=0.0)
-
     slurm = {
         "SLURM_NTASKS": "2",
         "SLURM_NTASKS_PER_NODE": "2",
