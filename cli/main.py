@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from omnitok.cli.codec import add_codec_parsers
+from omnitok.cli.data import add_data_parser
 from omnitok.cli.eval import add_eval_parser
 from omnitok.cli.train import add_train_parser
 from omnitok.errors import OmnitokError
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_codec_parsers(commands)
     add_eval_parser(commands)
+    add_data_parser(commands)
 
     inspect = commands.add_parser("inspect", help="load a tokenizer (folder, zoo name or hub id) and print its spec")
     inspect.add_argument("tokenizer")

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["lightning", "pytorch_lightning", "wandb", "lpips", "torchmetrics", "timm", "triton", "decord", "torchaudio", "diffusers", "transformers"]
+HEAVY = ["lightning", "pytorch_lightning", "wandb", "lpips", "torchmetrics", "timm", "triton", "decord", "torchaudio", "diffusers", "transformers", "litdata"]
 
 
 def _heavy_modules_after(imports: str, baseline: str = "") -> list[str]:

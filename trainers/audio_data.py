@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError, DataError
-from omnitok.trainers.data import EpochIndexed, make_loader, step_indexed_sampler
+from omnitok.trainers.data import EpochIndexed, PackedStream, is_packed, make_loader, step_indexed_sampler
 
 GENERATED = "generated"
 
@@ -28,7 +28,8 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
     Args:
         root: a folder searched recursively for wav/flac/ogg/mp3, or ``"generated"``: ``generated_clips`` speech
             clips made at run time (espeak-ng when installed, else harmonic chirps; see ``omnitok.data.speech``)
-            in ``generated_folder``.
+            in ``generated_folder``; or packed shards (``omnitok data pack``; their folder or ``s3://`` / ``gs://``
+            URL), streamed with litdata (:mod:`omnitok.trainers.streaming`; no held-out split: give ``val_root``).
         sample_rate: rate of the training waveforms (files are resampled).
         channels: 1 (mono) or 2 (stereo).
         segment_seconds: length of each training segment (random offsets).
@@ -36,7 +37,7 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
         num_workers: DataLoader worker processes.
         val_fraction: share of files held out (a stable split by path hash); validation uses each held-out file's
             first ``val_segment_seconds``.
-        val_root: a separate validation folder (then ``val_fraction`` is unused).
+        val_root: a separate validation folder or packed shards (then ``val_fraction`` is unused).
         max_val_samples: cap on validation clips per round.
         normalize_db: RMS level (dBFS) segments are normalized to, or None.
         seed: data order, segment offsets, generated clips.
@@ -83,6 +84,7 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
         self.train_data: Any = None
         self.val_data: Any = None
         self.test_data: Any = None  # held-out clips: generated with other sentences, or the validation files
+        self.stream = PackedStream()
 
     def files(self) -> list[Path]:
         """The audio files behind ``root`` (generating the speech set first when ``root`` is "generated")."""
@@ -112,6 +114,9 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
             return
         from omnitok import data
 
+        if is_packed(self.root) or is_packed(self.val_root):
+            self._setup_packed()
+            return
         files = self.files()
         if self.val_root:
             train, val = files, data.list_audio_files(self.val_root)
@@ -126,6 +131,26 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
         heldout = self._heldout_files() if self.root == GENERATED else val
         if heldout:
             self.test_data = self._fixed_segments(heldout, common)
+
+    def _setup_packed(self) -> None:
+        """Packed shards as training and/or validation data (the other one may be a folder)."""
+        from omnitok import data
+        from omnitok.trainers.streaming import FileBytes, PackedFiles
+
+        common = {"sample_rate": self.sample_rate, "channels": self.channels, "normalize_db": self.normalize_db}
+        segments = data.AudioFolderDataset([], segment_seconds=self.segment_seconds, seed=self.seed, **common)
+        if is_packed(self.root):
+            self.train_data = FileBytes(segments, self.seed)  # the loader streams; this decodes
+        else:
+            self.train_data = data.AudioFolderDataset(
+                self.files(), segment_seconds=self.segment_seconds, seed=self.seed, **common
+            )
+        if is_packed(self.val_root):
+            decode = FileBytes(self._fixed_segments([], common), self.seed)
+            self.val_data = self.test_data = PackedFiles(str(self.val_root), decode, limit=self.max_val_samples)
+        elif self.val_root:
+            files = data.list_audio_files(self.val_root)[: self.max_val_samples]
+            self.val_data = self.test_data = self._fixed_segments(files, common)
 
     def _fixed_segments(self, files: list[Path], common: dict[str, Any]) -> Any:
         """Each file's first ``val_segment_seconds`` (validation and the held-out report)."""
@@ -150,7 +175,18 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
         return make_loader(dataset, self.batch_size, self.num_workers, collate_audio, **kwargs)
 
     def train_dataloader(self) -> DataLoader:
+        if is_packed(self.root):
+            from omnitok.data import collate_audio
+
+            return self.stream.train_loader(self, self.root, self.train_data, collate_audio)
         return self._loader(EpochIndexed(self.train_data), sampler=step_indexed_sampler(self, len(self.train_data)))
+
+    def state_dict(self) -> dict[str, Any]:
+        """The packed-shards loader's position (saved in checkpoints); empty otherwise (the position is the step)."""
+        return self.stream.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.stream.load_state_dict(state_dict)
 
     def val_dataloader(self) -> DataLoader | list:
         return [] if self.val_data is None else self._loader(self.val_data)
@@ -162,4 +198,6 @@ class AudioDataModule(pl.LightningDataModule, Configurable):
     def describe(self) -> str:
         if self.root == GENERATED:
             return f"{self.generated_clips} generated speech clips ({self.engine or self.generated_engine})"
+        if is_packed(self.root):
+            return f"packed audio {self.root}"
         return f"audio folder {self.root}"

@@ -1,13 +1,17 @@
-"""``ImageDataModule``: image folders, tar shards or the built-in images, behind one Lightning DataModule.
+"""``ImageDataModule``: image folders, packed shards or the built-in images, behind one Lightning DataModule.
 
 Map-style training data (folders, built-in) is drawn from an endless stream of per-epoch permutations seeded by
 ``seed``; batch ``s`` of the stream depends on ``s`` alone, and the stream starts at the trainer's own step
 counter, so a resumed run sees exactly the batches the uninterrupted run would have seen.
+
+Packed shards (``omnitok data pack``: a local folder holding litdata's ``index.json``, or an ``s3://`` / ``gs://``
+URL) are streamed with litdata (:mod:`omnitok.trainers.streaming`, the ``scale`` extra): shuffled per epoch from
+``seed``, split across ranks and workers by litdata, and resumed exactly from the loader state the module saves in
+checkpoints (``state_dict`` / ``load_state_dict``).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +26,7 @@ from omnitok.config import Configurable
 from omnitok.errors import ConfigError, DataError
 
 BUILTIN = "builtin"
+PACKED = "packed"
 
 
 class EndlessSampler(Sampler[int]):
@@ -68,27 +73,50 @@ class EpochIndexed(Dataset):
         return self.dataset[item]
 
 
-class EndlessStream(torch.utils.data.IterableDataset):
-    """Loops an iterable dataset (tar shards) epoch after epoch, calling ``set_epoch`` before each pass.
-
-    Training never meets an epoch end, so data-parallel ranks holding different numbers of samples cannot leave
-    one another waiting in a collective, and shuffles and crops change from epoch to epoch. (A resumed run
-    restarts the stream at epoch 0: exact resumption is for folders and the built-in data.)
+class PackedStream:
+    """A data module's streaming training loader over packed shards and the position it resumes from: the module's
+    ``state_dict`` / ``load_state_dict`` hooks (which Lightning saves in and restores from checkpoints) go through it.
     """
 
-    def __init__(self, dataset: torch.utils.data.IterableDataset):
-        self.dataset = dataset
+    def __init__(self) -> None:
+        self.loader: Any = None
+        self.pending: dict | None = None
 
-    def __iter__(self) -> Iterator[Any]:
-        for epoch in itertools.count():
-            if hasattr(self.dataset, "set_epoch"):
-                self.dataset.set_epoch(epoch)
-            produced = False
-            for sample in self.dataset:
-                produced = True
-                yield sample
-            if not produced:  # this worker holds no shard
-                return
+    def train_loader(self, module: pl.LightningDataModule, root: str, decode: Any, collate_fn: Any) -> DataLoader:
+        """A fresh loader over ``root`` (litdata), moved to the saved position if a checkpoint was loaded."""
+        from omnitok.trainers.streaming import train_loader
+
+        trainer = module.trainer
+        loader = train_loader(
+            root,
+            decode,
+            module.batch_size,
+            module.num_workers,
+            collate_fn,
+            module.seed,
+            consumed=lambda: int(getattr(trainer.lightning_module, "step", 0)) if trainer else None,
+        )
+        if self.pending is not None:
+            loader.load_state_dict(self.pending)
+            self.pending = None
+        self.loader = loader
+        return loader
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.loader is not None:
+            return {"train_loader": self.loader.state_dict()}
+        return {"train_loader": self.pending} if self.pending is not None else {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.pending = state.get("train_loader")
+
+
+def is_packed(root: str | None) -> bool:
+    """Whether ``root`` names packed shards: an object-store URL (``s3://``, ``gs://``, ...) or a local folder holding
+    litdata's ``index.json`` (written last, so a half-written folder is not taken for shards)."""
+    if root is None:
+        return False
+    return "://" in str(root) or (Path(root) / "index.json").is_file()
 
 
 class ImageDataModule(pl.LightningDataModule, Configurable):
@@ -96,16 +124,17 @@ class ImageDataModule(pl.LightningDataModule, Configurable):
 
     Args:
         root: ``"builtin"`` (scikit-image photos + procedural scenes, no download), a folder searched recursively
-            for jpg/png/webp, or a tar-shard pattern (``/data/train-{0000..0999}.tar``).
+            for jpg/png/webp, or packed shards (``omnitok data pack``): their folder or ``s3://`` / ``gs://`` URL.
         size: square training resolution (shorter side resized, then cropped).
         batch_size: per device.
         num_workers: DataLoader worker processes.
-        val_fraction: folders only: share of files held out (a stable split by path hash).
-        val_root: a separate validation folder or shard pattern (then ``val_fraction`` is unused).
+        val_fraction: folders only: share of files held out (a stable split by path hash); packed shards hold out
+            nothing (give ``val_root``).
+        val_root: a separate validation folder or packed shards (then ``val_fraction`` is unused); packed
+            validation data is its first ``max_val_samples`` samples, center-cropped.
         max_val_samples: cap on validation images per round.
         crop: training crop; validation and held-out data are always center-cropped.
         seed: data order and crops.
-        shuffle_buffer: shards only: samples in the shuffle buffer.
         builtin_scale: built-in only: photo scale before tiling (smaller = coarser content per tile).
     """
 
@@ -120,7 +149,6 @@ class ImageDataModule(pl.LightningDataModule, Configurable):
         max_val_samples: int = 256,
         crop: Literal["random", "center"] = "random",
         seed: int = 0,
-        shuffle_buffer: int = 1000,
         builtin_scale: float = 0.5,
     ):
         super().__init__()
@@ -130,8 +158,9 @@ class ImageDataModule(pl.LightningDataModule, Configurable):
             raise ConfigError(f"val_fraction must be in [0, 1), got {val_fraction}")
         self.root, self.size, self.batch_size, self.num_workers = str(root), size, batch_size, num_workers
         self.val_fraction, self.val_root, self.max_val_samples = val_fraction, val_root, max_val_samples
-        self.crop, self.seed, self.shuffle_buffer, self.builtin_scale = crop, seed, shuffle_buffer, builtin_scale
+        self.crop, self.seed, self.builtin_scale = crop, seed, builtin_scale
         self.kind = _kind(self.root)
+        self.stream = PackedStream()
         self.train_data: Any = None
         self.val_data: Any = None
         self.test_data: Any = None
@@ -155,10 +184,9 @@ class ImageDataModule(pl.LightningDataModule, Configurable):
             if val:
                 self.val_data = data.ImageFolderDataset(val[: self.max_val_samples], self.size, crop="center")
         else:
-            shards = data.expand_shards(self.root)
-            self.train_data = data.ImageShardDataset(
-                shards, self.size, crop=self.crop, seed=self.seed, shuffle_buffer=self.shuffle_buffer
-            )
+            from omnitok.trainers.streaming import ImageBytes
+
+            self.train_data = ImageBytes(self.size, self.crop, self.seed)  # the loader streams; this decodes
         if self.val_root:
             self.val_data = self._held_out(self.val_root)
         if self.test_data is None:
@@ -170,9 +198,11 @@ class ImageDataModule(pl.LightningDataModule, Configurable):
         if _kind(root) == "folder":
             files = data.list_image_files(root)[: self.max_val_samples]
             return data.ImageFolderDataset(files, self.size, crop="center")
-        if _kind(root) == "shards":
-            return data.ImageShardDataset(data.expand_shards(root), self.size, crop="center", shuffle_buffer=0)
-        raise ConfigError("val_root must be a folder or a shard pattern")
+        if _kind(root) == PACKED:
+            from omnitok.trainers.streaming import ImageBytes, PackedFiles
+
+            return PackedFiles(root, ImageBytes(self.size, "center", 0), limit=self.max_val_samples)
+        raise ConfigError("val_root must be a folder or packed shards")
 
     def _loader(self, dataset: Any, **kwargs: Any) -> DataLoader:
         from omnitok.data import collate_images
@@ -180,15 +210,25 @@ class ImageDataModule(pl.LightningDataModule, Configurable):
         return make_loader(dataset, self.batch_size, self.num_workers, collate_images, **kwargs)
 
     def train_dataloader(self) -> DataLoader:
-        if isinstance(self.train_data, torch.utils.data.IterableDataset):
-            return self._loader(EndlessStream(self.train_data))
+        if self.kind == PACKED:
+            from omnitok.data import collate_images
+
+            return self.stream.train_loader(self, self.root, self.train_data, collate_images)
         return self._loader(EpochIndexed(self.train_data), sampler=step_indexed_sampler(self, len(self.train_data)))
+
+    def state_dict(self) -> dict[str, Any]:
+        """The packed-shards loader's position (saved in checkpoints); empty for folders and built-in data, whose
+        position is the step."""
+        return self.stream.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.stream.load_state_dict(state_dict)
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_data is None:
             return []
         data = self.val_data
-        if not isinstance(data, torch.utils.data.IterableDataset) and len(data) > self.max_val_samples:
+        if len(data) > self.max_val_samples:
             data = torch.utils.data.Subset(data, range(self.max_val_samples))
         return self._loader(data)
 
@@ -253,13 +293,13 @@ def step_indexed_sampler(module: pl.LightningDataModule, size: int) -> EndlessSa
 def _kind(root: str) -> str:
     if root == BUILTIN:
         return BUILTIN
-    if ".tar" in root:
-        return "shards"
+    if is_packed(root):
+        return PACKED
     path = Path(root)
     if not path.exists():
-        raise DataError(f"image data not found: {root} (a folder, a tar-shard pattern, or 'builtin')")
+        raise DataError(f"image data not found: {root} (a folder, packed shards, or 'builtin')")
     if not path.is_dir():
-        raise DataError(f"image data {root} is a file; give a folder, a tar-shard pattern, or 'builtin'")
+        raise DataError(f"image data {root} is a file; give a folder, packed shards, or 'builtin'")
     return "folder"
 
 

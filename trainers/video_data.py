@@ -17,7 +17,15 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError, DataError
-from omnitok.trainers.data import BUILTIN, EndlessSampler, EpochIndexed, make_loader, step_indexed_sampler
+from omnitok.trainers.data import (
+    BUILTIN,
+    EndlessSampler,
+    EpochIndexed,
+    PackedStream,
+    is_packed,
+    make_loader,
+    step_indexed_sampler,
+)
 
 GENERATED = "generated"
 
@@ -26,8 +34,10 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
     """Video clips for tokenizer training, with images mixed in as 1-frame videos if asked.
 
     Args:
-        root: a folder searched recursively for video files (mp4/mov/mkv/webm/avi), or ``"generated"``: procedural
-            moving-shapes clips rendered in memory (``omnitok.data.MovingShapes``; train/val/test seed ranges).
+        root: a folder searched recursively for video files (mp4/mov/mkv/webm/avi), ``"generated"``: procedural
+            moving-shapes clips rendered in memory (``omnitok.data.MovingShapes``; train/val/test seed ranges), or
+            packed shards (``omnitok data pack``; their folder or ``s3://`` / ``gs://`` URL), streamed with litdata
+            (:mod:`omnitok.trainers.streaming`; no held-out split: give ``val_root``; no ``images`` mixing).
         frames: clip length T (causal tokenizers with temporal factor f want ``1 + k*f``: 9, 17, 33, ...).
         size: square frame side (shorter side resized, then cropped).
         stride: take every ``stride``-th frame of a file (ignored when ``fps`` is given).
@@ -37,7 +47,7 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
         batch_size: clips per device and step.
         num_workers: DataLoader worker processes.
         val_fraction: folders: share of files held out (a stable split by path hash); held-out clips start at frame 0.
-        val_root: a separate validation folder (then ``val_fraction`` is unused).
+        val_root: a separate validation folder or packed shards (then ``val_fraction`` is unused).
         max_val_samples: cap on validation clips.
         crop: training crop ("random": random clip start and crop; "center").
         seed: data order, clip starts, crops, generated clips.
@@ -81,6 +91,8 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
             raise ConfigError(f"image_every must be 0 (no images) or >= 2, got {image_every} (1 would leave no clips)")
         if image_every and images is None:
             raise ConfigError("image_every needs images: 'builtin' or an image folder")
+        if image_every and is_packed(str(root)):
+            raise ConfigError("image_every (images mixed into video batches) works with video folders, not packed shards")
         self.root, self.frames, self.size, self.stride, self.fps, self.short = (
             str(root),
             frames,
@@ -102,6 +114,7 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
         self.image_data: Any = None
         self.val_data: Any = None
         self.test_data: Any = None  # held-out clips: the generated test seeds, or the held-out files
+        self.stream = PackedStream()
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_data is not None:
@@ -113,6 +126,8 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
             self.train_data = data.MovingShapes("train", clips=self.generated_clips, **common)
             self.val_data = data.MovingShapes("val", clips=min(64, self.max_val_samples), **common)
             self.test_data = data.MovingShapes("test", clips=64, **common)
+        elif is_packed(self.root) or is_packed(self.val_root):
+            self._setup_packed()
         else:
             files = data.list_video_files(self.root)
             if self.val_root:
@@ -126,6 +141,21 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
                 self.val_data = self.test_data = self._clips(val[: self.max_val_samples], "center")
         if self.image_every:
             self.image_data = self._image_dataset()
+
+    def _setup_packed(self) -> None:
+        """Packed shards as training and/or validation data (the other one may be a folder)."""
+        from omnitok.data import list_video_files
+        from omnitok.trainers.streaming import FileBytes, PackedFiles
+
+        if is_packed(self.root):
+            self.train_data = FileBytes(self._clips([], self.crop), self.seed)  # the loader streams; this decodes
+        else:
+            self.train_data = self._clips(list_video_files(self.root), self.crop)
+        if is_packed(self.val_root):
+            decode = FileBytes(self._clips([], "center"), self.seed)
+            self.val_data = self.test_data = PackedFiles(str(self.val_root), decode, limit=self.max_val_samples)
+        elif self.val_root:
+            self.val_data = self.test_data = self._clips(list_video_files(self.val_root)[: self.max_val_samples], "center")
 
     def _clips(self, files: list, crop: str) -> Any:
         from omnitok.data import VideoFolderDataset
@@ -149,12 +179,23 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
         )
 
     def train_dataloader(self) -> DataLoader:
+        if is_packed(self.root):
+            from omnitok.data import collate_videos
+
+            return self.stream.train_loader(self, self.root, self.train_data, collate_videos)
         clips = step_indexed_sampler(self, len(self.train_data))
         if not self.image_every:
             return self._loader(EpochIndexed(self.train_data), sampler=clips)
         sampler = JointBatchSampler(clips, len(self.image_data), self.image_batch_size, self.image_every)
         dataset = ClipsAndImages(EpochIndexed(self.train_data), EpochIndexed(self.image_data))
         return self._loader(dataset, batch_size=1, batch_sampler=sampler)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The packed-shards loader's position (saved in checkpoints); empty otherwise (the position is the step)."""
+        return self.stream.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.stream.load_state_dict(state_dict)
 
     def val_dataloader(self) -> DataLoader | list:
         return [] if self.val_data is None else self._loader(self.val_data)
@@ -167,6 +208,8 @@ class VideoDataModule(pl.LightningDataModule, Configurable):
         what = (
             f"{self.generated_clips} generated moving-shapes clips"
             if self.root == GENERATED
+            else f"packed videos {self.root}"
+            if is_packed(self.root)
             else f"videos in {self.root}"
         )
         mixed = f", every {self.image_every}th batch {self.images} images as 1-frame videos" if self.image_every else ""

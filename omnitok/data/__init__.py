@@ -1,4 +1,4 @@
-"""Data readers and built-in data: image files and folders, WebDataset-style tar shards, a no-download dataset;
+"""Data readers and built-in data: image files and folders, a no-download dataset;
 audio files and folders (:mod:`omnitok.data.audio`) and generated speech (:mod:`omnitok.data.speech`); video
 files (:mod:`omnitok.data.video`) and generated clips (:mod:`omnitok.data.video_synthetic`).
 
@@ -27,7 +27,6 @@ from omnitok.data.images import (
     split_files,
 )
 from omnitok.data.labelled import LabelledImages, labelled_folder, labelled_scenes
-from omnitok.data.shards import ImageShardDataset, expand_shards, write_image_shards
 from omnitok.data.speech import generate_speech, harmonic_chirp
 from omnitok.data.video import (
     VIDEO_EXTENSIONS,
@@ -58,7 +57,6 @@ __all__ = [
     "AudioFolderDataset",
     "BuiltinImages",
     "ImageFolderDataset",
-    "ImageShardDataset",
     "LabelledImages",
     "MovingShapes",
     "VideoFolderDataset",
@@ -68,7 +66,6 @@ __all__ = [
     "collate_images",
     "collate_videos",
     "decode_image_bytes",
-    "expand_shards",
     "generate_speech",
     "harmonic_chirp",
     "labelled_folder",
@@ -89,7 +86,6 @@ __all__ = [
     "split_files",
     "video_info",
     "write_audio",
-    "write_image_shards",
     "write_moving_shapes",
     "write_test_sources",
     "write_video",

@@ -296,16 +296,20 @@ class AudioFolderDataset(Dataset):
         return None if self.segment_seconds is None else round(self.segment_seconds * self.sample_rate)
 
     def __getitem__(self, index: int) -> dict:
-        path = self.files[index]
+        return self.sample(self.files[index], torch.Generator().manual_seed(mix_seed(self.seed, self.epoch, index)))
+
+    def sample(self, path: str | os.PathLike, generator: torch.Generator) -> dict:
+        """The segment sample of the file ``path`` under this dataset's settings, its offsets drawn from
+        ``generator``; a failure sample if the file cannot be used."""
+        path = str(path)
         try:
-            return {"audio": self._load(path, index), "path": path}
+            return {"audio": self._load(path, generator), "path": path}
         except DataError as err:
             return {"audio": None, "path": path, "error": str(err).removeprefix(f"{path}: ")}
 
-    def _load(self, path: str, index: int) -> Tensor:
+    def _load(self, path: str, generator: torch.Generator) -> Tensor:
         frames, rate, _ = audio_info(path)
         duration = frames / rate
-        generator = torch.Generator().manual_seed(mix_seed(self.seed, self.epoch, index))
         for _ in range(self.attempts if self.random_segment else 1):
             start = 0.0
             if self.segment_seconds is not None and self.random_segment and duration > self.segment_seconds:

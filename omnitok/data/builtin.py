@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import warnings
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -271,3 +274,33 @@ class BuiltinImages(Dataset):
             f"{len(self)} images = {n_tiles} photo tiles ({photos}) + {len(self.scene_seeds)} procedural scenes "
             f"({seeds})"
         )
+
+
+def write_builtin_images(
+    folder: str | os.PathLike, size: int = 32, scale: float = 0.5, seed: int = 0, splits: Sequence[Split] = ("train", "val", "test")
+) -> dict[str, int]:
+    """Write the built-in images as PNG files, ``folder/<split>/<photo or scene path>.png``, so every tool that reads
+    image folders (``omnitok data pack``, ``omnitok encode``, training from a folder) can use them. The pixels are
+    exactly :class:`BuiltinImages`' (PNG is lossless). Returns the number of images per split.
+
+    Raises:
+        OutputError: ``folder`` exists and is not empty.
+    """
+    from torchvision.io import encode_png
+
+    from omnitok.errors import OutputError
+    from omnitok.utils import atomic_path
+
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise OutputError(f"{folder} exists and is not an empty folder")
+    counts = {}
+    for split in splits:
+        images = BuiltinImages(split, size=size, scale=scale, seed=seed)
+        for image, path in zip(images.images, images.paths):
+            target = folder / split / (path.removeprefix("builtin/") + ".png")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(target) as tmp:
+                tmp.write_bytes(encode_png(image).numpy().tobytes())
+        counts[split] = len(images.paths)
+    return counts

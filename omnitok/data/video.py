@@ -441,8 +441,11 @@ class VideoFolderDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         index = range(len(self.files))[index]
-        path = self.files[index]
-        generator = torch.Generator().manual_seed(mix_seed(self.seed, self.epoch, index))
+        return self.sample(self.files[index], torch.Generator().manual_seed(mix_seed(self.seed, self.epoch, index)))
+
+    def sample(self, path: str | os.PathLike, generator: torch.Generator) -> dict:
+        """The clip sample of the file ``path`` under this dataset's settings, its random start and crop drawn from
+        ``generator`` (unused with ``crop="center"``); a failure sample if the file cannot be used."""
         random = self.crop == "random"
         try:
             video = read_video(

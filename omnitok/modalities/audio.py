@@ -41,6 +41,12 @@ class AudioModality(Modality):
         return "audio clip policy"
 
     # -- files -------------------------------------------------------------------------------------------------------
+    def check_file(self, path: Path) -> None:
+        """The header reads (soundfile) and the first second decodes to finite samples."""
+        from omnitok.data.audio import read_audio
+
+        read_audio(path, seconds=1.0)
+
     def check_codec_options(self, tokenizer: Any, options: dict[str, Any]) -> None:
         from omnitok.modalities.audio_files import check_chunking
 

@@ -103,6 +103,17 @@ class Modality:
 
         return list_files(root, set(self.file_suffixes), self.name)
 
+    def check_file(self, path: Path) -> None:
+        """Raise DataError (naming ``path``) unless the file reads as this modality with the readers training uses:
+        what ``omnitok data pack`` checks before it stores a file's bytes. By default, the file can be read."""
+        from omnitok.errors import DataError
+
+        try:
+            with open(path, "rb") as f:
+                f.read(1)
+        except OSError as err:
+            raise DataError(f"{path}: cannot read file ({err.strerror or err})") from None
+
     def check_codec_options(self, tokenizer: Any, options: dict[str, Any]) -> None:
         """Refuse options that cannot apply to ``tokenizer`` before any file is touched (ConfigError)."""
 

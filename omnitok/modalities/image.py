@@ -40,6 +40,12 @@ class ImageModality(Modality):
         return "resolution and resize / crop policy"
 
     # -- files -------------------------------------------------------------------------------------------------------
+    def check_file(self, path: Path) -> None:
+        """The whole image decodes (Pillow, within the pixel limit)."""
+        from omnitok.data import read_image
+
+        read_image(path)
+
     def encode_file(self, path: Path, tokenizer: Any, options: dict[str, Any], device: Any) -> tuple[Tensor, dict]:
         """The image at ``path`` (``--size``: shorter side resized, centre square cropped) in the tokenizer's range."""
         from omnitok.data import read_image, resize_and_crop

@@ -40,6 +40,12 @@ class VideoModality(Modality):
         return "video clip policy"
 
     # -- files -------------------------------------------------------------------------------------------------------
+    def check_file(self, path: Path) -> None:
+        """The container opens (decord) and its first frame decodes."""
+        from omnitok.data.video import video_info
+
+        video_info(path)
+
     def check_codec_options(self, tokenizer: Any, options: dict[str, Any]) -> None:
         from omnitok.modalities.video_files import check_causal
 

@@ -119,3 +119,22 @@ def test_default_train_split_builds_in_under_3_seconds():
     cpu, wall = time.process_time() - start_cpu, time.perf_counter() - start_wall
     assert len(dataset) > 1000
     assert cpu < 3.0, f"building the default train split took {cpu:.2f} s of CPU ({wall:.2f} s wall)"
+
+
+def test_omnitok_data_builtin_writes_the_builtin_pixels_as_png_folders(tmp_path, capsys):
+    from torchvision.io import read_image
+
+    from omnitok.cli.main import main
+    from omnitok.data.builtin import BuiltinImages
+
+    out = tmp_path / "builtin"
+    assert main(["data", "builtin", str(out), "--size", "16"]) == 0
+    for split in ("train", "val", "test"):
+        images = BuiltinImages(split, size=16)
+        files = sorted((out / split).rglob("*.png"))
+        assert len(files) == len(images.paths)
+        for index in (0, len(images.paths) // 2, len(images.paths) - 1):
+            path = out / split / (images.paths[index].removeprefix("builtin/") + ".png")
+            assert torch.equal(read_image(str(path)), images.images[index])
+    assert main(["data", "builtin", str(out)]) == 2  # an existing, non-empty folder is refused
+    assert "not an empty folder" in capsys.readouterr().err

@@ -9,6 +9,7 @@ and every subcommand gets the generic argument cases automatically."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import shutil
@@ -377,7 +378,34 @@ def _case_inspect() -> list[Case]:
     return [Case("inspect", f.__name__, f) for f in (missing, os_system, negative_codebook_in_config)]
 
 
+def _case_data() -> list[Case]:
+    def missing_source(env):
+        return ["data", "pack", str(env.inputs / "none"), str(env.out)], "none"
+
+    def no_media(env):
+        text_file(env.file("notes/a.txt"))
+        return ["data", "pack", str(env.inputs / "notes"), str(env.out)], "no media files"
+
+    def only_corrupt_images(env):
+        corrupt_png(env.file("photos/a.png"))
+        return ["data", "pack", str(env.inputs / "photos"), str(env.out), "--workers", "1"], "a.png"
+
+    def output_in_use(env):
+        _png(env, "photos/a.png")
+        env.out.mkdir(parents=True)
+        text_file(env.out / "keep.txt")
+        return ["data", "pack", str(env.inputs / "photos"), str(env.out)], "not empty"
+
+    def bad_chunk_size(env):
+        _png(env, "photos/a.png")
+        return ["data", "pack", str(env.inputs / "photos"), str(env.out), "--chunk-bytes", "lots"], "--chunk-bytes"
+
+    cases = (missing_source, no_media, only_corrupt_images, output_in_use, bad_chunk_size)
+    return [Case("data", f.__name__, f) for f in cases]
+
+
 CASES = [
+    *_case_data(),
     *_case_encode(),
     *_case_decode(),
     *_case_eval(),
@@ -436,8 +464,13 @@ def test_argument_errors_name_the_command_for_every_command(command: str, capsys
     assert _run([command, "--no-such-option"]) == 2  # missing required arguments, or the unknown option
     err = capsys.readouterr().err
     assert f"omnitok: error: {command}:" in err and "Traceback" not in err
-    required = [a.option_strings[0] if a.option_strings else "x" for a in _subparser(command)._actions if a.required]
-    argv = [command, *(["x"] if "x" in required else []), *[item for o in required if o != "x" for item in (o, "x")]]
+    parser, argv = _subparser(command), [command]
+    while actions := [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]:  # e.g. "data pack"
+        name, parser = next(iter(actions[0].choices.items()))
+        argv.append(name)
+    required = [a.option_strings[0] if a.option_strings else "x" for a in parser._actions if a.required]
+    positional = sum(1 for a in parser._actions if a.required and not a.option_strings)
+    argv += ["x"] * positional + [item for o in required if o != "x" for item in (o, "x")]
     assert _run([*argv, "--no-such-option"]) == 2
     err = capsys.readouterr().err
     assert f"omnitok: error: {command}: unrecognized arguments: --no-such-option" in err and "Traceback" not in err

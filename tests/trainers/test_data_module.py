@@ -8,7 +8,6 @@ import pytest
 import torch
 from torchvision.io import write_png
 
-from omnitok.data import write_image_shards
 from omnitok.errors import DataError
 from omnitok.trainers.data import EndlessSampler, ImageDataModule
 
@@ -42,7 +41,7 @@ def _folder(root, count=10):
     return root
 
 
-def test_folder_split_and_shards_feed_batches(tmp_path):
+def test_folder_split_and_packed_shards_feed_batches(tmp_path):
     folder = _folder(tmp_path / "images", 20)
     data = ImageDataModule(str(folder), size=32, batch_size=4, num_workers=0, val_fraction=0.3)
     data.setup("fit")
@@ -51,17 +50,18 @@ def test_folder_split_and_shards_feed_batches(tmp_path):
     batch = next(iter(data.train_dataloader()))
     assert batch["image"].shape == (4, 3, 32, 32) and -1 <= batch["image"].min() <= batch["image"].max() <= 1
 
-    shards = write_image_shards(sorted(folder.glob("*.png")), tmp_path / "shards", samples_per_shard=6)
-    pattern = str(tmp_path / "shards" / "shard-{000000..000003}.tar")
-    assert len(shards) == 4
-    sharded = ImageDataModule(pattern, size=32, batch_size=5, num_workers=0, val_root=str(folder))
-    sharded.setup("fit")
-    batches = list(itertools.islice(iter(sharded.train_dataloader()), 8))  # endless: two passes over 20 images
-    paths = [p for b in batches for p in b["path"]]
-    assert all(b["image"].shape == (5, 3, 32, 32) for b in batches)
-    assert sorted(paths[:20]) == sorted(paths[20:]) and len(set(paths[:20])) == 20  # each image once per epoch
-    assert paths[:20] != paths[20:]  # the next epoch is shuffled anew
-    assert next(iter(sharded.val_dataloader()))["image"].shape[1:] == (3, 32, 32)
+    pytest.importorskip("litdata")
+    from omnitok.trainers.packing import pack_media
+
+    pack_media(folder, tmp_path / "packed", workers=2, chunk_bytes=4000, log=lambda line: None)
+    packed = ImageDataModule(str(tmp_path / "packed"), size=32, batch_size=5, num_workers=0, val_root=str(folder))
+    packed.setup("fit")
+    loader = packed.train_dataloader()
+    epochs = [[p for b in loader for p in b["path"]] for _ in range(2)]  # litdata starts each epoch anew
+    assert all(b["image"].shape == (5, 3, 32, 32) for b in loader)
+    assert sorted(epochs[0]) == sorted(epochs[1]) and len(set(epochs[0])) == 20  # each image once per epoch
+    assert epochs[0] != epochs[1]  # the next epoch is shuffled anew
+    assert next(iter(packed.val_dataloader()))["image"].shape[1:] == (3, 32, 32)
 
 
 def test_missing_or_empty_data_is_a_clear_error(tmp_path):
@@ -70,5 +70,7 @@ def test_missing_or_empty_data_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match=str(tmp_path / "empty")):
         ImageDataModule(str(tmp_path / "empty")).setup("fit")
-    with pytest.raises(DataError):
-        ImageDataModule(str(tmp_path / "x-{000..002}.tar")).setup("fit")
+    (tmp_path / "half-packed").mkdir()  # chunks without litdata's index.json (written last): not packed shards
+    (tmp_path / "half-packed" / "chunk-0-0.bin").write_bytes(b"")
+    with pytest.raises(DataError, match="no image files"):
+        ImageDataModule(str(tmp_path / "half-packed")).setup("fit")
