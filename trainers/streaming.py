@@ -69,6 +69,10 @@ class PackedFiles(Dataset):
     def __init__(self, root: str, decode: Decoder, limit: int | None = None) -> None:
         self.samples = PackedSamples(root, decode, shuffle=False, seed=0, drop_last=False)
         self.samples.current_epoch = 0
+        # whole chunks into litdata's cache, not one ranged GET per item: validation reads the same items every round,
+        # and litdata 0.2.76's ranged read of a remote chunk written with an Arrow footer (pyarrow installed) returned
+        # no bytes (the setter needs an open cache; this is the value litdata builds the cache with)
+        self.samples._on_demand_bytes = False
         self.samples[0]  # opens litdata's cache (downloads index.json and the first chunk of a remote folder)
         total = len(self.samples.cache)  # every sample, whatever this process's rank
         self.length = total if limit is None else min(limit, total)
