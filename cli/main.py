@@ -12,6 +12,7 @@ from typing import NoReturn
 from omnitok.cli.codec import add_codec_parsers
 from omnitok.cli.data import add_data_parser
 from omnitok.cli.eval import add_eval_parser
+from omnitok.cli.tokenize import add_tokenize_parser
 from omnitok.cli.train import add_train_parser
 from omnitok.errors import OmnitokError
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_codec_parsers(commands)
     add_eval_parser(commands)
     add_data_parser(commands)
+    add_tokenize_parser(commands)
 
     inspect = commands.add_parser("inspect", help="load a tokenizer (folder, zoo name or hub id) and print its spec")
     inspect.add_argument("tokenizer")

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["lightning", "pytorch_lightning", "wandb", "lpips", "torchmetrics", "timm", "triton", "decord", "torchaudio", "diffusers", "transformers", "litdata"]
+HEAVY = ["lightning", "pytorch_lightning", "wandb", "lpips", "torchmetrics", "timm", "triton", "decord", "torchaudio", "diffusers", "transformers", "litdata", "ray", "pyarrow"]
 
 
 def _heavy_modules_after(imports: str, baseline: str = "") -> list[str]:
@@ -20,6 +20,7 @@ def _heavy_modules_after(imports: str, baseline: str = "") -> list[str]:
 def test_import_omnitok_stays_light():
     assert _heavy_modules_after("import omnitok, omnitok.quantizers, omnitok.models, omnitok.ops, omnitok.nn, omnitok.metrics") == []
     assert _heavy_modules_after("import omnitok.adapters") == []
+    assert _heavy_modules_after("import omnitok.corpus, omnitok.cli.main") == []
 
 
 def test_data_readers_load_nothing_beyond_torchvision():

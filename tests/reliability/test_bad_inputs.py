@@ -404,7 +404,44 @@ def _case_data() -> list[Case]:
     return [Case("data", f.__name__, f) for f in cases]
 
 
+def _case_tokenize() -> list[Case]:
+    """Refusals that come before Ray starts (the skipped-file and all-fail paths run on Ray in tests/corpus)."""
+
+    def _tokenize(env, data, *extra, tokenizer=None):
+        return ["tokenize", "--tokenizer", str(tokenizer or env.image_tokenizer), "--data", str(data), "--out", str(env.out), *extra]
+
+    def missing_data(env):
+        return _tokenize(env, env.inputs / "nowhere"), "nowhere"
+
+    def no_images(env):
+        text_file(env.file("notes/a.txt"))
+        return _tokenize(env, env.inputs / "notes"), "no image files"
+
+    def missing_tokenizer(env):
+        _png(env, "photos/a.png")
+        return _tokenize(env, env.inputs / "photos", tokenizer=env.inputs / "gone"), "gone"
+
+    def output_is_a_file(env):
+        _png(env, "photos/a.png")
+        text_file(env.out)
+        return _tokenize(env, env.inputs / "photos"), str(env.out)
+
+    def output_in_use(env):
+        _png(env, "photos/a.png")
+        env.out.mkdir(parents=True)
+        text_file(env.out / "keep.txt")
+        return _tokenize(env, env.inputs / "photos"), "not empty"
+
+    def workers_zero(env):
+        _png(env, "photos/a.png")
+        return _tokenize(env, env.inputs / "photos", "--workers", "0"), "--workers"
+
+    cases = (missing_data, no_images, missing_tokenizer, output_is_a_file, output_in_use, workers_zero)
+    return [Case("tokenize", f.__name__, f) for f in cases]
+
+
 CASES = [
+    *_case_tokenize(),
     *_case_data(),
     *_case_encode(),
     *_case_decode(),

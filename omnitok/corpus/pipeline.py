@@ -1,0 +1,366 @@
+"""Tokenizing a corpus on Ray Data: media files -> Parquet token shards + ``manifest.json`` (see :mod:`.shards`).
+
+The driver plans everything before Ray starts (tokenizer spec and weights fingerprint, the protocol, the input list,
+which shards are already finished), so every refusal costs no cluster time and leaves no output. Ray Data then
+streams the unfinished shards' inputs through an actor pool: each actor loads the tokenizer once (on a GPU where
+asked) and reads and encodes files with the tokenizer's modality definition, the same ``encode_file`` that
+``omnitok encode`` runs, so shard tokens equal token files. Execution is streaming with back-pressure and keeps
+input order (``preserve_order``), so the driver holds about one shard of rows at a time, sorts them by key and
+writes the shard atomically; a shard is never written twice.
+
+ray and pyarrow are imported inside the functions (the ``scale`` extra).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from omnitok.corpus import shards as S
+from omnitok.errors import ConfigError, DataError, OmnitokError, OutputError
+
+LIST_SUFFIXES = (".txt", ".lst")
+
+
+@dataclasses.dataclass
+class TokenizeJob:
+    """What ``omnitok tokenize`` was asked to do.
+
+    Attributes:
+        tokenizer: tokenizer reference (folder, zoo name, hub id, ...) every worker resolves.
+        data: a folder (searched recursively by the modality's lister) or a text file listing one input per line.
+        out: the corpus folder.
+        protocol: how files become samples: ``size``, ``frames``, ``fps``, ``chunk_frames``, ``chunk_seconds``
+            (``omnitok encode``'s options; None where unset).
+        address: a Ray cluster to join; None starts an embedded local Ray sized to the machine.
+        workers: actors in the encoding pool; None sizes it from the cluster (CPUs - 1, or GPUs / gpus_per_worker).
+        gpus_per_worker: GPUs each actor holds (0: encode on CPU).
+        batch_size: inputs per Ray Data batch.
+        shard_size: inputs per shard (a shard holds fewer rows when some of its inputs are skipped).
+    """
+
+    tokenizer: str
+    data: str
+    out: Path
+    protocol: dict[str, Any]
+    trust_remote_code: bool = False
+    address: str | None = None
+    workers: int | None = None
+    gpus_per_worker: float = 0.0
+    batch_size: int = 8
+    shard_size: int = 1000
+
+
+@dataclasses.dataclass
+class Plan:
+    job: TokenizeJob
+    identity: dict[str, Any]  # tokenizer, protocol, inputs: what an existing corpus must match
+    inputs: list[tuple[str, str]]  # (key, source path) in input order
+    dtype: Any
+
+    def shard_inputs(self, index: int) -> list[tuple[str, str]]:
+        size = self.job.shard_size
+        return self.inputs[index * size : (index + 1) * size]
+
+    @property
+    def shard_count(self) -> int:
+        return math.ceil(len(self.inputs) / self.job.shard_size)
+
+
+@dataclasses.dataclass
+class Result:
+    rows: int
+    shards: int
+    reused: int
+    skipped: list[dict[str, str]]
+
+
+def list_inputs(data: str, modality: Any) -> list[tuple[str, str]]:
+    """(key, source) for every input: a folder's files by the modality's lister (keys relative to the folder), or
+    the lines of a list file (keys as written; relative paths resolve from the list's folder)."""
+    path = Path(data)
+    if "://" in data:
+        raise DataError(f"{data}: only local folders and file lists are read so far (no fsspec URLs)")
+    if path.is_dir():
+        return [(f.relative_to(path).as_posix(), str(f)) for f in modality.list_files(path)]
+    if path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
+        try:
+            lines = [line.strip() for line in path.read_text().splitlines()]
+        except (OSError, UnicodeDecodeError) as err:
+            raise DataError(f"{path}: cannot read the file list ({err})") from None
+        entries = [(line, str(path.parent / line)) for line in lines if line and not line.startswith("#")]
+        if not entries:
+            raise DataError(f"{path}: the file list names no inputs")
+        keys = [k for k, _ in entries]
+        if len(set(keys)) != len(keys):
+            raise DataError(f"{path}: the file list names an input twice")
+        return entries
+    if path.is_file():
+        raise DataError(f"{path}: --data takes a folder or a file list ({'/'.join(LIST_SUFFIXES)}), not a media file")
+    raise DataError(f"no such file or folder: {path}")
+
+
+def plan(job: TokenizeJob) -> Plan:
+    """Load the tokenizer, list the inputs and check ``job.out``, before any Ray work (refusals raise here)."""
+    from omnitok.fingerprint import weights_fingerprint
+    from omnitok.modalities import get_modality
+    from omnitok.resolve import resolve_tokenizer
+
+    if job.out.exists() and not job.out.is_dir():
+        raise OutputError(f"--out {job.out} is a file, not a folder")
+    tokenizer = resolve_tokenizer(job.tokenizer, trust_remote_code=job.trust_remote_code, map_location="cpu")
+    spec = tokenizer.spec
+    modality = get_modality(spec.modality)
+    modality.check_codec_options(tokenizer, dict(job.protocol))
+    inputs = list_inputs(job.data, modality)
+    identity = {
+        "tokenizer": {"spec": json.loads(spec.to_json()), "weights_sha256": weights_fingerprint(tokenizer)},
+        "protocol": {
+            **{k: job.protocol.get(k) for k in sorted(job.protocol)},
+            "sample_rate": spec.sample_rate,
+            "channels": spec.channels,
+        },
+        "inputs": {
+            "count": len(inputs),
+            "sha256": S.inputs_digest([k for k, _ in inputs]),
+            "shard_size": job.shard_size,
+        },
+    }
+    existing = S.read_manifest(job.out) if job.out.is_dir() else None
+    if existing is not None:
+        S.check_same_job(existing, identity, job.out)
+    elif job.out.is_dir() and any(job.out.iterdir()):
+        raise OutputError(f"--out {job.out} is not empty and holds no corpus manifest; choose an empty or new folder")
+    return Plan(job, identity, inputs, S.token_dtype(spec))
+
+
+def run(plan: Plan, log=print) -> Result:
+    """Tokenize the shards of ``plan`` that are not finished; returns what the corpus holds."""
+    from omnitok.utils import remove_stale_temporaries
+
+    out = plan.job.out
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries([out / S.MANIFEST] + [out / S.shard_name(i) for i in range(plan.shard_count)])
+    finished = {i: entry for i in range(plan.shard_count) if (entry := _finished_shard(plan, i)) is not None}
+    _write_manifest(plan, finished, complete=len(finished) == plan.shard_count)
+    reused = len(finished)
+    pending = [i for i in range(plan.shard_count) if i not in finished]
+    if pending:
+        log(
+            f"tokenizing {sum(len(plan.shard_inputs(i)) for i in pending)} input(s) into {len(pending)} shard(s)"
+            + (f" ({reused} finished shard(s) kept)" if reused else "")
+        )
+        for index, entry in _encode_shards(plan, pending):
+            finished[index] = entry
+            _write_manifest(plan, finished, complete=len(finished) == plan.shard_count)
+    ordered = [finished[i] for i in range(plan.shard_count)]
+    skipped = [s for entry in ordered for s in entry["skipped"]]
+    rows = sum(entry["rows"] for entry in ordered)
+    if rows == 0:
+        for i in range(plan.shard_count):
+            (out / S.shard_name(i)).unlink(missing_ok=True)
+        (out / S.MANIFEST).unlink(missing_ok=True)
+        first = skipped[0] if skipped else {"source": "?", "reason": "?"}
+        raise DataError(
+            f"all {len(plan.inputs)} input(s) failed; nothing was written (first: {first['source']}: {first['reason']})"
+        )
+    return Result(rows, plan.shard_count, reused, skipped)
+
+
+def _shard_metadata(plan: Plan, index: int, rows: int, skipped: list[dict[str, str]]) -> dict[str, Any]:
+    return {"index": index, "identity": plan.identity, "rows": rows, "skipped": skipped}
+
+
+def _finished_shard(plan: Plan, index: int) -> dict[str, Any] | None:
+    """The manifest entry of shard ``index`` when a finished shard of this very job is in place, else None."""
+    from omnitok.fingerprint import file_sha256
+
+    path = plan.job.out / S.shard_name(index)
+    if not path.is_file():
+        return None
+    metadata = S.read_shard_metadata(path)
+    if metadata is None or metadata.get("index") != index:
+        return None  # not a shard of ours (it cannot be half-written: shards are renamed into place)
+    if metadata.get("identity") != plan.identity:
+        raise ConfigError(f"{path} was written by another tokenizer, protocol or input list; choose another --out")
+    return _entry(index, metadata["rows"], metadata["skipped"], file_sha256(path))
+
+
+def _entry(index: int, rows: int, skipped: list[dict[str, str]], sha256: str) -> dict[str, Any]:
+    return {"index": index, "file": S.shard_name(index), "rows": rows, "sha256": sha256, "skipped": skipped}
+
+
+def _write_manifest(plan: Plan, finished: dict[int, dict[str, Any]], complete: bool) -> None:
+    entries = [finished[i] for i in sorted(finished)]
+    manifest = {
+        "format": S.CORPUS_FORMAT,
+        **plan.identity,
+        "token_dtype": str(plan.dtype),
+        "complete": complete,
+        "rows": sum(e["rows"] for e in entries),
+        "shards": [{k: v for k, v in e.items() if k != "skipped"} | {"skipped": len(e["skipped"])} for e in entries],
+        "skipped": [s for e in entries for s in e["skipped"]],
+    }
+    S.write_manifest(plan.job.out, manifest)
+
+
+# -- Ray ------------------------------------------------------------------------------------------------------------
+def cpu_count() -> int:
+    """CPUs this process may use (the affinity mask where the platform has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def size_pool(cpus: float, gpus: float, workers: int | None, gpus_per_worker: float) -> tuple[int, float]:
+    """(actors, CPUs per actor) for a cluster of ``cpus`` CPUs and ``gpus`` GPUs.
+
+    Actors never take every CPU: each asks at most ``cpus / (actors + 1)``, so Ray Data's own tasks always find a
+    CPU (on 2 CPUs, two whole-CPU actors plus a task would wait for each other forever)."""
+    if gpus_per_worker > 0:
+        if gpus < gpus_per_worker:
+            raise ConfigError(f"--gpus-per-worker {gpus_per_worker}: the Ray cluster has {gpus:g} GPU(s)")
+        workers = workers or max(1, int(gpus // gpus_per_worker))
+    else:
+        workers = workers or max(1, int(cpus) - 1)
+    per_worker = min(1.0, math.floor(cpus / (workers + 1) * 100) / 100)
+    if per_worker <= 0:
+        raise ConfigError(f"--workers {workers}: too many for the Ray cluster's {cpus:g} CPU(s)")
+    return workers, per_worker
+
+
+class EncodeFiles:
+    """Ray Data actor: loads the tokenizer once, then reads and encodes batches of files with its modality."""
+
+    def __init__(self, job: TokenizeJob, weights_sha256: str | None, dtype: str, device: str, threads: int):
+        import torch
+
+        from omnitok.fingerprint import weights_fingerprint
+        from omnitok.modalities import get_modality
+        from omnitok.resolve import resolve_tokenizer
+
+        torch.set_num_threads(threads)
+        self.tokenizer = resolve_tokenizer(job.tokenizer, trust_remote_code=job.trust_remote_code, map_location=device)
+        if weights_fingerprint(self.tokenizer) != weights_sha256:
+            raise ConfigError(f"{job.tokenizer} resolves to other weights on this Ray node than on the driver")
+        self.modality = get_modality(self.tokenizer.spec.modality)
+        self.options, self.device, self.dtype = dict(job.protocol), device, dtype
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        from omnitok.tokens import token_grid
+
+        spec = self.tokenizer.spec
+        out: dict[str, list] = {
+            k: [] for k in ("key", "source", "shard", "tokens", "shape", "grid", "levels", "media", "error")
+        }
+        for key, source, shard in zip(batch["key"], batch["source"], batch["shard"]):
+            tokens, error = None, ""
+            try:
+                encoded, media = self.modality.encode_file(Path(source), self.tokenizer, self.options, self.device)
+                encoded = encoded.detach().cpu()
+                grid = list(token_grid(encoded, spec))
+                levels = 0 if not spec.discrete else (1 if spec.codebook_kind == "single" else int(encoded.shape[-1]))
+                tokens = encoded[0].numpy().astype(self.dtype)
+            except OmnitokError as err:
+                error = str(err) if str(source) in str(err) else f"{source}: {err}"
+            except Exception as err:  # noqa: BLE001 (a reader's unexpected failure skips the file, named, not the job)
+                error = f"{source}: {type(err).__name__}: {err}"
+            out["key"].append(str(key))
+            out["source"].append(str(source))
+            out["shard"].append(int(shard))
+            out["error"].append(error)
+            out["tokens"].append(b"" if tokens is None else tokens.tobytes())
+            out["shape"].append(json.dumps([] if tokens is None else list(tokens.shape)))
+            out["grid"].append(json.dumps([] if tokens is None else grid))
+            out["levels"].append(0 if tokens is None else levels)
+            out["media"].append("{}" if tokens is None else json.dumps(media or {}, sort_keys=True))
+        return {k: np.array(v, dtype=object if k not in ("shard", "levels") else np.int64) for k, v in out.items()}
+
+
+def _encode_shards(plan: Plan, pending: list[int]):
+    """Yield (shard index, manifest entry) as each pending shard is written, in order."""
+    import numpy as np
+    import ray
+
+    job = plan.job
+    started = False
+    if not ray.is_initialized():
+        try:
+            if job.address:
+                ray.init(address=job.address, log_to_driver=False, logging_level="ERROR")
+            else:
+                ray.init(num_cpus=cpu_count(), include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        except Exception as err:  # noqa: BLE001 (ray raises RuntimeError, ConnectionError, its own types)
+            where = f"join the Ray cluster at {job.address}" if job.address else "start a local Ray"
+            raise ConfigError(
+                f"cannot {where}: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+            ) from None
+        started = True
+    try:
+        import ray.data
+
+        resources = ray.cluster_resources()
+        workers, per_worker = size_pool(
+            resources.get("CPU", 0.0), resources.get("GPU", 0.0), job.workers, job.gpus_per_worker
+        )
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True
+        context.enable_progress_bars = False
+        items = [{"key": k, "source": s, "shard": i} for i in pending for k, s in plan.shard_inputs(i)]
+        dataset = ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / job.batch_size))
+        dataset = dataset.map_batches(
+            EncodeFiles,
+            batch_size=job.batch_size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            num_cpus=per_worker,
+            num_gpus=job.gpus_per_worker or None,
+            fn_constructor_kwargs={
+                "job": job,
+                "weights_sha256": plan.identity["tokenizer"]["weights_sha256"],
+                "dtype": str(plan.dtype),
+                "device": "cuda" if job.gpus_per_worker else "cpu",
+                "threads": max(1, int(per_worker)),
+            },
+        )
+        expected = {i: len(plan.shard_inputs(i)) for i in pending}
+        rows: dict[int, list[dict]] = {i: [] for i in pending}
+        skipped: dict[int, list[dict]] = {i: [] for i in pending}
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            for n in range(len(batch["key"])):
+                index = int(batch["shard"][n])
+                if batch["error"][n]:
+                    skipped[index].append(
+                        {"key": batch["key"][n], "source": batch["source"][n], "reason": batch["error"][n]}
+                    )
+                else:
+                    rows[index].append(
+                        {
+                            "key": batch["key"][n],
+                            "source": batch["source"][n],
+                            "tokens": np.frombuffer(batch["tokens"][n], dtype=plan.dtype),
+                            "shape": json.loads(batch["shape"][n]),
+                            "grid": json.loads(batch["grid"][n]),
+                            "levels": int(batch["levels"][n]),
+                            "media": batch["media"][n],
+                        }
+                    )
+                if len(rows[index]) + len(skipped[index]) == expected[index]:
+                    done_skipped = sorted(skipped.pop(index), key=lambda s: s["key"])
+                    done_rows = rows.pop(index)
+                    path = job.out / S.shard_name(index)
+                    metadata = _shard_metadata(plan, index, len(done_rows), done_skipped)
+                    sha256 = S.write_shard(path, done_rows, plan.dtype, metadata)
+                    yield index, _entry(index, len(done_rows), done_skipped, sha256)
+    finally:
+        if started:
+            ray.shutdown()
+        sys.stdout.flush()

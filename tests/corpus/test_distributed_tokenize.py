@@ -1,0 +1,206 @@
+"""``omnitok tokenize`` end to end: real CLI processes on Ray Data (one Ray instance for the session, joined with
+``--address``; the reference run starts its own embedded Ray with no options, as on a 2-CPU machine).
+
+Independent references: the shards' tokens against ``omnitok encode``'s token files for the same inputs, shard
+bytes against a run with another worker count, a run killed with SIGKILL and restarted against the uninterrupted
+run, and the shards read back by pyarrow, Hugging Face ``datasets`` and Ray's own Parquet reader."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torchvision.io import write_png
+
+pytest.importorskip("ray")
+pytest.importorskip("pyarrow")
+
+SHARD_SIZE = 3
+IMAGES = ["im0.png", "im2.png", "im4.png", "im6.png", "sub/im1.png", "sub/im3.png", "sub/im5.png"]
+
+
+@pytest.fixture(scope="session")
+def ray_address():
+    """One local Ray for the test session (2 CPUs); CLI processes join it with --address."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory) -> Path:
+    from omnitok.config import instantiate
+    from tests.trainers.recipes import tiny_recipe
+
+    torch.manual_seed(0)
+    model = instantiate(tiny_recipe()["model"]["init_args"]["tokenizer"]).eval()
+    return model.save_pretrained(tmp_path_factory.mktemp("tok") / "tokenizer")
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    """7 random 32x32 PNGs in two folders, and ``bad.png`` (not an image)."""
+    root = tmp_path_factory.mktemp("images")
+    generator = torch.Generator().manual_seed(0)
+    for name in IMAGES:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        write_png((torch.rand(3, 32, 32, generator=generator) * 255).to(torch.uint8), str(root / name))
+    (root / "bad.png").write_bytes(b"this is not an image\n")
+    return root
+
+
+def tokenize(tokenizer: Path, data: Path, out: Path, *extra: str, wait: bool = True):
+    argv = [sys.executable, "-m", "omnitok.cli.main", "tokenize", "--tokenizer", str(tokenizer), "--data", str(data)]
+    argv += ["--out", str(out), "--shard-size", str(SHARD_SIZE), *extra]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # read now: ray.init sets the session's auth mode in os.environ
+    if not wait:
+        return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.run(argv, check=False, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def reference(tokenizer, images, tmp_path_factory) -> Path:
+    """The uninterrupted corpus, made by ``omnitok tokenize`` with no Ray or sizing options (embedded local Ray)."""
+    out = tmp_path_factory.mktemp("corpus") / "reference"
+    done = tokenize(tokenizer, images, out)
+    assert done.returncode == 1, done.stdout + done.stderr  # 1: bad.png was skipped, the rest written
+    assert "omnitok: error:" in done.stderr and "bad.png" in done.stderr and "Traceback" not in done.stderr
+    return out
+
+
+def shard_files(out: Path) -> list[Path]:
+    return sorted(out.glob("shard-*.parquet"))
+
+
+def test_shards_equal_encode_token_files_and_list_bad_inputs(reference, tokenizer, images, tmp_path):
+    import pyarrow.parquet as pq
+
+    from omnitok.cli.main import main
+    from omnitok.fingerprint import file_sha256
+    from omnitok.tokens import read_token_file
+
+    assert main(["encode", str(images), "--tokenizer", str(tokenizer), "--out", str(tmp_path / "enc")]) == 1
+    manifest = json.loads((reference / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["rows"] == len(IMAGES) and manifest["token_dtype"] == "uint16"
+    assert [s["key"] for s in manifest["skipped"]] == ["bad.png"] and "cannot decode" in manifest["skipped"][0][
+        "reason"
+    ]
+    assert manifest["tokenizer"]["weights_sha256"] == file_sha256(tokenizer / "model.safetensors")
+    assert [s["file"] for s in manifest["shards"]] == [p.name for p in shard_files(reference)]
+    assert [s["rows"] for s in manifest["shards"]] == [2, 3, 2]  # 8 inputs by 3, bad.png skipped from the first
+    rows = []
+    for entry, path in zip(manifest["shards"], shard_files(reference)):
+        assert entry["sha256"] == file_sha256(path)
+        table = pq.read_table(path).to_pylist()
+        assert [r["key"] for r in table] == sorted(r["key"] for r in table)
+        rows += table
+    assert [r["key"] for r in rows] == IMAGES
+    for row in rows:
+        expected = read_token_file(tmp_path / "enc" / f"{row['key']}.safetensors")
+        assert row["shape"] == row["grid"] == [8, 8] and row["levels"] == 1 and json.loads(row["media"]) == {}
+        assert row["source"] == str(images / row["key"])
+        assert torch.equal(torch.tensor(np.array(row["tokens"], dtype=np.int64)).reshape(1, 8, 8), expected.tokens)
+
+
+def test_two_workers_write_the_same_bytes(reference, tokenizer, images, tmp_path, ray_address):
+    done = tokenize(
+        tokenizer, images, tmp_path / "two", "--address", ray_address, "--workers", "2", "--batch-size", "1"
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert [p.name for p in shard_files(tmp_path / "two")] == [p.name for p in shard_files(reference)], (
+        done.stdout + done.stderr
+    )
+    for mine, theirs in zip(shard_files(tmp_path / "two"), shard_files(reference)):
+        assert mine.read_bytes() == theirs.read_bytes(), mine.name
+    assert (tmp_path / "two" / "manifest.json").read_text() == (reference / "manifest.json").read_text()
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(reference, tokenizer, images, tmp_path, ray_address):
+    """sub/im5.png (the last input) is made a FIFO, so the run blocks there after finishing earlier shards; the
+    driver is killed with SIGKILL, the file restored, and the same command finishes without redoing a shard."""
+    out, blocker = tmp_path / "killed", images / "sub" / "im5.png"
+    original = blocker.read_bytes()
+    blocker.unlink()
+    os.mkfifo(blocker)
+    try:
+        process = tokenize(
+            tokenizer, images, out, "--address", ray_address, "--workers", "1", "--batch-size", "1", wait=False
+        )
+        deadline = time.monotonic() + 120
+        while not shard_files(out) and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        time.sleep(1.0)  # let whatever else can finish before the blocked input finish
+        assert 1 <= len(shard_files(out)) < 3, process.stdout.read() if process.poll() is not None else "timed out"
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        process.stdout.close()
+    finally:
+        blocker.unlink()
+        blocker.write_bytes(original)
+    finished = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in shard_files(out)}
+    assert not json.loads((out / "manifest.json").read_text())["complete"]
+    done = tokenize(tokenizer, images, out, "--address", ray_address, "--workers", "1")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{len(finished)} already finished, kept" in done.stdout
+    for name, stamp in finished.items():
+        assert ((out / name).stat().st_ino, (out / name).stat().st_mtime_ns) == stamp, f"{name} was rewritten"
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temporary left
+    for mine, theirs in zip(shard_files(out), shard_files(reference), strict=True):
+        assert mine.read_bytes() == theirs.read_bytes(), mine.name
+    assert (out / "manifest.json").read_text() == (reference / "manifest.json").read_text()
+
+
+def test_resume_refuses_another_tokenizer_or_protocol(reference, tokenizer, images, tmp_path, capsys):
+    from omnitok.cli.main import main
+    from omnitok.config import instantiate
+    from tests.trainers.recipes import tiny_recipe
+
+    torch.manual_seed(1)  # same recipe and spec, other weights: only the fingerprint differs
+    other = instantiate(tiny_recipe()["model"]["init_args"]["tokenizer"]).eval().save_pretrained(tmp_path / "other")
+    out = shutil.copytree(reference, tmp_path / "corpus")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    argv = ["tokenize", "--data", str(images), "--out", str(out), "--shard-size", str(SHARD_SIZE)]
+    assert main([*argv, "--tokenizer", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "omnitok: error:" in err and "another tokenizer" in err and "weights_sha256" in err
+    assert main([*argv, "--tokenizer", str(tokenizer), "--size", "32"]) == 2
+    assert "another protocol" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_readers_open_the_shards(reference, ray_address):
+    import pyarrow.parquet as pq
+    import ray
+    from datasets import load_dataset
+
+    files = [str(p) for p in shard_files(reference)]
+    table = pq.read_table(files)
+    assert (
+        table.column("key").to_pylist() == IMAGES and str(table.schema.field("tokens").type) == "list<element: uint16>"
+    )
+    hf = load_dataset("parquet", data_files=files, split="train")
+    assert hf["key"] == IMAGES and hf[0]["tokens"] == table.column("tokens")[0].as_py()
+    ours = ray.data.read_parquet(files).take_all()
+    assert sorted(r["key"] for r in ours) == IMAGES
+
+
+def test_default_pool_sizing_leaves_a_cpu_for_ray_data_tasks():
+    from omnitok.corpus.pipeline import size_pool
+
+    assert size_pool(2, 0, None, 0) == (1, 1.0)  # one whole-CPU actor and one CPU for read tasks
+    workers, per_worker = size_pool(2, 0, 2, 0)
+    assert workers == 2 and workers * per_worker < 2
+    assert size_pool(16, 8, None, 1) == (8, 1.0)
