@@ -132,7 +132,7 @@ def test_decode_gives_the_tokenizers_media_back(tmp_path):
     tokens = tokenizer.encode(images)
     rows = [
         {"key": f"{i}.png", "source": f"{i}.png", "tokens": t.numpy().astype(np.uint16), "shape": list(t.shape),
-         "grid": list(t.shape[:2]), "levels": 1, "media": "{}"}  # fmt: skip
+         "grid": list(t.shape[:2]), "levels": 1, "media": "{}"}
         for i, t in enumerate(tokens)
     ]
     sha = S.write_shard(tmp_path / S.shard_name(0), rows, np.dtype(np.uint16), {"index": 0})
