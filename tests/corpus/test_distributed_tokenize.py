@@ -21,9 +21,6 @@ import pytest
 import torch
 from torchvision.io import write_png
 
-pytest.importorskip("ray")
-pytest.importorskip("pyarrow")
-
 SHARD_SIZE = 3
 IMAGES = ["im0.png", "im2.png", "im4.png", "im6.png", "sub/im1.png", "sub/im3.png", "sub/im5.png"]
 
