@@ -66,9 +66,10 @@ class HeldOutEvaluation(pl.Callback):
         self.folder, self.max_samples = Path(folder), max_samples
 
     @torch.no_grad()
-    def _measure(self, trainer: pl.Trainer, module: Any) -> dict[str, Any]:
-        """Reconstruct the held-out samples, each rank its share of the batches, gathered in order on every rank
-        (so the figures are the single-process figures); a collective under data parallelism."""
+    def _measure(self, trainer: pl.Trainer, module: Any) -> dict[str, Any] | None:
+        """Reconstruct the held-out samples, each rank its share of the batches, gathered in order on rank 0 (so the
+        figures are the single-process figures), which alone scores them; the other ranks get None. A collective
+        under data parallelism."""
         model = module.inference_model
         spec = module.tokenizer.spec
         modality = get_modality(spec.modality)
@@ -86,7 +87,9 @@ class HeldOutEvaluation(pl.Callback):
             if seen >= self.max_samples:
                 break
         model.train(was_training)
-        batches = gather_in_order(mine, trainer)
+        batches = gather_in_order(mine, trainer, everywhere=False)
+        if batches is None:
+            return None
         x, x_hat = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
         return {"x": x, "x_hat": x_hat, "scores": modality.heldout_scores(spec, x, x_hat), "samples": seen}
 
@@ -114,7 +117,7 @@ class HeldOutEvaluation(pl.Callback):
         if not _has_test_data(trainer) or broadcast_flag(before.exists(), trainer):
             return
         figures = self._measure(trainer, module)
-        if not trainer.is_global_zero:
+        if figures is None:  # not rank 0
             return
         with atomic_path(before) as tmp:
             tmp.write_text(json.dumps({"step": module.step, **figures["scores"]}))
@@ -123,7 +126,7 @@ class HeldOutEvaluation(pl.Callback):
         if not _has_test_data(trainer):
             return
         after = self._measure(trainer, module)
-        if not trainer.is_global_zero:  # rank 0 writes the figures, once
+        if after is None:  # not rank 0: rank 0 writes the figures, once
             return
         spec = module.tokenizer.spec
         modality = get_modality(spec.modality)

@@ -26,15 +26,21 @@ def is_mine(batch_index: int, trainer: Any) -> bool:
     return batch_index % world == rank
 
 
-def gather_in_order(results: dict[int, Any], trainer: Any) -> list[Any]:
-    """Every rank's ``{batch index: result}`` (CPU objects) merged, on every rank, as a list in batch order.
+def gather_in_order(results: dict[int, Any], trainer: Any, everywhere: bool = True) -> list[Any] | None:
+    """Every rank's ``{batch index: result}`` (CPU objects) merged as a list in batch order: on every rank, or with
+    ``everywhere=False`` on rank 0 only (the others get None, and hold nothing of the others' results).
 
     A collective under data parallelism: every rank calls it, also with no results of its own."""
-    _, world = rank_and_world(trainer)
+    rank, world = rank_and_world(trainer)
     if world == 1 or not (dist.is_available() and dist.is_initialized()):
         return [results[k] for k in sorted(results)]
     gathered: list[dict[int, Any] | None] = [None] * world
-    dist.all_gather_object(gathered, results)
+    if everywhere:
+        dist.all_gather_object(gathered, results)
+    else:
+        dist.gather_object(results, gathered if rank == 0 else None, dst=0)
+        if rank != 0:
+            return None
     merged = {k: v for part in gathered for k, v in (part or {}).items()}
     return [merged[k] for k in sorted(merged)]
 
