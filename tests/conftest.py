@@ -41,6 +41,19 @@ def pytest_xdist_make_scheduler(config, log):
     return MultiprocessTogether(config, log)
 
 
+@pytest.fixture(scope="session")
+def ray_address():
+    """One local Ray for the test session (2 CPUs), in this process; CLI processes join it with --address. Only
+    ``test_distributed*`` modules may use it (they run on one xdist worker, so one Ray serves them all)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    try:
+        yield ray.get_runtime_context().gcs_address
+    finally:
+        ray.shutdown()
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)

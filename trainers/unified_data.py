@@ -5,6 +5,16 @@ alone and starts at the trainer's step counter, so a resumed run sees the batche
 have seen. Each item is asked of the dataset as ``dataset[(index, draw_seed)]``, where the draw seed is a pure
 function of the item's stream position: a dataset that draws per item (which task a scene is packed for, whether
 a caption is dropped for classifier-free guidance) draws the same on resume and on any number of ranks.
+
+``captioned_sequences`` serves media-with-caption data this way, from memory or from a token corpus that
+``omnitok tokenize`` wrote (``omnitok.corpus.TokenCorpus``, read as rows in corpus order, so the same rows give the
+same batches whichever source holds them). Each item is drawn as one task:
+
+- generation, caption -> media: ``caption <boi> media tokens <eoi>``; with probability ``caption_dropout`` the
+  caption is dropped (an empty prompt), which trains the unconditional branch classifier-free guidance needs;
+- understanding, media -> caption: ``<boi> media tokens <eoi> caption``.
+
+A sample without a caption is packed as its media span alone.
 """
 
 from __future__ import annotations
@@ -13,10 +23,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from torch.utils.data import DataLoader, Dataset
 
 from omnitok.errors import ConfigError
 from omnitok.trainers.data import EndlessSampler, make_loader
+
+TASKS = ("generation", "understanding")
 
 
 class SequenceSampler(EndlessSampler):
@@ -47,6 +60,7 @@ class SequenceDataModule(pl.LightningDataModule):
         if len(dataset) < 1:  # type: ignore[arg-type]
             raise ConfigError("the sequence dataset is empty")
         self.dataset, self.vocab, self.batch_size, self.seed, self.num_workers = dataset, vocab, batch_size, seed, 0
+        self.collate: Any = None  # a batch maker other than vocab.collate, e.g. omnitok.unified.RowPacker (packing)
 
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
@@ -58,4 +72,83 @@ class SequenceDataModule(pl.LightningDataModule):
             rank=trainer.global_rank if trainer else 0,
             world=trainer.world_size if trainer else 1,
         )
-        return make_loader(self.dataset, self.batch_size, self.num_workers, self.vocab.collate, sampler=sampler)
+        collate = self.collate or self.vocab.collate
+        return make_loader(self.dataset, self.batch_size, self.num_workers, collate, sampler=sampler)
+
+
+class CorpusRows(Dataset):
+    """A ``TokenCorpus`` as a map-style dataset in corpus order (shards by index, rows by key), the same rows on
+    every rank: item i -> ``{"tokens": Tensor, "text": str | None, "key": str, ...}`` (the corpus's item)."""
+
+    def __init__(self, corpus: Any) -> None:
+        self.corpus, self.rows = corpus, int(corpus.manifest["rows"])
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.corpus[int(index)]
+
+
+class CaptionedTasks(Dataset):
+    """Packs one task per item (see the module docstring) from ``items`` (``{"tokens": [*grid(, Q)], "text": str
+    | None}``) as spans of the tokenizer ``name``. Index: ``(item, draw seed)``."""
+
+    def __init__(
+        self, items: Dataset, vocab: Any, name: str, task_weights: dict[str, float], caption_dropout: float
+    ) -> None:
+        self.items, self.vocab, self.name, self.caption_dropout = items, vocab, name, caption_dropout
+        self.tasks = [t for t in TASKS if task_weights.get(t, 0.0) > 0]
+        self.weights = torch.tensor([float(task_weights[t]) for t in self.tasks])
+
+    def __len__(self) -> int:
+        return len(self.items)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        from omnitok.unified import MediaSpan
+
+        index, draw = key
+        item = self.items[index % len(self)]
+        generator = torch.Generator().manual_seed(draw)
+        task = self.tasks[int(torch.multinomial(self.weights, 1, generator=generator))]
+        media, text = MediaSpan(self.name, item["tokens"]), item.get("text")
+        if text is None:
+            return self.vocab.pack([media])
+        if task == "generation":
+            drop = float(torch.rand((), generator=generator)) < self.caption_dropout
+            return self.vocab.pack(([] if drop else [text]) + [media])
+        return self.vocab.pack([media, text])
+
+
+def captioned_sequences(
+    items: Any,
+    vocab: Any,
+    name: str,
+    task_weights: dict[str, float] | None = None,
+    caption_dropout: float = 0.1,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> SequenceDataModule:
+    """Caption <-> media task sequences for ``UnifiedTrainer`` (see the module docstring).
+
+    Args:
+        items: a ``omnitok.corpus.TokenCorpus``, or any map-style dataset of ``{"tokens", "text"}`` items.
+        vocab: the ``omnitok.unified.SharedVocabulary``; ``name`` its tokenizer whose tokens the items hold.
+        task_weights: relative frequency of "generation" and "understanding" items (default 1:1).
+        caption_dropout: probability that a generation item drops its caption (classifier-free guidance).
+        batch_size, seed: per device; data order and task draws.
+    """
+    task_weights = dict(task_weights or {"generation": 1.0, "understanding": 1.0})
+    unknown = sorted(set(task_weights) - set(TASKS))
+    if unknown:
+        raise ConfigError(f"unknown task(s) {unknown}; known: {list(TASKS)}")
+    if not any(w > 0 for w in task_weights.values()) or any(w < 0 for w in task_weights.values()):
+        raise ConfigError(f"task_weights must be >= 0 with one > 0, got {task_weights}")
+    if not 0.0 <= caption_dropout < 1.0:
+        raise ConfigError(f"caption_dropout must be in [0, 1), got {caption_dropout}")
+    if name not in vocab.names:
+        raise ConfigError(f"the vocabulary has no tokenizer {name!r}; it has {list(vocab.names)}")
+    if hasattr(items, "manifest"):  # a TokenCorpus: its rows in corpus order
+        items = CorpusRows(items)
+    dataset = CaptionedTasks(items, vocab, name, task_weights, caption_dropout)
+    return SequenceDataModule(dataset, vocab, batch_size=batch_size, seed=seed)

@@ -3,17 +3,15 @@
 ``WorldImageDataModule`` serves world scenes as image samples, so the generic ``TokenizerTrainer`` trains the
 world's image tokenizer exactly as it trains any image tokenizer.
 
-``world_sequences`` builds the Transformer's data on the library's ``SequenceDataModule``: each training scene is
-encoded once by the (frozen) image tokenizer, and every item is drawn as one task from its draw seed (a pure
-function of the stream position, so a resumed run sees the same batches):
-
-- generation, caption -> image: ``caption <boi> image tokens <eoi>``; with probability ``caption_dropout`` the
-  caption is dropped (an empty prompt), which trains the unconditional branch classifier-free guidance needs;
-- understanding, image -> caption: ``<boi> image tokens <eoi> caption``.
+``world_sequences`` builds the Transformer's data with the library's ``captioned_sequences`` (caption -> image
+and image -> caption tasks, drawn per item from a seed that is a pure function of the stream position): each
+training scene is encoded once by the (frozen) image tokenizer, in memory (``EncodedScenes``) or by ``omnitok
+tokenize`` into a token corpus (``write_scene_files`` lays the scenes out as PNGs with caption sidecars for it).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
@@ -25,9 +23,7 @@ from examples.world.scenes import World, WorldScenes
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError
 from omnitok.trainers.data import EpochIndexed, make_loader, step_indexed_sampler
-from omnitok.trainers.unified_data import SequenceDataModule
-
-TASKS = ("generation", "understanding")
+from omnitok.trainers.unified_data import SequenceDataModule, captioned_sequences
 
 
 class WorldImageDataModule(pl.LightningDataModule, Configurable):
@@ -87,7 +83,7 @@ class WorldImageDataModule(pl.LightningDataModule, Configurable):
 
 
 class EncodedScenes(Dataset):
-    """Scenes with their image tokens: item i -> ``{"caption": str, "tokens": LongTensor [*grid], "labels": [3]}``."""
+    """Scenes with their image tokens: item i -> ``{"text": caption, "tokens": LongTensor [*grid], "labels": [3]}``."""
 
     def __init__(self, scenes: WorldScenes, tokens: Tensor) -> None:
         if tokens.shape[0] != len(scenes):
@@ -99,10 +95,22 @@ class EncodedScenes(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         return {
-            "caption": self.scenes.scenes[index].caption,
+            "text": self.scenes.scenes[index].caption,
             "tokens": self.tokens[index],
             "labels": self.scenes.labels[index],
         }
+
+
+def write_scene_files(scenes: WorldScenes, folder: Path) -> Path:
+    """Each scene as ``NNNNNN.png`` with its caption in ``NNNNNN.txt`` (the sidecar ``omnitok tokenize`` reads), so
+    the corpus rows (sorted by key) come in scene order. Returns ``folder``."""
+    from torchvision.io import write_png
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, scene in enumerate(scenes.scenes):
+        write_png(scenes.images[index], str(folder / f"{index:06d}.png"))
+        (folder / f"{index:06d}.txt").write_text(scene.caption + "\n", encoding="utf-8")
+    return folder
 
 
 @torch.no_grad()
@@ -115,42 +123,8 @@ def encode_scenes(tokenizer: Any, scenes: WorldScenes, batch_size: int = 256) ->
     return torch.cat(chunks).long().cpu()
 
 
-class TaskSequences(Dataset):
-    """Packs one task per item from ``EncodedScenes`` (see the module docstring). Index: ``(scene, draw seed)``."""
-
-    def __init__(
-        self,
-        encoded: EncodedScenes,
-        vocab: Any,
-        image_name: str,
-        task_weights: dict[str, float],
-        caption_dropout: float,
-    ):
-        self.encoded, self.vocab, self.image_name = encoded, vocab, image_name
-        self.caption_dropout = caption_dropout
-        self.tasks = [t for t in TASKS if task_weights.get(t, 0.0) > 0]
-        self.weights = torch.tensor([float(task_weights[t]) for t in self.tasks])
-
-    def __len__(self) -> int:
-        return len(self.encoded)
-
-    def __getitem__(self, key: tuple[int, int]) -> Any:
-        from omnitok.unified import MediaSpan
-
-        epoch_index, draw = key
-        item = self.encoded[epoch_index % len(self.encoded)]
-        generator = torch.Generator().manual_seed(draw)
-        task = self.tasks[int(torch.multinomial(self.weights, 1, generator=generator))]
-        image = MediaSpan(self.image_name, item["tokens"])
-        if task == "generation":
-            drop = float(torch.rand((), generator=generator)) < self.caption_dropout
-            return self.vocab.pack(([] if drop else [item["caption"]]) + [image])
-        return self.vocab.pack([image, item["caption"]])
-
-
-
 def world_sequences(
-    encoded: EncodedScenes,
+    encoded: Any,
     vocab: Any,
     image_name: str = "image",
     task_weights: dict[str, float] | None = None,
@@ -159,23 +133,15 @@ def world_sequences(
     seed: int = 0,
 ) -> SequenceDataModule:
     """Interleaved world sequences for ``UnifiedTrainer`` (built by the world run, not from YAML: it needs the
-    trained tokenizer and the shared vocabulary).
+    trained tokenizer and the shared vocabulary): the library's caption <-> media tasks over the training scenes.
 
     Args:
-        encoded: training scenes with their tokens.
+        encoded: training scenes with their tokens (``EncodedScenes``), or the token corpus ``omnitok tokenize``
+            wrote from them (``omnitok.corpus.TokenCorpus``; same rows, same order, same batches).
         vocab: the ``omnitok.unified.SharedVocabulary``.
         image_name: the image tokenizer's name in the vocabulary.
         task_weights: relative frequency of "generation" and "understanding" items.
         caption_dropout: probability that a generation item drops its caption (CFG training).
         batch_size, seed: per device; data order and task draws.
     """
-    task_weights = dict(task_weights or {"generation": 1.0, "understanding": 1.0})
-    unknown = sorted(set(task_weights) - set(TASKS))
-    if unknown:
-        raise ConfigError(f"unknown task(s) {unknown}; the world has {list(TASKS)}")
-    if not any(w > 0 for w in task_weights.values()) or any(w < 0 for w in task_weights.values()):
-        raise ConfigError(f"task_weights must be >= 0 with one > 0, got {task_weights}")
-    if not 0.0 <= caption_dropout < 1.0:
-        raise ConfigError(f"caption_dropout must be in [0, 1), got {caption_dropout}")
-    dataset = TaskSequences(encoded, vocab, image_name, task_weights, caption_dropout)
-    return SequenceDataModule(dataset, vocab, batch_size=batch_size, seed=seed)
+    return captioned_sequences(encoded, vocab, image_name, task_weights, caption_dropout, batch_size, seed)

@@ -7,7 +7,7 @@ A world recipe (``examples/world/world_image.yaml``) has these top-level keys::
     tokenizer:  {recipe: world_tokenizer.yaml, overrides: {trainer.max_steps: 600}}   # or {pretrained: FOLDER}
     judge:      {steps: 300, ...}             # examples.world.judge.train_judge arguments (not the world)
     text:       words                         # or bytes
-    data:       {train_scenes: 4096, task_weights: {...}, caption_dropout: 0.1, batch_size: 32}
+    data:       {train_scenes: 4096, task_weights: {...}, caption_dropout: 0.1, batch_size: 32, pretokenize: false}
     model:      {dim: 128, depth: 4, heads: 4}   # TransformerConfig fields except vocab_size
     training:   {max_steps: 1500, learning_rate: 1.0e-3, ...}   # UnifiedTrainer arguments + accelerator, precision
     evaluation: {scenes: 256, cfg_scale: 3.0, ...}              # WorldEvalSettings
@@ -16,6 +16,10 @@ The run folder holds ``tokenizer/`` (the image tokenizer's training run, its exp
 ``tokenizer/tokenizer``), ``judge.safetensors``, ``transformer/`` (``save_unified``), ``logs/`` and ``report/``
 (``report.html``, ``metrics.json``). A tokenizer or judge already in the folder is reused, so a second run with a
 different Transformer setting skips straight to it.
+
+With ``data.pretokenize: true`` the training scenes are written as PNGs with caption sidecars to ``scenes/``,
+tokenized by ``omnitok tokenize`` (Ray Data) into the token corpus ``corpus/``, and the Transformer trains from
+that corpus instead of from tokens held in memory: the same rows in the same order, so the same run.
 
 The tokenizer recipe trains on this example's ``WorldImageDataModule``, a class outside omnitok: the run trusts
 that one class and nothing else the recipe names (model, losses and loggers stay under omnitok's trust rule).
@@ -36,7 +40,7 @@ from omnitok.errors import ConfigError
 
 TOP_LEVEL_KEYS = {"seed", "world", "tokenizer", "judge", "text", "data", "model", "training", "evaluation"}
 TOKENIZER_KEYS = {"recipe", "pretrained", "overrides"}
-DATA_KEYS = {"train_scenes", "task_weights", "caption_dropout", "batch_size"}
+DATA_KEYS = {"train_scenes", "task_weights", "caption_dropout", "batch_size", "pretokenize"}
 TRAINING_RUN_KEYS = {"max_steps", "accelerator", "precision", "log_every"}
 IMAGE = "image"
 WORLD_CLASS = "examples.world.scenes.World"
@@ -71,17 +75,19 @@ def check_world_recipe(config: dict[str, Any]) -> None:
         raise ConfigError(f"unknown data key(s) {bad}; known: {sorted(DATA_KEYS)}")
 
 
-def _tokenizer(config: dict[str, Any], out: Path, base: Path) -> tuple[Any, dict[str, Any]]:
-    """Train the image tokenizer from its recipe on this world's scenes (or load a pretrained / earlier one)."""
+def _tokenizer(config: dict[str, Any], out: Path, base: Path) -> tuple[Any, str, dict[str, Any]]:
+    """Train the image tokenizer from its recipe on this world's scenes (or load a pretrained / earlier one):
+    (tokenizer, the reference it loads from, what the report says of it)."""
     from omnitok.hub import load_tokenizer
 
     section = config["tokenizer"]
     if section.get("pretrained"):
-        return load_tokenizer(section["pretrained"]).eval(), {"pretrained": str(section["pretrained"])}
+        reference = str(section["pretrained"])
+        return load_tokenizer(reference).eval(), reference, {"pretrained": reference}
     exported = out / "tokenizer" / "tokenizer"
     if exported.is_dir():
         print(f"reusing the image tokenizer in {exported}")
-        return load_tokenizer(exported).eval(), {"reused": str(exported)}
+        return load_tokenizer(exported).eval(), str(exported), {"reused": str(exported)}
     from omnitok.trainers.run import train
 
     recipe = load_yaml_config(base / section["recipe"])
@@ -93,7 +99,8 @@ def _tokenizer(config: dict[str, Any], out: Path, base: Path) -> tuple[Any, dict
     result = train(recipe, out / "tokenizer", trust_remote_code=True)
     if result.tokenizer is None:
         raise ConfigError("the tokenizer run exported no tokenizer")
-    return load_tokenizer(result.tokenizer).eval(), {"steps": result.step, "recipe": str(section["recipe"])}
+    info = {"steps": result.step, "recipe": str(section["recipe"])}
+    return load_tokenizer(result.tokenizer).eval(), str(result.tokenizer), info
 
 
 def _check_tokenizer_recipe(recipe: dict[str, Any]) -> None:
@@ -158,11 +165,34 @@ def _world(arguments: dict[str, Any]) -> Any:
     return World(**arguments)
 
 
+def _in_memory(scenes: Any, tokenizer: Any) -> Any:
+    from examples.world.data import EncodedScenes, encode_scenes
+
+    return EncodedScenes(scenes, encode_scenes(tokenizer, scenes))
+
+
+def _corpus(scenes: Any, tokenizer_reference: str, out: Path) -> Any:
+    """The training scenes as files, tokenized by ``omnitok tokenize`` (an embedded local Ray, or the one this
+    process already joined) into ``out/corpus`` (kept and reused when complete), read back as a ``TokenCorpus``."""
+    from examples.world.data import write_scene_files
+    from omnitok.corpus import TokenCorpus
+    from omnitok.corpus.pipeline import PROTOCOL_KEYS, TokenizeJob, plan, run
+
+    folder = out / "scenes" / "train"
+    if not folder.is_dir():
+        write_scene_files(scenes, folder)
+    job = TokenizeJob(tokenizer_reference, str(folder), out / "corpus", dict.fromkeys(PROTOCOL_KEYS), shard_size=1024)
+    result = run(plan(job))
+    if result.skipped:
+        raise ConfigError(f"omnitok tokenize skipped {len(result.skipped)} scene(s): {result.skipped[0]['reason']}")
+    return TokenCorpus(out / "corpus", shuffle=False)
+
+
 def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.PathLike = ".") -> WorldResult:
     """Run the world recipe ``config`` in the folder ``out``; ``base`` resolves the tokenizer recipe's path."""
     import lightning.pytorch as pl
 
-    from examples.world.data import EncodedScenes, encode_scenes, world_sequences
+    from examples.world.data import world_sequences
     from examples.world.evaluation import WorldEvalSettings, evaluate_world
     from examples.world.report import write_world_report
     from examples.world.scenes import WorldScenes
@@ -183,7 +213,7 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
     _quiet_lightning_tips()
 
     start = time.perf_counter()
-    tokenizer, tokenizer_info = _tokenizer(config, out, base)
+    tokenizer, tokenizer_reference, tokenizer_info = _tokenizer(config, out, base)
     seconds["tokenizer"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -191,10 +221,11 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
     seconds["judge"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    pl.seed_everything(seed, workers=True, verbose=False)
     data_section = {"train_scenes": 4096, "batch_size": 32, **(config.get("data") or {})}
     scenes = WorldScenes(world, "train", int(data_section.pop("train_scenes")))
-    encoded = EncodedScenes(scenes, encode_scenes(tokenizer, scenes))
+    pretokenize = bool(data_section.pop("pretokenize", False))
+    encoded = _corpus(scenes, tokenizer_reference, out) if pretokenize else _in_memory(scenes, tokenizer)
+    pl.seed_everything(seed, workers=True, verbose=False)  # after the tokens: Ray and litdata draw from the RNGs
     vocab = SharedVocabulary(world_text_vocabulary(str(config.get("text", "words"))), {IMAGE: tokenizer})
     model = UnifiedTransformer(TransformerConfig(vocab_size=vocab.size, **(config.get("model") or {})))
     training = dict(config.get("training") or {})
@@ -237,7 +268,14 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
         "text_vocabulary": str(config.get("text", "words")),
         "vocabulary_size": vocab.size,
         "transformer": {**model.config.to_dict(), "parameters": sum(p.numel() for p in model.parameters())},
-        "training": {"max_steps": max_steps, "train_scenes": len(scenes), **data_section, **training, "final": final},
+        "training": {
+            "max_steps": max_steps,
+            "train_scenes": len(scenes),
+            "tokens_from": "token corpus (omnitok tokenize)" if pretokenize else "memory",
+            **data_section,
+            **training,
+            "final": final,
+        },
         "wall_seconds": seconds,
         "threads": torch.get_num_threads(),
     }

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from omnitok.corpus import shards as S
+from omnitok.corpus.sources import open_source
 from omnitok.errors import ConfigError, DataError, OmnitokError, OutputError
 
-LIST_SUFFIXES = (".txt", ".lst")
+PROTOCOL_KEYS = ("size", "frames", "fps", "chunk_frames", "chunk_seconds")  # ``omnitok encode``'s reading options
 
 
 @dataclasses.dataclass
@@ -80,31 +81,6 @@ class Result:
     skipped: list[dict[str, str]]
 
 
-def list_inputs(data: str, modality: Any) -> list[tuple[str, str]]:
-    """(key, source) for every input: a folder's files by the modality's lister (keys relative to the folder), or
-    the lines of a list file (keys as written; relative paths resolve from the list's folder)."""
-    path = Path(data)
-    if "://" in data:
-        raise DataError(f"{data}: only local folders and file lists are read so far (no fsspec URLs)")
-    if path.is_dir():
-        return [(f.relative_to(path).as_posix(), str(f)) for f in modality.list_files(path)]
-    if path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
-        try:
-            lines = [line.strip() for line in path.read_text().splitlines()]
-        except (OSError, UnicodeDecodeError) as err:
-            raise DataError(f"{path}: cannot read the file list ({err})") from None
-        entries = [(line, str(path.parent / line)) for line in lines if line and not line.startswith("#")]
-        if not entries:
-            raise DataError(f"{path}: the file list names no inputs")
-        keys = [k for k, _ in entries]
-        if len(set(keys)) != len(keys):
-            raise DataError(f"{path}: the file list names an input twice")
-        return entries
-    if path.is_file():
-        raise DataError(f"{path}: --data takes a folder or a file list ({'/'.join(LIST_SUFFIXES)}), not a media file")
-    raise DataError(f"no such file or folder: {path}")
-
-
 def plan(job: TokenizeJob) -> Plan:
     """Load the tokenizer, list the inputs and check ``job.out``, before any Ray work (refusals raise here)."""
     from omnitok.fingerprint import weights_fingerprint
@@ -117,7 +93,7 @@ def plan(job: TokenizeJob) -> Plan:
     spec = tokenizer.spec
     modality = get_modality(spec.modality)
     modality.check_codec_options(tokenizer, dict(job.protocol))
-    inputs = list_inputs(job.data, modality)
+    inputs = open_source(job.data).list_inputs(modality)
     identity = {
         "tokenizer": {"spec": json.loads(spec.to_json()), "weights_sha256": weights_fingerprint(tokenizer)},
         "protocol": {
@@ -235,6 +211,10 @@ def size_pool(cpus: float, gpus: float, workers: int | None, gpus_per_worker: fl
     return workers, per_worker
 
 
+class _Skip(Exception):
+    """An input that cannot be encoded: its message names the input and why."""
+
+
 class EncodeFiles:
     """Ray Data actor: loads the tokenizer once, then reads and encodes batches of files with its modality."""
 
@@ -251,6 +231,7 @@ class EncodeFiles:
             raise ConfigError(f"{job.tokenizer} resolves to other weights on this Ray node than on the driver")
         self.modality = get_modality(self.tokenizer.spec.modality)
         self.options, self.device, self.dtype = dict(job.protocol), device, dtype
+        self.source = open_source(job.data)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
@@ -259,22 +240,31 @@ class EncodeFiles:
 
         spec = self.tokenizer.spec
         out: dict[str, list] = {
-            k: [] for k in ("key", "source", "shard", "tokens", "shape", "grid", "levels", "media", "error")
+            k: [] for k in ("key", "source", "shard", "tokens", "shape", "grid", "levels", "media", "text", "error")
         }
         for key, source, shard in zip(batch["key"], batch["source"], batch["shard"]):
-            tokens, error = None, ""
+            tokens, error, text, name = None, "", None, str(source)
             try:
-                encoded, media = self.modality.encode_file(Path(source), self.tokenizer, self.options, self.device)
+                with self.source.open_input(str(source)) as (path, name, text):
+                    try:
+                        encoded, media = self.modality.encode_file(path, self.tokenizer, self.options, self.device)
+                    except Exception as err:  # noqa: BLE001 (a reader's failure skips the input, named, not the job)
+                        message = str(err).replace(str(path), name)  # the input, not its temporary local copy
+                        if not isinstance(err, OmnitokError):
+                            message = f"{type(err).__name__}: {message}"
+                        raise _Skip(message if name in message else f"{name}: {message}") from None
                 encoded = encoded.detach().cpu()
                 grid = list(token_grid(encoded, spec))
                 levels = 0 if not spec.discrete else (1 if spec.codebook_kind == "single" else int(encoded.shape[-1]))
                 tokens = encoded[0].numpy().astype(self.dtype)
-            except OmnitokError as err:
-                error = str(err) if str(source) in str(err) else f"{source}: {err}"
-            except Exception as err:  # noqa: BLE001 (a reader's unexpected failure skips the file, named, not the job)
-                error = f"{source}: {type(err).__name__}: {err}"
+            except _Skip as err:
+                error = str(err)
+            except OmnitokError as err:  # the source could not deliver the input (download, caption)
+                error = str(err) if name in str(err) else f"{name}: {err}"
+            except Exception as err:  # noqa: BLE001 (as above, from a source's library)
+                error = f"{name}: {type(err).__name__}: {err}"
             out["key"].append(str(key))
-            out["source"].append(str(source))
+            out["source"].append(name)
             out["shard"].append(int(shard))
             out["error"].append(error)
             out["tokens"].append(b"" if tokens is None else tokens.tobytes())
@@ -282,6 +272,7 @@ class EncodeFiles:
             out["grid"].append(json.dumps([] if tokens is None else grid))
             out["levels"].append(0 if tokens is None else levels)
             out["media"].append("{}" if tokens is None else json.dumps(media or {}, sort_keys=True))
+            out["text"].append(json.dumps(text))  # JSON: Ray Data turns a batch of None into NaN floats
         return {k: np.array(v, dtype=object if k not in ("shard", "levels") else np.int64) for k, v in out.items()}
 
 
@@ -351,6 +342,7 @@ def _encode_shards(plan: Plan, pending: list[int]):
                             "grid": json.loads(batch["grid"][n]),
                             "levels": int(batch["levels"][n]),
                             "media": batch["media"][n],
+                            "text": json.loads(batch["text"][n]),
                         }
                     )
                 if len(rows[index]) + len(skipped[index]) == expected[index]:

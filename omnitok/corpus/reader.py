@@ -97,9 +97,11 @@ def _ensure_index(folder: Path, manifest: dict[str, Any]) -> None:
 class TokenCorpus(StreamingDataset):
     """The samples of a token corpus folder, streamed by litdata.
 
-    Each item is ``{"key": str, "tokens": Tensor, "grid": list[int], "levels": int, "media": dict}``; ``tokens`` is
-    ``encode``'s output for the sample without the batch axis (``[*grid]``, ``[*grid, Q]`` int64 indices, or
-    ``[D, *grid]`` float32 latents for continuous tokenizers).
+    Each item is ``{"key": str, "tokens": Tensor, "grid": list[int], "levels": int, "media": dict, "text": str |
+    None}``; ``tokens`` is ``encode``'s output for the sample without the batch axis (``[*grid]``, ``[*grid, Q]``
+    int64 indices, or ``[D, *grid]`` float32 latents for continuous tokenizers); ``text`` is the input's sidecar
+    caption. An integer index addresses the corpus's rows in order (shards by index, rows by key) whatever the
+    rank or worker, so a sampler of one's own can read it as a map-style dataset.
 
     Args:
         folder: a corpus folder holding ``manifest.json`` (complete) and its Parquet shards.
@@ -129,6 +131,7 @@ class TokenCorpus(StreamingDataset):
             "grid": list(row["grid"]),
             "levels": int(row["levels"]),
             "media": json.loads(row["media"]),
+            "text": row.get("text"),
         }
 
     @staticmethod

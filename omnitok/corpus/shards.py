@@ -9,7 +9,9 @@ A corpus folder holds ``shard-NNNNN.parquet`` files and ``manifest.json``. One r
 - ``shape``: the token tensor's shape without the batch axis (``tokens.reshape(shape)`` gives ``encode``'s
   output for one sample: ``[*grid]``, ``[*grid, Q]`` or latents ``[D, *grid]``);
 - ``grid``: the token grid; ``levels``: codebook levels per position (0 for continuous latents);
-- ``media``: the media record as JSON (frames/height/width/fps for video, samples for audio, ``{}`` for images).
+- ``media``: the media record as JSON (frames/height/width/fps for video, samples for audio, ``{}`` for images);
+- ``text``: the input's caption, read from a UTF-8 sidecar file beside it with the suffix ``.txt`` (``cat.png`` ->
+  ``cat.txt``, the layout img2dataset and WebDataset corpora use), or null where there is none.
 
 Each shard is self-describing: its Parquet key-value metadata holds its index, what it was planned from and the
 inputs it skipped, so a shard renamed into place by a run killed before it updated the manifest is still adopted
@@ -32,6 +34,7 @@ from omnitok.errors import ConfigError, DataError
 MANIFEST = "manifest.json"
 CORPUS_FORMAT = 1
 SHARD_METADATA_KEY = b"omnitok.shard"
+OPTIONAL_COLUMNS = ("text",)  # null where a row has none
 
 
 def shard_name(index: int) -> str:
@@ -61,6 +64,7 @@ def shard_schema(dtype: np.dtype):
             ("grid", pa.list_(pa.int32())),
             ("levels", pa.int32()),
             ("media", pa.string()),
+            ("text", pa.string()),
         ]
     )
 
@@ -68,7 +72,8 @@ def shard_schema(dtype: np.dtype):
 def write_shard(path: Path, rows: list[dict[str, Any]], dtype: np.dtype, metadata: dict[str, Any]) -> str:
     """Write ``rows`` (sorted here by key) to the Parquet file ``path`` atomically; returns its SHA-256.
 
-    Each row: key, source, tokens (a numpy array of ``dtype``), shape, grid, levels, media (JSON text)."""
+    Each row: key, source, tokens (a numpy array of ``dtype``), shape, grid, levels, media (JSON text), text (or
+    None)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -77,7 +82,10 @@ def write_shard(path: Path, rows: list[dict[str, Any]], dtype: np.dtype, metadat
 
     rows = sorted(rows, key=lambda r: r["key"])
     schema = shard_schema(dtype).with_metadata({SHARD_METADATA_KEY: json.dumps(metadata, sort_keys=True)})
-    columns = {name: [row[name] for row in rows] for name in schema.names if name != "tokens"}
+    columns = {
+        name: [row.get(name) if name in OPTIONAL_COLUMNS else row[name] for row in rows] for name in schema.names
+    }
+    del columns["tokens"]
     tokens = pa.array(
         [np.ascontiguousarray(row["tokens"], dtype=dtype).ravel() for row in rows], schema.field("tokens").type
     )

@@ -25,18 +25,6 @@ SHARD_SIZE = 3
 IMAGES = ["im0.png", "im2.png", "im4.png", "im6.png", "sub/im1.png", "sub/im3.png", "sub/im5.png"]
 
 
-@pytest.fixture(scope="session")
-def ray_address():
-    """One local Ray for the test session (2 CPUs); CLI processes join it with --address."""
-    import ray
-
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    try:
-        yield ray.get_runtime_context().gcs_address
-    finally:
-        ray.shutdown()
-
-
 @pytest.fixture(scope="module")
 def tokenizer(tmp_path_factory) -> Path:
     from omnitok.config import instantiate
@@ -49,13 +37,15 @@ def tokenizer(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> Path:
-    """7 random 32x32 PNGs in two folders, and ``bad.png`` (not an image)."""
+    """7 random 32x32 PNGs in two folders (``sub/im3.png`` with a caption sidecar), and ``bad.png`` (not an
+    image)."""
     root = tmp_path_factory.mktemp("images")
     generator = torch.Generator().manual_seed(0)
     for name in IMAGES:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         write_png((torch.rand(3, 32, 32, generator=generator) * 255).to(torch.uint8), str(root / name))
     (root / "bad.png").write_bytes(b"this is not an image\n")
+    (root / "sub" / "im3.txt").write_text("a caption, with ünïcode\n", encoding="utf-8")
     return root
 
 
@@ -109,6 +99,7 @@ def test_shards_equal_encode_token_files_and_list_bad_inputs(reference, tokenize
         expected = read_token_file(tmp_path / "enc" / f"{row['key']}.safetensors")
         assert row["shape"] == row["grid"] == [8, 8] and row["levels"] == 1 and json.loads(row["media"]) == {}
         assert row["source"] == str(images / row["key"])
+        assert row["text"] == ("a caption, with ünïcode" if row["key"] == "sub/im3.png" else None)
         assert torch.equal(torch.tensor(np.array(row["tokens"], dtype=np.int64)).reshape(1, 8, 8), expected.tokens)
 
 
@@ -201,3 +192,87 @@ def test_default_pool_sizing_leaves_a_cpu_for_ray_data_tasks():
     workers, per_worker = size_pool(2, 0, 2, 0)
     assert workers == 2 and workers * per_worker < 2
     assert size_pool(16, 8, None, 1) == (8, 1.0)
+
+
+def _rows(out: Path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return [row for path in shard_files(out) for row in pq.read_table(path).to_pylist()]
+
+
+@pytest.fixture
+def http_folder(images):
+    """``images`` served over HTTP by a local server (directory listings, as fsspec's HTTP filesystem reads)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(images)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+
+
+def test_fsspec_url_and_packed_shards_give_the_folders_tokens(reference, images, tokenizer, http_folder, tmp_path):
+    """The same images read over HTTP (fsspec) and from packed shards (litdata) tokenize to the folder's rows."""
+    from omnitok.cli.main import main
+    from omnitok.trainers.packing import pack_media
+
+    expected = {row["key"]: row for row in _rows(reference)}
+    argv = ["tokenize", "--tokenizer", str(tokenizer), "--shard-size", str(SHARD_SIZE)]  # joins the session's Ray
+    assert main([*argv, "--data", http_folder, "--out", str(tmp_path / "http")]) == 1  # 1: bad.png skipped
+    manifest = json.loads((tmp_path / "http" / "manifest.json").read_text())
+    assert [s["source"] for s in manifest["skipped"]] == [http_folder + "bad.png"]
+    for row in _rows(tmp_path / "http"):
+        assert row["source"] == http_folder + row["key"]
+        assert row["tokens"] == expected[row["key"]]["tokens"] and row["text"] == expected[row["key"]]["text"]
+    assert sorted(r["key"] for r in _rows(tmp_path / "http")) == sorted(IMAGES)
+
+    pack_media(images, tmp_path / "packed", workers=1, log=lambda line: None)  # bad.png is left out of the pack
+    assert main([*argv, "--data", str(tmp_path / "packed"), "--out", str(tmp_path / "from-pack")]) == 0
+    rows = _rows(tmp_path / "from-pack")
+    assert [r["key"] for r in rows] == [f"{i:09d}" for i in range(len(IMAGES))]  # positions in the pack
+    for row in rows:
+        key = row["source"].removeprefix(f"{tmp_path / 'packed'}/")
+        assert row["tokens"] == expected[key]["tokens"] and row["text"] is None  # packs hold no captions
+    assert sorted(r["source"] for r in rows) == sorted(f"{tmp_path / 'packed'}/{k}" for k in IMAGES)
+
+
+def test_video_and_audio_corpora_hold_encodes_tokens_and_media_records(ray_address, tmp_path):
+    """The tokenizer's modality decides how files are read: a video and an audio corpus against ``omnitok encode``'s
+    token files (tokens, shape, levels, media record)."""
+    import soundfile
+
+    from omnitok.cli.main import main
+    from omnitok.data import harmonic_chirp, write_moving_shapes
+    from omnitok.tokens import read_token_file
+    from tests.nn.audio_models import QUANTIZERS, tiny_codec
+    from tests.nn.video_models import tiny_causal_video_tokenizer
+
+    torch.manual_seed(0)
+    video_tok = tiny_causal_video_tokenizer().eval().save_pretrained(tmp_path / "video-tok")
+    audio_tok = tiny_codec(QUANTIZERS["rvq_dropout"]()).eval().save_pretrained(tmp_path / "audio-tok")
+    write_moving_shapes(tmp_path / "videos", count=2, frames=5, size=32, fps=8)
+    (tmp_path / "audio").mkdir()
+    for i, seconds in enumerate((0.2, 0.3)):
+        soundfile.write(
+            str(tmp_path / "audio" / f"{i}.wav"), harmonic_chirp(seconds, 16_000, seed=i)[0].numpy(), 16_000
+        )
+    for media, tok in (("videos", video_tok), ("audio", audio_tok)):
+        data, out, encoded = tmp_path / media, tmp_path / f"{media}-corpus", tmp_path / f"{media}-tokens"
+        assert main(["tokenize", "--tokenizer", str(tok), "--data", str(data), "--out", str(out)]) == 0
+        assert main(["encode", str(data), "--tokenizer", str(tok), "--out", str(encoded)]) == 0
+        rows = _rows(out)
+        assert len(rows) == 2
+        for row in rows:
+            file = read_token_file(encoded / f"{row['key']}.safetensors")
+            assert row["shape"] == list(file.tokens.shape[1:]) and json.loads(row["media"]) == file.media
+            assert row["levels"] == (file.tokens.shape[-1] if media == "audio" else 1)
+            assert torch.equal(torch.tensor(row["tokens"]).reshape(file.tokens.shape), file.tokens.cpu())

@@ -13,42 +13,14 @@ import torch
 from omnitok.corpus import TokenCorpus
 from omnitok.corpus import shards as S
 from omnitok.errors import DataError
+from tests.corpus.builders import write_corpus
 
 SHARD_ROWS = (4, 4, 4)  # 12 rows: halves of 6 for two ranks, batches of 2
 
 
-def _rows(start: int, count: int, rng: np.random.Generator) -> list[dict]:
-    rows = []
-    for i in range(start, start + count):
-        grid = [2, 3]
-        rows.append(
-            {
-                "key": f"img{i:03d}.png",
-                "source": f"/data/img{i:03d}.png",
-                "tokens": rng.integers(0, 1000, size=(*grid, 2)).astype(np.uint16),  # [*grid, Q]
-                "shape": [*grid, 2],
-                "grid": grid,
-                "levels": 2,
-                "media": json.dumps({"frames": i}),
-            }
-        )
-    return rows
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("corpus")
-    rng = np.random.default_rng(0)
-    dtype, entries, start = np.dtype(np.uint16), [], 0
-    for index, count in enumerate(SHARD_ROWS):
-        sha = S.write_shard(folder / S.shard_name(index), _rows(start, count, rng), dtype, {"index": index})
-        entries.append({"index": index, "file": S.shard_name(index), "rows": count, "sha256": sha, "skipped": 0})
-        start += count
-    spec = {"modality": "image", "discrete": True, "codebook_sizes": [1000, 1000]}
-    manifest = {"format": S.CORPUS_FORMAT, "tokenizer": {"spec": spec}, "token_dtype": "uint16", "complete": True,
-                "rows": start, "shards": entries, "skipped": []}  # fmt: skip
-    S.write_manifest(folder, manifest)
-    return folder
+    return write_corpus(tmp_path_factory.mktemp("corpus"), SHARD_ROWS)
 
 
 def _parquet_rows(folder: Path) -> dict[str, dict]:
@@ -74,7 +46,8 @@ def test_every_row_is_read_once_with_its_tokens(corpus):
         assert item["tokens"].dtype == torch.int64 and list(item["tokens"].shape) == row["shape"]
         assert torch.equal(item["tokens"].flatten(), torch.tensor(row["tokens"]))
         assert item["grid"] == row["grid"] and item["levels"] == row["levels"]
-        assert item["media"] == json.loads(row["media"])
+        assert item["media"] == json.loads(row["media"]) and item["text"] == row["text"]
+    assert sum(item["text"] is None for item in items) == 4  # rows 0, 3, 6, 9 have no caption
     assert json.loads((corpus / "index.json").read_text())["config"]["item_loader"] == "ParquetLoader"
 
 
@@ -131,8 +104,15 @@ def test_decode_gives_the_tokenizers_media_back(tmp_path):
     images = torch.rand(3, 3, 16, 16) * 2 - 1
     tokens = tokenizer.encode(images)
     rows = [
-        {"key": f"{i}.png", "source": f"{i}.png", "tokens": t.numpy().astype(np.uint16), "shape": list(t.shape),
-         "grid": list(t.shape[:2]), "levels": 1, "media": "{}"}
+        {
+            "key": f"{i}.png",
+            "source": f"{i}.png",
+            "tokens": t.numpy().astype(np.uint16),
+            "shape": list(t.shape),
+            "grid": list(t.shape[:2]),
+            "levels": 1,
+            "media": "{}",
+        }
         for i, t in enumerate(tokens)
     ]
     sha = S.write_shard(tmp_path / S.shard_name(0), rows, np.dtype(np.uint16), {"index": 0})
