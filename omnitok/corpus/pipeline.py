@@ -2,9 +2,10 @@
 
 The driver plans everything before Ray starts (tokenizer spec and weights fingerprint, the protocol, the input list,
 which shards are already finished), so every refusal costs no cluster time and leaves no output. Ray Data then
-streams the unfinished shards' inputs through an actor pool: each actor loads the tokenizer once (on a GPU where
-asked) and reads and encodes files with the tokenizer's modality definition, the same ``encode_file`` that
-``omnitok encode`` runs, so shard tokens equal token files. Execution is streaming with back-pressure and keeps
+streams the unfinished shards' inputs through two stages (:mod:`.workers`): CPU tasks fetch and decode each input
+with the tokenizer's modality definition, then an actor pool, each actor holding the tokenizer once (on a GPU where
+asked), encodes them; the two halves make the ``encode_file`` that ``omnitok encode`` runs, so shard tokens equal
+token files. Execution is streaming with back-pressure and keeps
 input order (``preserve_order``), so the driver holds about one shard of rows at a time, sorts them by key and
 writes the shard atomically; a shard is never written twice.
 
@@ -23,7 +24,7 @@ from typing import Any
 
 from omnitok.corpus import shards as S
 from omnitok.corpus.sources import open_source
-from omnitok.errors import ConfigError, DataError, OmnitokError, OutputError
+from omnitok.errors import ConfigError, DataError, OutputError
 
 PROTOCOL_KEYS = ("size", "frames", "fps", "chunk_frames", "chunk_seconds")  # ``omnitok encode``'s reading options
 
@@ -61,8 +62,10 @@ class TokenizeJob:
 class Plan:
     job: TokenizeJob
     identity: dict[str, Any]  # tokenizer, protocol, inputs: what an existing corpus must match
-    inputs: list[tuple[str, str]]  # (key, source path) in input order
+    inputs: list[tuple[str, str]]  # (key, locator in the source) in input order
     dtype: Any
+    spec: Any  # the tokenizer's TokenizerSpec
+    modality: Any  # its Modality definition (read_input / encode_input)
 
     def shard_inputs(self, index: int) -> list[tuple[str, str]]:
         size = self.job.shard_size
@@ -112,7 +115,7 @@ def plan(job: TokenizeJob) -> Plan:
         S.check_same_job(existing, identity, job.out)
     elif job.out.is_dir() and any(job.out.iterdir()):
         raise OutputError(f"--out {job.out} is not empty and holds no corpus manifest; choose an empty or new folder")
-    return Plan(job, identity, inputs, S.token_dtype(spec))
+    return Plan(job, identity, inputs, S.token_dtype(spec), spec, modality)
 
 
 def run(plan: Plan, log=print) -> Result:
@@ -211,75 +214,12 @@ def size_pool(cpus: float, gpus: float, workers: int | None, gpus_per_worker: fl
     return workers, per_worker
 
 
-class _Skip(Exception):
-    """An input that cannot be encoded: its message names the input and why."""
-
-
-class EncodeFiles:
-    """Ray Data actor: loads the tokenizer once, then reads and encodes batches of files with its modality."""
-
-    def __init__(self, job: TokenizeJob, weights_sha256: str | None, dtype: str, device: str, threads: int):
-        import torch
-
-        from omnitok.fingerprint import weights_fingerprint
-        from omnitok.modalities import get_modality
-        from omnitok.resolve import resolve_tokenizer
-
-        torch.set_num_threads(threads)
-        self.tokenizer = resolve_tokenizer(job.tokenizer, trust_remote_code=job.trust_remote_code, map_location=device)
-        if weights_fingerprint(self.tokenizer) != weights_sha256:
-            raise ConfigError(f"{job.tokenizer} resolves to other weights on this Ray node than on the driver")
-        self.modality = get_modality(self.tokenizer.spec.modality)
-        self.options, self.device, self.dtype = dict(job.protocol), device, dtype
-        self.source = open_source(job.data)
-
-    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
-        import numpy as np
-
-        from omnitok.tokens import token_grid
-
-        spec = self.tokenizer.spec
-        out: dict[str, list] = {
-            k: [] for k in ("key", "source", "shard", "tokens", "shape", "grid", "levels", "media", "text", "error")
-        }
-        for key, source, shard in zip(batch["key"], batch["source"], batch["shard"]):
-            tokens, error, text, name = None, "", None, str(source)
-            try:
-                with self.source.open_input(str(source)) as (path, name, text):
-                    try:
-                        encoded, media = self.modality.encode_file(path, self.tokenizer, self.options, self.device)
-                    except Exception as err:  # noqa: BLE001 (a reader's failure skips the input, named, not the job)
-                        message = str(err).replace(str(path), name)  # the input, not its temporary local copy
-                        if not isinstance(err, OmnitokError):
-                            message = f"{type(err).__name__}: {message}"
-                        raise _Skip(message if name in message else f"{name}: {message}") from None
-                encoded = encoded.detach().cpu()
-                grid = list(token_grid(encoded, spec))
-                levels = 0 if not spec.discrete else (1 if spec.codebook_kind == "single" else int(encoded.shape[-1]))
-                tokens = encoded[0].numpy().astype(self.dtype)
-            except _Skip as err:
-                error = str(err)
-            except OmnitokError as err:  # the source could not deliver the input (download, caption)
-                error = str(err) if name in str(err) else f"{name}: {err}"
-            except Exception as err:  # noqa: BLE001 (as above, from a source's library)
-                error = f"{name}: {type(err).__name__}: {err}"
-            out["key"].append(str(key))
-            out["source"].append(name)
-            out["shard"].append(int(shard))
-            out["error"].append(error)
-            out["tokens"].append(b"" if tokens is None else tokens.tobytes())
-            out["shape"].append(json.dumps([] if tokens is None else list(tokens.shape)))
-            out["grid"].append(json.dumps([] if tokens is None else grid))
-            out["levels"].append(0 if tokens is None else levels)
-            out["media"].append("{}" if tokens is None else json.dumps(media or {}, sort_keys=True))
-            out["text"].append(json.dumps(text))  # JSON: Ray Data turns a batch of None into NaN floats
-        return {k: np.array(v, dtype=object if k not in ("shard", "levels") else np.int64) for k, v in out.items()}
-
-
 def _encode_shards(plan: Plan, pending: list[int]):
     """Yield (shard index, manifest entry) as each pending shard is written, in order."""
     import numpy as np
     import ray
+
+    from omnitok.corpus.workers import EncodeInputs, read_inputs
 
     job = plan.job
     started = False
@@ -307,16 +247,25 @@ def _encode_shards(plan: Plan, pending: list[int]):
         context.enable_progress_bars = False
         items = [{"key": k, "source": s, "shard": i} for i in pending for k, s in plan.shard_inputs(i)]
         dataset = ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / job.batch_size))
-        dataset = dataset.map_batches(
-            EncodeFiles,
+        dataset = dataset.map_batches(  # CPU tasks: fetch, decode, resize (no model)
+            read_inputs,
+            batch_size=job.batch_size,
+            batch_format="numpy",
+            num_cpus=per_worker,
+            fn_kwargs={"data": job.data, "spec": plan.spec, "modality": plan.modality, "options": dict(job.protocol)},
+        )
+        dataset = dataset.map_batches(  # the actor pool: the tokenizer once per actor
+            EncodeInputs,
             batch_size=job.batch_size,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=per_worker,
             num_gpus=job.gpus_per_worker or None,
             fn_constructor_kwargs={
-                "job": job,
+                "tokenizer": job.tokenizer,
+                "trust_remote_code": job.trust_remote_code,
                 "weights_sha256": plan.identity["tokenizer"]["weights_sha256"],
+                "options": dict(job.protocol),
                 "dtype": str(plan.dtype),
                 "device": "cuda" if job.gpus_per_worker else "cpu",
                 "threads": max(1, int(per_worker)),

@@ -52,7 +52,19 @@ class AudioModality(Modality):
 
         check_chunking(tokenizer, options)
 
+    def read_input(self, path: Path, spec: Any, options: dict[str, Any]) -> tuple[Tensor, dict]:
+        from omnitok.modalities.audio_files import read_audio_input
+
+        return read_audio_input(path, spec)
+
+    def encode_input(self, x: Tensor, tokenizer: Any, options: dict[str, Any], device: Any) -> Tensor:
+        from omnitok.modalities.audio_files import encode_audio_input
+
+        return encode_audio_input(x, tokenizer, options, device)
+
     def encode_file(self, path: Path, tokenizer: Any, options: dict[str, Any], device: Any) -> tuple[Tensor, dict]:
+        """As ``read_input`` + ``encode_input``, streaming a chunked file off the disk where no resampling is needed
+        (the same tokens, in bounded memory)."""
         from omnitok.modalities.audio_files import encode_audio_file
 
         return encode_audio_file(path, tokenizer, options, device)

@@ -35,27 +35,45 @@ def check_chunking(tokenizer, options: dict[str, Any]) -> None:
 
 def encode_audio_file(path: Path, tokenizer, options: dict[str, Any], device) -> tuple[Any, dict]:
     """Encode the audio file at ``path`` (``chunk_seconds`` from ``options``): (tokens [1, ...], media record: the
-    input's length at the tokenizer's rate, the source's rate and channels)."""
+    input's length at the tokenizer's rate, the source's rate and channels). A chunked file at the tokenizer's rate
+    streams off the disk block by block (``encode_chunked``'s chunks, so the same tokens in bounded memory)."""
     import torch
 
-    from omnitok.data import read_audio
     from omnitok.data.audio import audio_info, stream_audio
-    from omnitok.models import encode_chunked, encode_stream
+    from omnitok.models import encode_stream
 
     spec = tokenizer.spec
     seconds = options.get("chunk_seconds")
     chunk = int(seconds * spec.sample_rate) if seconds else None
     _, rate, source_channels = audio_info(path)
-    if chunk and rate == spec.sample_rate:  # no resampling: stream blocks off the disk
-        lengths: list[int] = []
-        blocks = _counted(stream_audio(path, chunk, spec.channels), lengths, device)
-        tokens = torch.cat(list(encode_stream(tokenizer, blocks)), dim=1 if spec.discrete else 2)
-        samples = sum(lengths)
-    else:
-        x = read_audio(path, spec.sample_rate, spec.channels).unsqueeze(0).to(device)
-        samples = x.shape[-1]
-        tokens = encode_chunked(tokenizer, x, chunk) if chunk and x.shape[-1] > chunk else tokenizer.encode(x)
-    return tokens, {"samples": int(samples), "source_sample_rate": rate, "source_channels": source_channels}
+    if not (chunk and rate == spec.sample_rate):
+        x, media = read_audio_input(path, spec)
+        return encode_audio_input(x, tokenizer, options, device), media
+    lengths: list[int] = []
+    blocks = _counted(stream_audio(path, chunk, spec.channels), lengths, device)
+    tokens = torch.cat(list(encode_stream(tokenizer, blocks)), dim=1 if spec.discrete else 2)
+    return tokens, {"samples": int(sum(lengths)), "source_sample_rate": rate, "source_channels": source_channels}
+
+
+def read_audio_input(path: Path, spec) -> tuple[Any, dict]:
+    """The whole file at ``path`` at the spec's rate and channels, [C, S], and its media record: the input's length
+    at the tokenizer's rate, the source's rate and channels."""
+    from omnitok.data import read_audio
+    from omnitok.data.audio import audio_info
+
+    _, rate, source_channels = audio_info(path)
+    x = read_audio(path, spec.sample_rate, spec.channels)
+    return x, {"samples": int(x.shape[-1]), "source_sample_rate": rate, "source_channels": source_channels}
+
+
+def encode_audio_input(x, tokenizer, options: dict[str, Any], device):
+    """Tokens [1, ...] of one waveform [C, S] (``chunk_seconds`` at a time where ``options`` ask)."""
+    from omnitok.models import encode_chunked
+
+    seconds = options.get("chunk_seconds")
+    chunk = int(seconds * tokenizer.spec.sample_rate) if seconds else None
+    x = x.unsqueeze(0).to(device)
+    return encode_chunked(tokenizer, x, chunk) if chunk and x.shape[-1] > chunk else tokenizer.encode(x)
 
 
 def _counted(blocks, lengths: list[int], device):

@@ -117,9 +117,20 @@ class Modality:
     def check_codec_options(self, tokenizer: Any, options: dict[str, Any]) -> None:
         """Refuse options that cannot apply to ``tokenizer`` before any file is touched (ConfigError)."""
 
+    def read_input(self, path: Path, spec: Any, options: dict[str, Any]) -> tuple[Tensor, dict]:
+        """The file at ``path`` as one input for tokenizers of ``spec`` (no batch axis, float32 in the spec's value
+        range, resized / padded as ``options`` ask) and its media record: the CPU half of ``encode_file``, which
+        needs no model (``omnitok tokenize`` runs it in CPU tasks, apart from the encoding actors)."""
+        raise ConfigError(f"omnitok encode does not read {self.name} files: the {self.name} modality has no reader")
+
+    def encode_input(self, x: Tensor, tokenizer: Any, options: dict[str, Any], device: Any) -> Tensor:
+        """Tokens [1, ...] of one input ``x`` from :meth:`read_input` (chunked where ``options`` ask)."""
+        return tokenizer.encode(x.unsqueeze(0).to(device))
+
     def encode_file(self, path: Path, tokenizer: Any, options: dict[str, Any], device: Any) -> tuple[Tensor, dict]:
         """Read ``path``, encode it with ``tokenizer``: (tokens [1, ...], media record for the token file)."""
-        raise ConfigError(f"omnitok encode does not read {self.name} files: the {self.name} modality has no reader")
+        x, media = self.read_input(path, tokenizer.spec, options)
+        return self.encode_input(x, tokenizer, options, device), media
 
     def decode_tokens(self, tokenizer: Any, tokens: Tensor, options: dict[str, Any]) -> Tensor:
         """Tokens [1, ...] -> media [1, C, ...] in the tokenizer's value range."""

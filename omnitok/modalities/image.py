@@ -46,11 +46,11 @@ class ImageModality(Modality):
 
         read_image(path)
 
-    def encode_file(self, path: Path, tokenizer: Any, options: dict[str, Any], device: Any) -> tuple[Tensor, dict]:
-        """The image at ``path`` (``--size``: shorter side resized, centre square cropped) in the tokenizer's range."""
+    def read_input(self, path: Path, spec: Any, options: dict[str, Any]) -> tuple[Tensor, dict]:
+        """The image at ``path`` (``--size``: shorter side resized, centre square cropped) in the spec's range."""
         from omnitok.data import read_image, resize_and_crop
 
-        spec, size = tokenizer.spec, options.get("size")
+        size = options.get("size")
         image = read_image(path, size)
         x = resize_and_crop(image, size, crop="center") if size else image.float() / 127.5 - 1.0
         try:
@@ -58,8 +58,7 @@ class ImageModality(Modality):
         except ShapeError as err:
             raise ShapeError(f"{path}: {err}; pass --size to resize and crop") from None
         low, high = spec.value_range
-        x = ((x + 1.0) / 2.0 * (high - low) + low).unsqueeze(0).to(device)
-        return tokenizer.encode(x), {}
+        return (x + 1.0) / 2.0 * (high - low) + low, {}
 
     def output_name(self, token_file: Path) -> Path:
         """a.png.safetensors -> a.png; a.jpg.safetensors -> a.jpg.png (no two token files share an image name)."""

@@ -52,10 +52,15 @@ class VideoModality(Modality):
         if options.get("chunk_frames"):
             check_causal(tokenizer, "--chunk-frames")
 
-    def encode_file(self, path: Path, tokenizer: Any, options: dict[str, Any], device: Any) -> tuple[Tensor, dict]:
-        from omnitok.modalities.video_files import encode_video_file
+    def read_input(self, path: Path, spec: Any, options: dict[str, Any]) -> tuple[Tensor, dict]:
+        from omnitok.modalities.video_files import read_video_input
 
-        return encode_video_file(path, tokenizer, options, device)
+        return read_video_input(path, spec, options)
+
+    def encode_input(self, x: Tensor, tokenizer: Any, options: dict[str, Any], device: Any) -> Tensor:
+        from omnitok.modalities.video_files import encode_video_input
+
+        return encode_video_input(x, tokenizer, options, device)
 
     def decode_tokens(self, tokenizer: Any, tokens: Tensor, options: dict[str, Any]) -> Tensor:
         from omnitok.modalities.video_files import decode_video_tokens

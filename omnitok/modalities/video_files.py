@@ -26,12 +26,12 @@ TOKEN_SUFFIX = ".safetensors"
 DEFAULT_FPS = 8.0
 
 
-def encode_video_file(path: Path, tokenizer, options: dict[str, Any], device) -> tuple[Tensor, dict]:
-    """Encode the video at ``path`` (``frames``, ``fps``, ``size``, ``chunk_frames`` from ``options``):
-    (tokens [1, ...], media record: real frames, height, width and the frame rate where usable)."""
+def read_video_input(path: Path, spec, options: dict[str, Any]) -> tuple[Tensor, dict]:
+    """The video at ``path`` (``frames``, ``fps``, ``size`` from ``options``) as [3, T, H, W] in the spec's range,
+    padded to the tokenizer's grid, and its media record: real frames, height, width and the frame rate where
+    usable."""
     from omnitok.data import read_video, resize_and_crop_video, video_info
 
-    spec = tokenizer.spec
     info = video_info(path)
     video = read_video(path, options.get("frames"), fps=options.get("fps"))  # uint8 [3, T, H, W]
     if options.get("size"):
@@ -40,19 +40,22 @@ def encode_video_file(path: Path, tokenizer, options: dict[str, Any], device) ->
         low, high = spec.value_range
         x = video.float() / 255.0 * (high - low) + low
     frames, height, width = x.shape[1:]
-    x = pad_to_grid(x, spec).unsqueeze(0).to(device)
-    chunk = options.get("chunk_frames")
-    if chunk:
-        from omnitok.models import encode_video_chunked
-
-        tokens = encode_video_chunked(tokenizer, x, chunk)
-    else:
-        tokens = tokenizer.encode(x)
     media: dict[str, Any] = {"frames": frames, "height": height, "width": width}
     fps = float(options.get("fps") or info.fps)
     if 0 < fps < math.inf:  # a container without a usable rate decodes at the spec's (or 8 fps)
         media["fps"] = fps
-    return tokens, media
+    return pad_to_grid(x, spec), media
+
+
+def encode_video_input(x: Tensor, tokenizer, options: dict[str, Any], device) -> Tensor:
+    """Tokens [1, ...] of one padded video [3, T, H, W] (``chunk_frames`` at a time where ``options`` ask)."""
+    x = x.unsqueeze(0).to(device)
+    chunk = options.get("chunk_frames")
+    if chunk:
+        from omnitok.models import encode_video_chunked
+
+        return encode_video_chunked(tokenizer, x, chunk)
+    return tokenizer.encode(x)
 
 
 def pad_to_grid(x: Tensor, spec) -> Tensor:
