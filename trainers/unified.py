@@ -7,6 +7,10 @@ each target token weighted by the weight of its modality (``loss_weights``: "tex
 tokenizer's name; begin/end tokens of a span count as that span's modality), summed and divided by the number of
 target tokens, so a weight of 2 doubles a modality's share of the gradient. Learning rate: linear warm-up, then
 constant or cosine decay over ``max_steps``.
+
+The model is either the reference ``omnitok.unified.UnifiedTransformer`` or any Hugging Face causal LM behind
+``omnitok.unified.CausalLMAdapter``. A batch from ``omnitok.unified.pack_rows`` also carries ``segments`` [B, L]
+(several samples per row); it goes to models with ``supports_packing`` (both: they mask attention per sample).
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ TEXT = "text"
 
 
 class UnifiedTrainer(pl.LightningModule):
-    """Trains ``model`` (an ``omnitok.unified.UnifiedTransformer``) for next-token prediction.
+    """Trains ``model`` (``omnitok.unified.UnifiedTransformer`` or ``CausalLMAdapter``) for next-token prediction.
 
     Args:
-        model: the Transformer; ``model(ids, positions, continuous=, attention_mask=)`` gives logits [B, L(, S), V].
+        model: the Transformer; ``model(ids, positions, continuous=, attention_mask=)`` gives logits [B, L(, S), V]
+            (``UnifiedTransformer`` or ``CausalLMAdapter`` over a Hugging Face causal LM).
         vocabulary: the ``SharedVocabulary`` the batches were packed with (maps modality names to tags).
         loss_weights: weight per modality name ("text" or a tokenizer name); unnamed modalities weigh 1.
         learning_rate, betas, weight_decay: AdamW settings (weight decay on matrices only).
@@ -85,8 +90,20 @@ class UnifiedTrainer(pl.LightningModule):
     def loss(self, batch: dict[str, Any]) -> tuple[Tensor, dict[str, Tensor]]:
         """Weighted next-token loss of one collated batch, and detached figures (loss and accuracy per modality)."""
         ids, modality = batch["ids"], batch["modality"]
+        packed = {}
+        if batch.get("segments") is not None:  # several samples per row (omnitok.unified.row_packing.pack_rows)
+            if not getattr(self.model, "supports_packing", False):
+                raise ConfigError(
+                    f"this batch packs several samples per row; {type(self.model).__name__} cannot mask them apart "
+                    "(use one sample per row, or a model with supports_packing such as CausalLMAdapter)"
+                )
+            packed["segments"] = batch["segments"]
         logits = self.model(
-            ids, batch["positions"], continuous=batch.get("continuous") or None, attention_mask=batch["attention_mask"]
+            ids,
+            batch["positions"],
+            continuous=batch.get("continuous") or None,
+            attention_mask=batch["attention_mask"],
+            **packed,
         )  # (B, L, V) or (B, L, S, V)
         logits, targets, mask = logits[:, :-1], ids[:, 1:], batch["loss_mask"][:, 1:]
         tags = modality[:, 1:]

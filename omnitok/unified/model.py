@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from omnitok.errors import ConfigError, DTypeError, IndexRangeError, ShapeError
 from omnitok.unified.rope import apply_rope, default_sections, rope_angles, rope_frequencies
+from omnitok.unified.row_packing import block_causal_mask
 from omnitok.unified.spans import ContinuousInput
 
 
@@ -190,6 +191,8 @@ class UnifiedTransformer(nn.Module):
         config: a :class:`TransformerConfig`.
     """
 
+    supports_packing = True  # forward takes ``segments`` (several samples per row)
+
     def __init__(self, config: TransformerConfig):
         super().__init__()
         self.config = config
@@ -234,6 +237,7 @@ class UnifiedTransformer(nn.Module):
         continuous: Mapping[str, ContinuousInput] | None = None,
         attention_mask: Tensor | None = None,
         cache: KVCache | None = None,
+        segments: Tensor | None = None,
     ) -> Tensor:
         """Next-token logits.
 
@@ -243,6 +247,8 @@ class UnifiedTransformer(nn.Module):
             continuous: name -> ContinuousInput whose mask [B, L] marks this chunk's placeholder positions.
             attention_mask: bool [B, past + L], True for real tokens (False: padding no query may attend to).
             cache: a KV cache from :meth:`new_cache`; this chunk's keys/values are appended to it.
+            segments: LongTensor [B, L], several samples per row (1, 2, ... per sample, 0 on padding; from
+                ``omnitok.unified.pack_rows``): each token attends within its own sample only. Not with ``cache``.
 
         Returns:
             logits [B, L, V] (one stream) or [B, L, S, V], float32.
@@ -259,6 +265,10 @@ class UnifiedTransformer(nn.Module):
         cos, sin = angles.cos(), angles.sin()
         past = cache.length if cache is not None else 0
         mask = self._mask(attention_mask, b, n, past, x.device)
+        if segments is not None:
+            if cache is not None or segments.shape != (b, n):
+                raise ShapeError(f"segments must be [B, L] = {(b, n)} without a cache, got {tuple(segments.shape)}")
+            mask = block_causal_mask(segments.to(x.device))
         for i, block in enumerate(self.blocks):
             x = block(x, cos, sin, mask, cache, i)
         h = self.norm(x)

@@ -56,21 +56,32 @@ class HFTextVocabulary:
     ``to_dict`` stores a ``tokenizers.Tokenizer`` as its JSON (self-contained) and a ``transformers`` tokenizer
     by ``name_or_path`` (``from_dict`` reloads it with ``AutoTokenizer.from_pretrained``).
 
+    The text ids are the tokenizer's ids when the adapter is made (or the first ``size``): tokens added to the
+    tokenizer later (the media tokens of an extended LM, :mod:`omnitok.unified.hf_vocabulary`) are not text.
+
     Args:
         tokenizer: ``transformers.PreTrainedTokenizerBase`` or ``tokenizers.Tokenizer``.
+        size: the number of text ids; default all the tokenizer's ids now.
     """
 
-    def __init__(self, tokenizer: Any):
+    def __init__(self, tokenizer: Any, size: int | None = None):
         self.tokenizer = tokenizer
         self._raw = hasattr(tokenizer, "get_vocab_size") and hasattr(tokenizer, "to_str")  # tokenizers.Tokenizer
         if not self._raw and not (hasattr(tokenizer, "encode") and hasattr(tokenizer, "decode")):
             raise ConfigError(f"{type(tokenizer).__name__} is neither a transformers nor a tokenizers tokenizer")
+        total = self._total()
+        if size is not None and not 1 <= int(size) <= total:
+            raise ConfigError(f"size {size} must lie in [1, {total}] (the tokenizer's ids)")
+        self._size = total if size is None else int(size)
 
-    @property
-    def size(self) -> int:
+    def _total(self) -> int:
         if self._raw:
             return int(self.tokenizer.get_vocab_size(with_added_tokens=True))
         return len(self.tokenizer)
+
+    @property
+    def size(self) -> int:
+        return self._size
 
     def encode(self, text: str) -> list[int]:
         if not isinstance(text, str):
@@ -107,13 +118,14 @@ def text_vocabulary_from_dict(data: dict[str, Any]) -> TextVocabulary:
     if kind == "tokenizers":
         from tokenizers import Tokenizer
 
-        vocab = HFTextVocabulary(Tokenizer.from_str(data["json"]))
+        tokenizer = Tokenizer.from_str(data["json"])
     elif kind == "transformers":
         from transformers import AutoTokenizer
 
-        vocab = HFTextVocabulary(AutoTokenizer.from_pretrained(data["name_or_path"]))
+        tokenizer = AutoTokenizer.from_pretrained(data["name_or_path"])
     else:
         raise ConfigError(f"unknown text vocabulary kind {kind!r} (expected bytes, tokenizers or transformers)")
+    vocab = HFTextVocabulary(tokenizer)
     if "size" in data and vocab.size != data["size"]:
         raise ConfigError(f"the reloaded text tokenizer has {vocab.size} ids, the saved vocabulary {data['size']}")
     return vocab
