@@ -11,6 +11,7 @@ Example::
 """
 
 from omnitok.evaluation.audio_data import EvalAudio, clips_from_tensors, load_eval_audio
+from omnitok.evaluation.baselines import BaselineResult, evaluate_baselines
 from omnitok.evaluation.data import BUILTIN, EvalImages, load_eval_images
 from omnitok.evaluation.evaluate import EvalRun, NamedTokenizer, evaluate
 from omnitok.evaluation.protocol import EvalProtocol
@@ -20,6 +21,7 @@ from omnitok.evaluation.video_data import EvalVideos, load_eval_videos, videos_f
 
 __all__ = [
     "BUILTIN",
+    "BaselineResult",
     "EvalAudio",
     "EvalImages",
     "EvalProtocol",
@@ -31,6 +33,7 @@ __all__ = [
     "TokenizerResult",
     "clips_from_tensors",
     "evaluate",
+    "evaluate_baselines",
     "evaluate_tokenizer",
     "load_eval_audio",
     "load_eval_images",

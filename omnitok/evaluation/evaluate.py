@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from omnitok.errors import ConfigError
+from omnitok.evaluation.baselines import BaselineResult, evaluate_baselines
 from omnitok.evaluation.data import choose_subset
 from omnitok.evaluation.protocol import EvalProtocol, make_protocol
 from omnitok.evaluation.runner import MetricInfo, TokenizerResult, check_compatible, evaluate_tokenizer, metric_infos
@@ -38,6 +39,7 @@ class EvalRun:
         shown: indices of the showcase samples (the same for every tokenizer); originals: those samples in the
             set's stored form (uint8 [k, 3, R, R] images, uint8 [k, 3, T, R, R] videos, float32 [k, C, S] audio).
         sections: extra report sections (:class:`~omnitok.report.sections.ReportSection`) other features add.
+        baselines: the trivial baselines scored like the tokenizers (:mod:`omnitok.evaluation.baselines`).
     """
 
     protocol: EvalProtocol
@@ -47,6 +49,7 @@ class EvalRun:
     data: EvalSet
     shown: list[int]
     sections: list[ReportSection] = dataclasses.field(default_factory=list)
+    baselines: list[BaselineResult] = dataclasses.field(default_factory=list)
 
     @property
     def modality(self) -> str:
@@ -70,6 +73,7 @@ def evaluate(
     worst_k: int = 4,
     ladder_samples: int | None = 16,
     sections: Sequence[ReportSection] = (),
+    baselines: bool = True,
 ) -> EvalRun:
     """Evaluate each tokenizer on ``data``.
 
@@ -81,6 +85,7 @@ def evaluate(
         worst_k: how many worst samples per sample metric the report shows.
         ladder_samples: clips the bitrate ladder of residual audio tokenizers is measured on (None: all).
         sections: extra report sections to carry into the report.
+        baselines: also score the trivial baselines (:mod:`omnitok.evaluation.baselines`) with the sample metrics.
     """
     if not tokenizers:
         raise ConfigError("give at least one tokenizer to evaluate")
@@ -120,4 +125,6 @@ def evaluate(
         )
         for entry in tokenizers
     ]
-    return EvalRun(protocol, infos, unavailable, results, data, shown, sections)
+    specs = [(r.name, r.spec, r.tokens) for r in results]
+    trivial = evaluate_baselines(data, specs, metrics, batch_size) if baselines else []
+    return EvalRun(protocol, infos, unavailable, results, data, shown, sections, trivial)

@@ -81,5 +81,3 @@ def check_modality(spec: TokenizerSpec, name: str, data: EvalSet) -> None:
 
         holds = get_modality(data.modality).contents
         raise ConfigError(f"{name} is a {spec.modality} tokenizer; this evaluation set holds {holds}")
-
-

@@ -1,9 +1,9 @@
 """``metrics.json``: every figure of an evaluation, machine-readable, under a versioned schema.
 
-Schema ``omnitok.eval/2``::
+Schema ``omnitok.eval/3``::
 
     {
-      "schema": "omnitok.eval/2",
+      "schema": "omnitok.eval/3",
       "modality": "image" | "audio" | "video",
       "protocol": {...},                  # EvalProtocol.to_dict(): data, fingerprint, policy, seed, versions, modality,
                                           # details (audio: sample_rate, seconds, channels, samples_per_clip;
@@ -27,13 +27,19 @@ Schema ``omnitok.eval/2``::
                               "baseline_stft_distance": float}, ...] | null   # residual audio tokenizers
       }, ...],
       "best": {metric: tokenizer name},                 # with several tokenizers, per directed metric
-      "sections": [ReportSection.to_dict(), ...]        # extra sections (title, header, rows, notes, images, data)
+      "sections": [ReportSection.to_dict(), ...],      # extra sections (title, header, rows, notes, images, data)
+      "baselines": [{"name": str, "description": str, "note": str,  # trivial baselines (omnitok.evaluation.baselines)
+                     "budget_of": str,                    # the tokenizer whose budget it keeps ("": none)
+                     "rate": {"bits_per_pixel" | "kbps": float},  # budget baselines: the rate they keep
+                     "reconstruction": {metric: float | null}, "per_sample": {metric: [float, ...]}}, ...],
     }
 
 Versions: ``omnitok.eval/2`` keeps every key of ``omnitok.eval/1`` with the same meaning and adds ``modality``,
 ``protocol.modality``/``protocol.details``, ``per_frame``, ``bitrate_ladder`` and ``sections``;
-``protocol.resolution`` is null for audio. :func:`read_metrics_document` reads either version and returns the
-/2 form (a /1 document is an image evaluation without the added keys), so readers need one code path.
+``protocol.resolution`` is null for audio. ``omnitok.eval/3`` keeps every key of /2 and adds ``baselines`` (a
+report of ``omnitok compare`` lists its sources in a "Compared reports" section). :func:`read_metrics_document`
+reads every version and returns the /3 form (a /1 document is an image evaluation without the added keys; older
+documents have no baselines), so readers need one code path.
 """
 
 from __future__ import annotations
@@ -49,8 +55,8 @@ from omnitok.errors import ConfigError
 if TYPE_CHECKING:
     from omnitok.evaluation.evaluate import EvalRun
 
-SCHEMA = "omnitok.eval/2"
-READABLE_SCHEMAS = ("omnitok.eval/1", SCHEMA)
+SCHEMA = "omnitok.eval/3"
+READABLE_SCHEMAS = ("omnitok.eval/1", "omnitok.eval/2", SCHEMA)
 
 
 def metrics_document(run: EvalRun) -> dict[str, Any]:
@@ -86,11 +92,12 @@ def metrics_document(run: EvalRun) -> dict[str, Any]:
         "tokenizers": tokenizers,
         "best": best_per_metric(run),
         "sections": [s.to_dict() for s in run.sections],
+        "baselines": [b.to_dict() for b in run.baselines],
     }
 
 
 def read_metrics_document(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a metrics.json of schema ``omnitok.eval/1`` or ``/2`` and return it in the /2 form.
+    """Read a metrics.json of schema ``omnitok.eval/1``, ``/2`` or ``/3`` and return it in the /3 form.
 
     Raises:
         ConfigError: unreadable JSON or an unknown schema.
@@ -103,9 +110,11 @@ def read_metrics_document(path: str | os.PathLike) -> dict[str, Any]:
     if schema not in READABLE_SCHEMAS:
         raise ConfigError(f"{path}: unknown metrics schema {schema!r}; this omnitok reads {list(READABLE_SCHEMAS)}")
     if schema == "omnitok.eval/1":
-        doc = dict(doc, schema=SCHEMA, modality="image", sections=[])
+        doc = dict(doc, modality="image", sections=[])
         doc["protocol"] = dict(doc["protocol"], modality="image", details={})
         doc["tokenizers"] = [dict(t, per_frame={}, bitrate_ladder=None) for t in doc["tokenizers"]]
+    doc.setdefault("baselines", [])
+    doc["schema"] = SCHEMA
     return doc
 
 

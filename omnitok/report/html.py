@@ -25,7 +25,7 @@ th { background: #f6f6f8; font-weight: 600; }
 td.best { font-weight: 700; background: #e7f6ea; }
 .note { color: #666; font-size: .85rem; }
 .protocol { background: #f6f6f8; border-radius: 6px; padding: .8rem 1rem; font-size: .85rem; }
-.protocol dt { font-weight: 600; } .protocol dd { margin: 0 0 .4rem 0; word-break: break-all; }
+.protocol dt { font-weight: 600; } .protocol dd { margin: 0 0 .4rem 0; overflow-wrap: anywhere; word-break: normal; hyphens: none; }
 figure { margin: 1.2rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .85rem; }
 .players { display: flex; flex-wrap: wrap; gap: .4rem 1.2rem; margin: .5rem 0; font-size: .8rem; color: #444; }

@@ -5,7 +5,8 @@
   players for each (original and reconstruction), and the bitrate ladder of residual tokenizers;
 - video: frame strips (original row, reconstruction rows) of the showcase and worst clips, an animated GIF
   preview, and the per-frame metric curves;
-- every modality: each discrete tokenizer's codebook usage.
+- every modality: the rate-distortion plot of all tokenizers and baselines
+  (:mod:`omnitok.report.rate_distortion`) first, each discrete tokenizer's codebook usage last.
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ class Figure:
 def report_figures(run: EvalRun) -> list[Figure]:
     """The report's pictures, in the order they are shown."""
     from omnitok.modalities import get_modality
+    from omnitok.report.rate_distortion import rate_distortion
 
-    figures = list(get_modality(run.modality).report_figures(run))
+    plot = rate_distortion(run)
+    figures = ([plot] if plot is not None else []) + list(get_modality(run.modality).report_figures(run))
     for index, result in enumerate(run.results):
         if result.code_counts:
             figures.append(
@@ -80,7 +83,7 @@ def _worst_cases(run: EvalRun):
     for index, result in enumerate(run.results):
         for metric, worst in result.worst.items():
             if worst:
-                labels = [f"{_short(names[i])}: {format_value(result.per_sample[metric][i])}" for i in worst]
+                labels = [f"{sample_label(names[i])}: {format_value(result.per_sample[metric][i])}" for i in worst]
                 yield index, result, metric, worst, labels
 
 
@@ -88,7 +91,7 @@ def image_figures(run: EvalRun) -> list[Figure]:
     names = run.data.names
     figures = []
     if run.shown and _decoding(run):
-        captions = [_short(names[i]) for i in run.shown]
+        captions = [sample_label(names[i]) for i in run.shown]
         columns = [(r.name, r.shown) for r in _decoding(run)]
         side = "side by side, " if len(run.results) > 1 else ""
         figures.append(
@@ -128,13 +131,17 @@ def audio_figures(run: EvalRun) -> list[Figure]:
         players = []
         for k, i in enumerate(run.shown):
             players.append(
-                Player(f"clip-{k}-original", f"{_short(names[i])}: original", wav_bytes(data.stored([i])[0], rate))
+                Player(
+                    f"clip-{k}-original", f"{sample_label(names[i])}: original", wav_bytes(data.stored([i])[0], rate)
+                )
             )
             for index, result in enumerate(run.results):
                 if result.decodes:
                     players.append(
                         Player(
-                            f"clip-{k}-{index}", f"{_short(names[i])}: {result.name}", wav_bytes(result.shown[k], rate)
+                            f"clip-{k}-{index}",
+                            f"{sample_label(names[i])}: {result.name}",
+                            wav_bytes(result.shown[k], rate),
                         )
                     )
         figures.append(
@@ -148,7 +155,7 @@ def audio_figures(run: EvalRun) -> list[Figure]:
                     run.originals,
                     [(r.name, r.shown) for r in _decoding(run)],
                     rate,
-                    [_short(names[i]) for i in run.shown],
+                    [sample_label(names[i]) for i in run.shown],
                 ),
                 players=players,
             )
@@ -216,7 +223,7 @@ def video_figures(run: EvalRun) -> list[Figure]:
                 strips_figure(
                     run.data.stored(strips),
                     [(n, c[: len(strips)]) for n, c in columns],
-                    [_short(names[i]) for i in strips],
+                    [sample_label(names[i]) for i in strips],
                 ),
             )
         )
@@ -256,7 +263,16 @@ def video_figures(run: EvalRun) -> list[Figure]:
     return figures
 
 
-def _short(name: str, limit: int = 24) -> str:
-    """The file name (last path part) of a sample, shortened to ``limit`` characters."""
-    name = name.rsplit("/", 1)[-1]
-    return name if len(name) <= limit else "…" + name[-(limit - 1) :]
+def sample_label(name: str, limit: int = 28) -> str:
+    """A sample's name as captions show it: its last two path parts without the file suffix ("coffee/y4x22",
+    "scene/2000251" for ``builtin``), shortened in the middle to ``limit`` characters."""
+    parts = name.split("/")
+    if parts[0] == "builtin":
+        parts = parts[1:]
+    stem, dot, suffix = parts[-1].rpartition(".")
+    parts[-1] = stem if dot and stem and suffix.isalnum() and len(suffix) <= 5 else parts[-1]
+    name = "/".join(parts[-2:])
+    if len(name) <= limit:
+        return name
+    head = (limit - 1) // 2
+    return name[:head] + "…" + name[-(limit - 1 - head) :]

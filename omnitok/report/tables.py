@@ -3,7 +3,12 @@
 The best figure of each column that has a direction (higher or lower is better) is marked when several
 tokenizers are compared; trade-off figures (tokens, bits per pixel, kbps, compression) carry no mark. Audio
 reports add the bitrate ladder of residual tokenizers; video reports add the per-frame summary (frame 0 against
-the rest: a causal tokenizer codes frame 0 on its own).
+the rest: a causal tokenizer codes frame 0 on its own). The trivial baselines follow the tokenizers as rows of the
+reconstruction table (never marked best), and a set of several subsets (the top-level folders; ``photo`` and
+``scene`` for ``builtin``) gets a table per subset.
+
+Numbers are formatted by kind: counts (tokens, dead codes) as integers, fractions (codebook usage) as percentages,
+other figures with 2 to 4 decimals.
 """
 
 from __future__ import annotations
@@ -77,6 +82,8 @@ LADDER_COLUMNS = [
     ("baseline_stft_distance", "baseline STFT distance"),
 ]
 _LEVEL_KEY = re.compile(r"level(\d+)/(.+)")
+COUNT_KEYS = frozenset({"tokens_per_sample", "dead_codes", "levels"})  # shown as integers
+FRACTION_KEYS = frozenset({"codebook_usage", "usage"})  # shown as percentages
 
 
 def metric_label(name: str, higher_is_better: bool | None) -> str:
@@ -84,13 +91,26 @@ def metric_label(name: str, higher_is_better: bool | None) -> str:
     return _LABELS.get(name, name) + arrow
 
 
-def format_value(value: float | str | None, unavailable: str | None = None) -> str:
-    if unavailable is not None:  # the short reason; the protocol block carries the whole message
-        return f"unavailable ({unavailable.split(':')[0]})"
+def short_reason(reason: str) -> str:
+    """The first clause of why a metric is unavailable (before any ':' or '(' that starts the details, such as a
+    download error); the protocol block carries the whole message."""
+    clause = re.split(r"[:(]", reason, maxsplit=1)[0].strip()
+    return clause if clause and len(clause) <= 40 and "/" not in clause else "see protocol"
+
+
+def format_value(value: float | str | None, unavailable: str | None = None, kind: str | None = None) -> str:
+    """A figure as the report prints it; ``kind`` is its key (e.g. "dead_codes", "codebook_usage"), which picks
+    integers for counts and percentages for fractions."""
+    if unavailable is not None:
+        return f"unavailable ({short_reason(unavailable)})"
     if value is None or isinstance(value, str):
         return "n/a" if value is None else value
     if not math.isfinite(value):
         return str(value)
+    if kind in COUNT_KEYS:
+        return f"{round(value):,}"
+    if kind in FRACTION_KEYS:
+        return f"{100 * value:.1f}%"
     if value == int(value) and abs(value) >= 1:
         return f"{int(value):,}"
     magnitude = abs(value)
@@ -109,7 +129,7 @@ def _table(title: str, run: EvalRun, columns: list[tuple[str, str, Direction]], 
         if marks_best and direction is not None and numbers:
             best = max(numbers) if direction else min(numbers)
         for row, (value, why) in zip(rows, column):
-            row.append(Cell(format_value(value, why), best is not None and value == best and why is None))
+            row.append(Cell(format_value(value, why, key), best is not None and value == best and why is None))
     header = ["tokenizer"] + [label for _, label, _ in columns]
     return Table(title, header, rows, note)
 
@@ -124,7 +144,50 @@ def reconstruction_table(run: EvalRun) -> Table:
         return result.summary.get(key), run.unavailable.get(key)
 
     note = get_modality(run.modality).reconstruction_note(run.protocol.num_samples, run.data.unit)
-    return _table("Reconstruction", run, columns, values, note)
+    table = _table("Reconstruction", run, columns, values, note)
+    if run.unavailable:
+        table.note += " Why a metric is unavailable: see the protocol."
+    if run.baselines:
+        table.rows += [
+            [Cell(f"baseline: {b.name}")] + [Cell(format_value(b.summary.get(key))) for key, _, _ in columns]
+            for b in run.baselines
+        ]
+        described = "; ".join(f"{b.name}: {b.description}" for b in run.baselines)
+        note = next((b.note for b in run.baselines if b.note), "")  # the sentence on the first budget, as an example
+        table.note += f" Baselines (never marked best; sample metrics only): {described}. {note}".rstrip()
+    return table
+
+
+def subset_of(name: str) -> str:
+    """The subset a sample belongs to: its top-level folder (for ``builtin``, the part after ``builtin/``: "photo"
+    or "scene"); "" for a sample at the top level."""
+    parts = name.split("/")
+    if parts[0] == "builtin":
+        parts = parts[1:]
+    return parts[0] if len(parts) > 1 else ""
+
+
+def subset_table(run: EvalRun) -> Table | None:
+    """The sample metrics' means per subset, for tokenizers and baselines; None unless the set has 2+ subsets."""
+    subsets = [subset_of(n) for n in run.data.names]
+    names = list(dict.fromkeys(subsets))
+    if len(names) < 2:
+        return None
+    metrics = [m for m in run.metrics if m.per_sample]
+    rows = []
+    entries = [(r.name, r.per_sample) for r in run.results if r.decodes]
+    entries += [(f"baseline: {b.name}", b.per_sample) for b in run.baselines]
+    for label, per_sample in entries:
+        for subset in names:
+            cells = [Cell(label), Cell(subset or "(top level)"), Cell(str(subsets.count(subset)))]
+            for metric in metrics:
+                values = [v for v, s in zip(per_sample.get(metric.name, []), subsets) if s == subset and v is not None]
+                values = [v for v in values if math.isfinite(v)]
+                cells.append(Cell(format_value(sum(values) / len(values) if values else None)))
+            rows.append(cells)
+    header = ["tokenizer", "subset", run.data.unit] + [metric_label(m.name, m.higher_is_better) for m in metrics]
+    note = "Mean of each sample metric over the samples of each subset (top-level folder of the data)."
+    return Table("Reconstruction by subset", header, rows, note)
 
 
 def token_table(run: EvalRun) -> Table:
@@ -145,7 +208,10 @@ def level_table(run: EvalRun) -> Table | None:
             figures = levels[level]
             rows.append(
                 [Cell(result.name), Cell(str(level))]
-                + [Cell(format_value(figures.get(key))) for key in ("codebook_usage", "perplexity", "dead_codes")]
+                + [
+                    Cell(format_value(figures.get(key), kind=key))
+                    for key in ("codebook_usage", "perplexity", "dead_codes")
+                ]
             )
     if not rows:
         return None
@@ -208,6 +274,7 @@ def frame_table(run: EvalRun) -> Table | None:
 def all_tables(run: EvalRun) -> list[Table]:
     tables = [
         reconstruction_table(run),
+        subset_table(run),
         ladder_table(run),
         frame_table(run),
         token_table(run),
@@ -240,6 +307,9 @@ def protocol_items(run: EvalRun) -> list[tuple[str, str]]:
     items += [("seed", str(p.seed)), ("device, batch size", f"{p.device}, {p.batch_size}")]
     items += [(f"metric: {name}", impl) for name, impl in p.metrics.items()]
     items += [("convention", text) for text in p.conventions]
+    for result in run.results:
+        digest = result.weights_sha256 or "unknown (not loaded from a weights file)"
+        items.append((f"tokenizer {result.name}", f"{result.ref or '(built in code)'}; weights SHA-256 {digest}"))
     items.append(("versions", json.dumps(p.versions, sort_keys=True)))
     if p.skipped_files:
         items.append(("skipped unreadable files", "; ".join(p.skipped_files)))

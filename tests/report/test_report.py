@@ -8,11 +8,13 @@ import shutil
 import subprocess
 
 import pytest
+import torch
 
 from omnitok import ConfigError
 from omnitok.evaluation import NamedTokenizer, evaluate, load_eval_images
 from omnitok.metrics.image import PSNR, SSIM
 from omnitok.report import SCHEMA, write_report
+from omnitok.report.pictures import sample_label
 from tests.evaluation.toy_tokenizers import EncoderOnly, PoolingQuantizer, ShiftTokenizer
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -76,11 +78,91 @@ def test_html_is_self_contained_with_tables_pictures_and_protocol(report, run):
     for src in page.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
-    # reconstructions + worst-by-PSNR and worst-by-SSIM per decoding tokenizer + a codebook figure per discrete one
-    assert len(page.images) == 1 + 2 * 3 + 3
+    # rate-distortion + reconstructions + worst-by-PSNR and worst-by-SSIM per decoding tokenizer + a codebook figure
+    # per discrete one
+    assert len(page.images) == 1 + 1 + 2 * 3 + 3
     assert page.best_cells >= 2  # PSNR and SSIM columns at least
     text = (report / "report.html").read_text()
     assert run.protocol.fingerprint in text and "sigma 1.5" in text and "unavailable (weights not found)" in text
+
+
+class _Cells(html.parser.HTMLParser):
+    """Text of every table cell by table id, and of the protocol block's entries."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self.protocol, self.table, self.cell, self.in_protocol = {}, [], None, None, False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "table":
+            self.table = self.tables.setdefault(attrs.get("id"), [])
+        if tag in ("td", "th") and self.table is not None:
+            self.table.append([]) if tag == "td" and not self.table else None
+            self.cell = ""
+        if tag == "tr" and self.table is not None:
+            self.table.append([])
+        if tag == "dl" and attrs.get("id") == "protocol":
+            self.in_protocol = True
+        if tag == "dd" and self.in_protocol:
+            self.cell = ""
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.table is not None:
+            self.table[-1].append(self.cell)
+            self.cell = None
+        if tag == "dd" and self.in_protocol:
+            self.protocol.append(self.cell)
+            self.cell = None
+        if tag == "table":
+            self.table = None
+        if tag == "dl":
+            self.in_protocol = False
+
+
+def test_html_holds_the_rate_distortion_plot_baseline_rows_subsets_and_fingerprints(report, run):
+    text = (report / "report.html").read_text()
+    page, cells = _Page(), _Cells()
+    page.feed(text)
+    cells.feed(text)
+    assert "rate-distortion" in page.ids  # the plot: PSNR and SSIM against bits per pixel
+    plot = text.split('<figure id="rate-distortion">', 1)[1].split("</figure>", 1)[0]
+    assert "bits per pixel" in plot and base64.b64decode(plot.split("base64,", 1)[1].split('"', 1)[0])[:8] == PNG_MAGIC
+    rows = {row[0]: row for row in cells.tables["reconstruction"][1:]}
+    baselines = [name for name in rows if name.startswith("baseline: ")]
+    assert {"baseline: mean colour", "baseline: mean image"} <= set(baselines) and len(baselines) == 5
+    # a baseline row holds the written-out PSNR of its reconstruction (mean colour per image, on [0, 1] pixels)
+    x = run.data.batch(0, len(run.data)).double()
+    mse = (x - x.mean(dim=(-2, -1), keepdim=True)).square().mean(dim=(1, 2, 3))
+    assert rows["baseline: mean colour"][1] == f"{(10 * torch.log10(1 / mse)).mean().item():.2f}"
+    assert all(cell == "unavailable (weights not found)" for cell in (rows[n][3] for n in ("pool-4", "shift")))
+    assert not any("http" in cell for row in cells.tables["reconstruction"] for cell in row)
+    assert any("weights not found: offline" in entry for entry in cells.protocol)  # the whole reason stays there
+    # per subset: photo and scene rows for each decoding tokenizer and baseline, sample counts adding up
+    subsets = cells.tables["reconstruction-by-subset"][1:]
+    photos = sum(n.startswith("builtin/photo/") for n in run.data.names)
+    assert {row[1] for row in subsets} == {"photo", "scene"} and 0 < photos < len(run.data)
+    assert [row[2] for row in subsets[:2]] == [str(photos), str(len(run.data) - photos)]
+    # counts as integers, fractions as percentages
+    tokens = cells.tables["tokens"]
+    usage, dead = tokens[0].index("codebook usage"), tokens[0].index("dead codes")
+    pool4 = next(row for row in tokens if row[0] == "pool-4")
+    counts = run.results[0].code_counts[0]
+    assert pool4[usage] == f"{100 * (counts > 0).float().mean().item():.1f}%"
+    assert pool4[dead] == str(int((counts == 0).sum()))
+    # readable sample names in the captions; the weights fingerprint of every tokenizer in the protocol
+    assert [sample_label(n) for n in ("builtin/photo/coffee/y4x22", "builtin/scene/2000251", "a/b/long_name.png")] == [
+        "coffee/y4x22",
+        "scene/2000251",
+        "b/long_name",
+    ]
+    assert sample_label("x/" + "n" * 40 + ".jpg") == "x/nnnnnnnnnnn…nnnnnnnnnnnnnn"
+    assert sum("weights SHA-256" in entry for entry in cells.protocol) == len(run.results)
+    assert "break-all" not in text
 
 
 def test_markdown_links_pictures_beside_it_and_prints_the_protocol(report, run):
@@ -117,7 +199,11 @@ def test_report_renders_in_a_real_browser_without_broken_images(report, tmp_path
         "<script>window.addEventListener('load', () => { const imgs = [...document.images];"
         "const out = document.createElement('pre'); out.id = 'probe'; out.textContent = JSON.stringify({"
         "images: imgs.length, broken: imgs.filter(i => !(i.complete && i.naturalWidth > 0)).length,"
-        "tables: document.querySelectorAll('table').length, protocol: !!document.getElementById('protocol')});"
+        "tables: document.querySelectorAll('table').length, protocol: !!document.getElementById('protocol'),"
+        "plot: document.querySelector('#rate-distortion img').naturalWidth > 300,"
+        "wordBreak: getComputedStyle(document.querySelector('#protocol dd')).wordBreak,"
+        "baselines: [...document.querySelectorAll('#reconstruction td:first-child')]"
+        ".filter(td => td.textContent.startsWith('baseline: ') && td.offsetHeight > 0).length});"
         "document.body.appendChild(out); });</script>"
     )
     page.write_text((report / "report.html").read_text().replace("</body>", probe + "</body>"))
@@ -141,7 +227,10 @@ def test_report_renders_in_a_real_browser_without_broken_images(report, tmp_path
     ).stdout
     probe_text = dom.split('<pre id="probe">', 1)[1].split("</pre>", 1)[0]
     found = json.loads(html.unescape(probe_text))
-    assert found == {"images": 10, "broken": 0, "tables": 3, "protocol": True}
+    # tables: reconstruction, reconstruction by subset (photo / scene), tokens, speed; baselines: mean colour, mean
+    # image, resampling to the budgets of pool-4, pool-8 and shift
+    expected = {"images": 11, "broken": 0, "tables": 4, "protocol": True, "plot": True, "baselines": 5}
+    assert found == dict(expected, wordBreak="normal")  # the protocol block wraps between words
     shot = tmp_path / "shot.png"
     subprocess.run(
         flags + ["--window-size=1280,1800", f"--screenshot={shot}", (report / "report.html").as_uri()],
