@@ -10,8 +10,7 @@ import math
 import sys
 from pathlib import Path
 
-import torch
-
+from omnitok.cli.options import add_device_options, add_size_option, resolve_device
 from omnitok.errors import ConfigError, DataError, OmnitokError, OutputError, ShapeError
 
 TOKEN_SUFFIX = ".safetensors"
@@ -35,20 +34,21 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
         help="tokenizer folder, zoo name, hub id, diffusers:/transformers: adapter or module:attribute",
     )
     encode.add_argument("--out", required=True, help="folder for the token files")
-    encode.add_argument(
-        "--size", type=positive_int, help="images, videos: resize the shorter side to SIZE and center-crop a square"
-    )
+    add_size_option(encode)
     encode.add_argument("--frames", type=positive_int, help="videos: encode the first FRAMES frames (default: all)")
-    encode.add_argument("--fps", type=positive_float, help="videos: resample to FPS frames per second first")
+    encode.add_argument(
+        "--fps", type=positive_float, help="videos: resample to FPS frames per second first (default: the file's rate)"
+    )
     encode.add_argument(
         "--chunk-frames",
         type=positive_int,
-        help="videos, causal tokenizers: encode and decode this many frames at a time (same tokens, bounded memory)",
+        help="videos, causal tokenizers: encode and decode this many frames at a time (same tokens, bounded memory; "
+        "default: the whole video at once)",
     )
     encode.add_argument(
         "--chunk-seconds",
         type=positive_float,
-        help="audio, causal tokenizers: encode long files this many seconds at a time",
+        help="audio, causal tokenizers: encode long files this many seconds at a time (default: the whole file)",
     )
     encode.add_argument(
         "--resume",
@@ -69,7 +69,9 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
     decode.add_argument("--tokenizer", required=True, help="the tokenizer that wrote the tokens")
     decode.add_argument("--out", required=True, help="folder for the images, videos or audio files")
     decode.add_argument(
-        "--chunk-frames", type=positive_int, help="videos, causal tokenizers: decode about this many frames at a time"
+        "--chunk-frames",
+        type=positive_int,
+        help="videos, causal tokenizers: decode about this many frames at a time (default: all at once)",
     )
     decode.add_argument(
         "--allow-other-weights",
@@ -107,16 +109,24 @@ def positive_float(text: str) -> float:
 def add_common_options(
     parser: argparse.ArgumentParser, overwrite_help: str = "replace files that already exist in --out"
 ) -> None:
-    """--device, --overwrite and --trust-remote-code, shared by the commands that load a tokenizer."""
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    """--device, --dtype, --overwrite and --trust-remote-code, shared by the commands that load a tokenizer."""
+    add_device_options(parser)
     parser.add_argument("--overwrite", action="store_true", help=overwrite_help)
     parser.add_argument("--trust-remote-code", action="store_true", help="allow configs naming non-omnitok classes")
 
 
-def _load(args: argparse.Namespace):
-    from omnitok.resolve import resolve_tokenizer
+def load_from_args(args: argparse.Namespace, ref: str | None = None):
+    """The tokenizer ``ref`` (default ``args.tokenizer``) on ``args.device`` in ``args.dtype``; ``--device auto`` is
+    resolved in ``args`` first, so the rest of the command uses the same device."""
+    from omnitok.resolve import load_tokenizer
 
-    return resolve_tokenizer(args.tokenizer, trust_remote_code=args.trust_remote_code, map_location=args.device)
+    args.device = resolve_device(args.device)
+    return load_tokenizer(
+        args.tokenizer if ref is None else ref,
+        trust_remote_code=args.trust_remote_code,
+        device=args.device,
+        dtype=args.dtype,
+    )
 
 
 def _modality_of(tokenizer):
@@ -143,7 +153,7 @@ def run_encode(args: argparse.Namespace) -> int:
     from omnitok.fingerprint import weights_fingerprint
     from omnitok.tokens import save_tokens
 
-    tokenizer = _load(args)
+    tokenizer = load_from_args(args)
     spec, modality, options = tokenizer.spec, _modality_of(tokenizer), vars(args)
     modality.check_codec_options(tokenizer, options)
 
@@ -174,7 +184,7 @@ def run_decode(args: argparse.Namespace) -> int:
     from omnitok.fingerprint import weights_fingerprint
     from omnitok.tokens import read_token_file
 
-    tokenizer = _load(args)
+    tokenizer = load_from_args(args)
     spec = tokenizer.spec
     failures = []
     from omnitok.data.files import list_files

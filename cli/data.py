@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from omnitok.cli.options import RawDescriptionDefaultsHelpFormatter
+from omnitok.extras import extra_hint
+
 PACK_HELP = """\
 Pack a folder of images, videos or audio files into litdata optimized shards (chunk-*.bin + index.json), which
 training reads as a stream from a local folder or object storage (data.root: /data/packed or s3://bucket/packed).
@@ -26,7 +29,7 @@ def add_data_parser(commands: argparse._SubParsersAction) -> None:
         "pack",
         help="pack a media folder into litdata optimized shards",
         description=PACK_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionDefaultsHelpFormatter,
     )
     pack.add_argument("src", metavar="SRC", help="folder of media files (searched recursively)")
     pack.add_argument("out", metavar="OUT", help="folder to write (absent or empty unless --overwrite)")
@@ -49,6 +52,14 @@ def add_data_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run_pack(args: argparse.Namespace) -> int:
+    with extra_hint("omnitok data pack"):
+        return _run_pack(args)
+
+
+def _run_pack(args: argparse.Namespace) -> int:
+    from omnitok.extras import require
+
+    require("litdata", "omnitok data pack")  # before anything is written
     from omnitok.trainers.packing import pack_media
 
     pack_media(
@@ -65,6 +76,7 @@ def run_pack(args: argparse.Namespace) -> int:
 def run_builtin(args: argparse.Namespace) -> int:
     from omnitok.data.builtin import write_builtin_images
 
-    counts = write_builtin_images(args.out, size=args.size, scale=args.scale, seed=args.seed)
+    with extra_hint("omnitok data builtin"):
+        counts = write_builtin_images(args.out, size=args.size, scale=args.scale, seed=args.seed)
     print(f"wrote {', '.join(f'{n} {split}' for split, n in counts.items())} images under {args.out}")
     return 0

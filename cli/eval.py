@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from omnitok.cli.codec import add_common_options, non_negative_int, positive_float, positive_int
+from omnitok.cli.codec import add_common_options, load_from_args, non_negative_int, positive_float, positive_int
+from omnitok.cli.options import add_size_option
 from omnitok.errors import ConfigError
 
 
@@ -25,7 +26,9 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
         "transformers:<folder or id>; package.module:attribute for your own object.",
     )
     parser.add_argument("--tokenizer", action="append", required=True, help="a tokenizer; repeat to compare several")
-    parser.add_argument("--name", action="append", help="report name of each --tokenizer, in order (default: derived)")
+    parser.add_argument(
+        "--name", action="append", help="report name of each --tokenizer, in order (default: from the reference)"
+    )
     parser.add_argument(
         "--data",
         required=True,
@@ -33,9 +36,7 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
         "'generated' (audio: speech clips; video: moving-shapes clips), made at run time, deterministic by --seed",
     )
     parser.add_argument("--out", required=True, help="report folder (must be new or empty unless --overwrite)")
-    parser.add_argument(
-        "--resolution", type=positive_int, default=256, help="images, video: square side after resize + center crop"
-    )
+    add_size_option(parser, default=256, help="images, video: square side after resize + center crop")
     parser.add_argument(
         "--seconds",
         type=positive_float,
@@ -53,17 +54,20 @@ def add_eval_parser(commands: argparse._SubParsersAction) -> None:
         default=16,
         help="audio: clips the bitrate ladder is measured on (0: all)",
     )
-    parser.add_argument("--max-samples", type=positive_int, help="evaluate a seeded subset of this many samples")
+    parser.add_argument(
+        "--max-samples", type=positive_int, help="evaluate a seeded subset of this many samples (default: all)"
+    )
     parser.add_argument(
         "--teacher",
         help="images: add the semantic section (teacher-feature cosine, linear-probe accuracy) with this teacher: "
-        "'scene', a scene-teacher .safetensors file, or a timm ViT name (siglip2, dinov2, clip, eva_clip, siglip)",
+        "'scene', a scene-teacher .safetensors file, or a timm ViT name (siglip2, dinov2, clip, eva_clip, siglip) "
+        "(default: no semantic section)",
     )
     parser.add_argument(
         "--probe-data", default="scenes", help="with --teacher: 'scenes' (procedural labelled) or DIR/<class>/<image>"
     )
     parser.add_argument("--probe-size", type=positive_int, default=32, help="with --teacher: probe image side")
-    parser.add_argument("--batch-size", type=positive_int, default=16)
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="samples per encode/decode call")
     parser.add_argument("--seed", type=int, default=0, help="seeds the subset, the shown samples and the tokenizers")
     parser.add_argument("--show", type=non_negative_int, default=8, help="samples shown side by side")
     parser.add_argument(
@@ -105,7 +109,7 @@ def load_eval_data(args: argparse.Namespace, tokenizers: list):
 
     modality, first = get_modality(modalities.pop()), specs[0]
     options = {
-        "resolution": args.resolution,
+        "resolution": args.size,
         "seconds": args.seconds,
         "frames": args.frames,
         "stride": args.stride,
@@ -118,9 +122,12 @@ def load_eval_data(args: argparse.Namespace, tokenizers: list):
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from omnitok.evaluation import NamedTokenizer, evaluate
-    from omnitok.report import check_report_folder, write_report
-    from omnitok.resolve import resolve_tokenizer
+    from omnitok.extras import extra_hint, require
+
+    require("matplotlib", "omnitok eval's report (its plots)")  # before minutes of evaluation, not after
+    with extra_hint("omnitok eval"):
+        from omnitok.evaluation import NamedTokenizer, evaluate
+        from omnitok.report import check_report_folder, write_report
 
     names = args.name or []
     if len(names) > len(args.tokenizer):
@@ -132,12 +139,7 @@ def run_eval(args: argparse.Namespace) -> int:
     check_report_folder(args.out, args.overwrite, inputs=local_inputs)
     if args.teacher and args.data == "generated":
         raise ConfigError("--teacher measures image tokenizers; --data generated holds audio or video clips")
-    tokenizers = [
-        NamedTokenizer(
-            name, resolve_tokenizer(ref, trust_remote_code=args.trust_remote_code, map_location=args.device), ref
-        )
-        for name, ref in zip(names, args.tokenizer)
-    ]
+    tokenizers = [NamedTokenizer(name, load_from_args(args, ref), ref) for name, ref in zip(names, args.tokenizer)]
     data = load_eval_data(args, tokenizers)
     if args.teacher:
         from omnitok.evaluation.semantic import check_teacher_modality

@@ -9,18 +9,24 @@ import threading
 from collections.abc import Sequence
 from typing import NoReturn
 
+import omnitok
+from omnitok.cli.calibrate import add_calibrate_parser
 from omnitok.cli.codec import add_codec_parsers
+from omnitok.cli.compare import add_compare_parser
 from omnitok.cli.data import add_data_parser
 from omnitok.cli.eval import add_eval_parser
+from omnitok.cli.options import DefaultsHelpFormatter
+from omnitok.cli.push import add_push_parser
 from omnitok.cli.tokenize import add_tokenize_parser
 from omnitok.cli.train import add_train_parser
 from omnitok.errors import OmnitokError
+from omnitok.extras import as_missing_extra
 
 
 def _inspect(args: argparse.Namespace) -> int:
     import json
 
-    from omnitok.hub import load_tokenizer
+    from omnitok.resolve import load_tokenizer
 
     tokenizer = load_tokenizer(args.tokenizer, trust_remote_code=args.trust_remote_code)
     print(json.dumps(tokenizer.spec.to_dict(), indent=2))
@@ -29,7 +35,12 @@ def _inspect(args: argparse.Namespace) -> int:
 
 class CommandLineParser(argparse.ArgumentParser):
     """argparse with omnitok's one error format: usage errors print ``omnitok: error: ...`` like every other
-    refusal (exit status 2), naming the subcommand; subcommand parsers inherit the class."""
+    refusal (exit status 2), naming the subcommand; subcommand parsers inherit the class, and with it help that
+    shows every option's default (:class:`~omnitok.cli.options.DefaultsHelpFormatter`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
@@ -41,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = CommandLineParser(
         prog="omnitok",
         description="Train, evaluate and use multimodal tokenizers for images, video and audio.",
-        epilog="Start with: omnitok train --config configs/image/quickstart_vq.yaml  (see README.md)",
+        epilog="Start with: omnitok train --config quickstart_vq  (see README.md)",
     )
+    parser.add_argument("--version", action="version", version=f"omnitok {omnitok.__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     add_train_parser(commands)
@@ -50,10 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(commands)
     add_data_parser(commands)
     add_tokenize_parser(commands)
+    add_compare_parser(commands)
+    add_push_parser(commands)
+    add_calibrate_parser(commands)
 
-    inspect = commands.add_parser("inspect", help="load a tokenizer (folder, zoo name or hub id) and print its spec")
-    inspect.add_argument("tokenizer")
-    inspect.add_argument("--trust-remote-code", action="store_true")
+    inspect = commands.add_parser(
+        "inspect",
+        help="load a tokenizer and print its spec (JSON)",
+        description="Load a tokenizer and print its spec as JSON.",
+        epilog="Tokenizer forms: a save_pretrained folder, a model-zoo name or a hub id; diffusers:<folder or id>, "
+        "transformers:<folder or id>; package.module:attribute for your own object.",
+    )
+    inspect.add_argument("tokenizer", help="the tokenizer (any form below)")
+    inspect.add_argument("--trust-remote-code", action="store_true", help="allow configs naming non-omnitok classes")
     inspect.set_defaults(run=_inspect)
     return parser
 
@@ -88,6 +109,12 @@ def run_command(args: argparse.Namespace) -> int:
         return args.run(args)
     except OmnitokError as err:
         print(f"omnitok: error: {err}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as err:  # an optional dependency imported deep inside a command
+        hint = as_missing_extra(err, f"omnitok {args.command}")
+        if hint is None:
+            raise
+        print(f"omnitok: error: {hint}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:
         what = "terminated" if isinstance(stop, Terminated) else "interrupted"

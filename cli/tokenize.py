@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 from omnitok.cli.codec import positive_float, positive_int
+from omnitok.cli.options import add_size_option
+from omnitok.extras import extra_hint
 
 
 def non_negative_float(text: str) -> float:
@@ -30,9 +32,18 @@ def add_tokenize_parser(commands: argparse._SubParsersAction) -> None:
         "Unreadable inputs are skipped and listed in the manifest.",
     )
     tokenize.add_argument(
-        "--tokenizer", required=True, help="tokenizer folder, zoo name or hub id (every worker loads it)"
+        "--tokenizer",
+        required=True,
+        help="tokenizer folder, zoo name, hub id, diffusers:/transformers: adapter or module:attribute (every "
+        "worker loads it)",
     )
-    tokenize.add_argument("--data", required=True, help="a folder (searched recursively) or a file list (.txt)")
+    tokenize.add_argument(
+        "--data",
+        required=True,
+        help="a folder (searched recursively), a file list (.txt), packed shards (omnitok data pack; local or "
+        "s3://, gs://, azure://) or a folder URL fsspec opens (https://, sftp://, hf://, ...); a caption beside an "
+        "input (cat.png + cat.txt) goes into its row",
+    )
     tokenize.add_argument("--out", required=True, help="the corpus folder (shards + manifest.json)")
     tokenize.add_argument("--address", help="join this Ray cluster (e.g. HOST:6379, or 'auto'); default: a local Ray")
     tokenize.add_argument("--workers", type=positive_int, help="encoding actors (default: CPUs - 1, or GPUs / G)")
@@ -41,29 +52,42 @@ def add_tokenize_parser(commands: argparse._SubParsersAction) -> None:
     )
     tokenize.add_argument("--batch-size", type=positive_int, default=8, help="inputs per Ray Data batch (default 8)")
     tokenize.add_argument("--shard-size", type=positive_int, default=1000, help="inputs per shard (default 1000)")
-    tokenize.add_argument(
-        "--size", type=positive_int, help="images, videos: resize the shorter side to SIZE and center-crop a square"
-    )
+    add_size_option(tokenize)
     tokenize.add_argument("--frames", type=positive_int, help="videos: encode the first FRAMES frames (default: all)")
-    tokenize.add_argument("--fps", type=positive_float, help="videos: resample to FPS frames per second first")
     tokenize.add_argument(
-        "--chunk-frames", type=positive_int, help="videos, causal tokenizers: encode this many frames at a time"
+        "--fps", type=positive_float, help="videos: resample to FPS frames per second first (default: the file's rate)"
     )
     tokenize.add_argument(
-        "--chunk-seconds", type=positive_float, help="audio, causal tokenizers: encode this many seconds at a time"
+        "--chunk-frames",
+        type=positive_int,
+        help="videos, causal tokenizers: encode this many frames at a time (default: the whole video)",
+    )
+    tokenize.add_argument(
+        "--chunk-seconds",
+        type=positive_float,
+        help="audio, causal tokenizers: encode this many seconds at a time (default: the whole file)",
     )
     tokenize.add_argument("--trust-remote-code", action="store_true", help="allow configs naming non-omnitok classes")
     tokenize.set_defaults(run=run_tokenize)
 
 
 def run_tokenize(args: argparse.Namespace) -> int:
-    from omnitok.corpus.pipeline import TokenizeJob, plan, run
+    with extra_hint("omnitok tokenize"):
+        return _run_tokenize(args)
+
+
+def _run_tokenize(args: argparse.Namespace) -> int:
+    from omnitok.extras import require
+
+    for module in ("ray", "pyarrow"):  # before anything is planned or written
+        require(module, "omnitok tokenize")
+    from omnitok.corpus.pipeline import PROTOCOL_KEYS, TokenizeJob, plan, run
 
     job = TokenizeJob(
         tokenizer=args.tokenizer,
         data=args.data,
         out=Path(args.out),
-        protocol={k: getattr(args, k) for k in ("size", "frames", "fps", "chunk_frames", "chunk_seconds")},
+        protocol={k: getattr(args, k) for k in PROTOCOL_KEYS},
         trust_remote_code=args.trust_remote_code,
         address=args.address,
         workers=args.workers,

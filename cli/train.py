@@ -8,14 +8,20 @@ from pathlib import Path
 
 import yaml
 
+from omnitok.cli.options import RawDescriptionDefaultsHelpFormatter
+from omnitok.cli.recipes import find_recipe
 from omnitok.config import load_yaml_config, set_by_path
 from omnitok.errors import ConfigError
+from omnitok.extras import extra_hint
 
 TRAIN_HELP = """\
-Train a tokenizer from a YAML recipe. Recipes live in configs/image/ (quickstart_*.yaml train on the built-in
-images on a CPU in minutes; the others are real-scale settings). Several --config files merge left to right.
+Train a tokenizer from a YAML recipe: a file, or the name of a recipe shipped with omnitok (configs/ in the
+repository: image/quickstart_vq, audio/quickstart_rvq, ...; a bare name such as quickstart_vq means the image
+recipe). quickstart_* recipes train on built-in data on a CPU in minutes; the others are real-scale settings.
+Several --config files merge left to right.
 
 examples:
+  omnitok train --config quickstart_vq --out runs/vq
   omnitok train --config configs/image/quickstart_vq.yaml --out runs/vq
   omnitok train --config configs/image/quickstart_vq.yaml --set trainer.max_steps=200 --set data.batch_size=8
   omnitok train --resume runs/vq                       # continue exactly where runs/vq stopped
@@ -31,13 +37,32 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
         "train",
         help="train a tokenizer from a YAML recipe (resume, fine-tune)",
         description=TRAIN_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionDefaultsHelpFormatter,
     )
-    parser.add_argument("--config", action="append", default=[], metavar="YAML", help="recipe file (repeatable)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides", help="override")
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="RECIPE",
+        help="recipe file or shipped recipe name (repeatable; default: none, or the resumed run's config.yaml)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override one recipe value (repeatable; default: none)",
+    )
     parser.add_argument("--out", help="run folder (default: runs/<recipe name>)")
-    parser.add_argument("--resume", metavar="RUN_OR_CKPT", help="continue a run folder or checkpoint exactly")
-    parser.add_argument("--init-from", metavar="CKPT_OR_TOKENIZER", help="start from these weights, fresh optimizers")
+    parser.add_argument(
+        "--resume", metavar="RUN_OR_CKPT", help="continue a run folder or checkpoint exactly (default: a new run)"
+    )
+    parser.add_argument(
+        "--init-from",
+        metavar="CKPT_OR_TOKENIZER",
+        help="start from these weights, fresh optimizers (default: random initialization)",
+    )
     parser.add_argument("--print-config", action="store_true", help="print the merged recipe and exit")
     parser.add_argument(
         "--trust-remote-code", action="store_true", help="allow the recipe to name classes outside omnitok and torch.nn"
@@ -52,7 +77,10 @@ def add_train_parser(commands: argparse._SubParsersAction) -> None:
     export.add_argument("checkpoint", help="a .ckpt from a run's checkpoints/ folder, or the run folder")
     export.add_argument("--out", required=True, help="folder to write")
     export.add_argument(
-        "--weights", choices=["auto", "ema", "live"], default="auto", help="EMA average or live weights"
+        "--weights",
+        choices=["auto", "ema", "live"],
+        default="auto",
+        help="EMA average or live weights (auto: EMA if kept)",
     )
     export.add_argument("--overwrite", action="store_true", help="replace an earlier export in --out")
     export.set_defaults(run=run_export)
@@ -64,7 +92,7 @@ def _recipe(args: argparse.Namespace, resumed_folder: Path | None) -> dict:
         paths = [resumed_folder / "config.yaml"]
     if not paths:
         raise ConfigError("omnitok train needs --config RECIPE.yaml (or --resume RUN_FOLDER)")
-    config = load_yaml_config(*paths)
+    config = load_yaml_config(*(find_recipe(str(p)) for p in paths))
     apply_overrides(config, args.overrides)
     return config
 
@@ -95,14 +123,24 @@ def parse_value(text: str, key: str = "") -> object:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from omnitok.trainers.run import check_recipe, resolve_resume, train
+    with extra_hint("omnitok train"):
+        return _run_train(args)
 
-    folder, checkpoint = resolve_resume(args.resume) if args.resume else (None, None)
+
+def _run_train(args: argparse.Namespace) -> int:
+    folder, checkpoint = None, None
+    if args.resume:
+        from omnitok.trainers.run import resolve_resume
+
+        folder, checkpoint = resolve_resume(args.resume)
     config = _recipe(args, folder)
-    if args.print_config:
+    if args.print_config:  # needs no training extra
         print(yaml.safe_dump(config, sort_keys=False), end="")
         return 0
-    check_recipe(config, args.trust_remote_code)
+    from omnitok.trainers.run import check_recipe, train
+
+    settings = check_recipe(config, args.trust_remote_code)
+    check_lightning_settings(settings)  # before the run folder is made
     out = Path(args.out) if args.out else folder or Path("runs") / Path(args.config[-1]).stem
     result = train(config, out, resume=checkpoint, init_from=args.init_from, trust_remote_code=args.trust_remote_code)
     if not result.main_process:  # the other data-parallel processes say nothing
@@ -116,7 +154,43 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_lightning_settings(settings) -> None:
+    """Let Lightning judge the ``trainer:`` accelerator, devices, strategy, nodes and precision now (its own
+    connector, as ``Trainer`` runs it), so a setting this machine cannot honour (``accelerator: gpu`` without one,
+    ``devices: 0``) is a ConfigError before anything is written."""
+    import logging
+
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.trainer.connectors.accelerator_connector import _AcceleratorConnector
+
+    log = logging.getLogger("lightning.pytorch")
+    level = log.level
+    log.setLevel(logging.WARNING)  # the real Trainer reports the precision it picks; say it once
+    try:
+        _AcceleratorConnector(
+            accelerator=settings.accelerator,
+            devices=settings.devices,
+            strategy=settings.strategy,
+            num_nodes=settings.num_nodes,
+            precision=settings.precision,
+        )
+    except (MisconfigurationException, ValueError, TypeError, RuntimeError, ImportError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(
+            f"trainer settings (accelerator={settings.accelerator!r}, devices={settings.devices!r}, "
+            f"strategy={settings.strategy!r}, num_nodes={settings.num_nodes}, precision={settings.precision!r}) "
+            f"do not work here: {first}"
+        ) from None
+    finally:
+        log.setLevel(level)
+
+
 def run_export(args: argparse.Namespace) -> int:
+    with extra_hint("omnitok export"):
+        return _run_export(args)
+
+
+def _run_export(args: argparse.Namespace) -> int:
     from omnitok.trainers.export import export_checkpoint
     from omnitok.trainers.run import resolve_resume
 

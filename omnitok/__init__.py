@@ -16,8 +16,9 @@ from omnitok.errors import (
     ShapeError,
     WeightsError,
 )
-from omnitok.hub import load_tokenizer, save_pretrained
+from omnitok.hub import save_pretrained
 from omnitok.protocol import Tokenizer, TokenizerSpec, check_media, check_tokens
+from omnitok.resolve import load_tokenizer
 from omnitok.tokens import load_tokens, reconstruct, save_tokens
 
 __all__ = [

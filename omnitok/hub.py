@@ -1,7 +1,8 @@
 """Saving and loading tokenizers: a folder with ``config.json`` (the class_path config) and ``model.safetensors``.
 
-``load_tokenizer(ref)`` resolves ``ref`` as a local folder, then a model-zoo name, then a hub id (through
-huggingface_hub). Weights are read with safetensors only: nothing is unpickled.
+:func:`load_pretrained` reads such a folder, resolving ``ref`` as a local folder, then a model-zoo name, then a hub
+id (through huggingface_hub). Weights are read with safetensors only: nothing is unpickled. ``load_tokenizer``
+(:mod:`omnitok.resolve`) takes every reference form and calls :func:`load_pretrained` for these three.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 import omnitok
@@ -51,14 +51,15 @@ def write_checkpoint(model: nn.Module, config: dict[str, Any], directory: str | 
     return directory
 
 
-def load_tokenizer(
-    ref: str | os.PathLike,
-    *,
-    trust_remote_code: bool = False,
-    revision: str | None = None,
-    map_location: str | torch.device = "cpu",
-) -> Any:
-    """Rebuild a saved tokenizer from a local folder, a model-zoo name or a hub id; returned in eval mode."""
+def load_tokenizer(ref: str | os.PathLike, **kwargs: Any) -> Any:
+    """:func:`omnitok.resolve.load_tokenizer`, the one resolver of every reference form (kept importable here)."""
+    from omnitok.resolve import load_tokenizer as resolve
+
+    return resolve(ref, **kwargs)
+
+
+def load_pretrained(ref: str | os.PathLike, *, trust_remote_code: bool = False, revision: str | None = None) -> Any:
+    """Rebuild a saved tokenizer (float32, CPU, eval mode) from a local folder, a model-zoo name or a hub id."""
     folder, expected = _resolve(ref, revision)
     model = _build(folder, trust_remote_code)
     weights = folder / WEIGHTS_NAME
@@ -67,7 +68,7 @@ def load_tokenizer(
         raise WeightsError(f"zoo weights for {str(ref)!r} have SHA-256 {digest}, expected {expected}")
     load_weights(model, weights)
     record_fingerprint(model, digest)
-    return model.to(map_location).eval()
+    return model.eval()
 
 
 def _resolve(ref: str | os.PathLike, revision: str | None) -> tuple[Path, str | None]:
@@ -84,8 +85,10 @@ def _resolve(ref: str | os.PathLike, revision: str | None) -> tuple[Path, str | 
     if path.exists():
         raise WeightsError(f"{path} is a file; load_tokenizer needs the folder save_pretrained wrote")
     if not _HUB_ID.fullmatch(name):
+        from omnitok.resolve import REFERENCE_FORMS
+
         raise WeightsError(
-            f"no tokenizer folder at {path} (and {name!r} is neither a zoo name nor a hub id 'owner/name')"
+            f"no tokenizer folder at {path}, and {name!r} is no other tokenizer reference; {REFERENCE_FORMS}"
         )
     return _download(name, revision), None
 

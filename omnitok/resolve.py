@@ -1,4 +1,5 @@
-"""One resolver from a string to a tokenizer, shared by ``omnitok eval``, ``encode`` and ``decode``.
+"""One resolver from a reference to a tokenizer: :func:`load_tokenizer`, behind ``omnitok.load_tokenizer`` and every
+command that takes ``--tokenizer`` (``encode``, ``decode``, ``eval``, ``inspect``, ``tokenize``).
 
 Accepted forms, tried in this order:
 
@@ -7,7 +8,7 @@ Accepted forms, tried in this order:
 - ``package.module:attribute``: a user's own object satisfying the ``Tokenizer`` protocol, or a callable
   returning one (no arguments), or a diffusers/transformers model instance (wrapped by an adapter). This imports
   the user's module, which is the user's own code named on their own command line;
-- anything else goes to :func:`omnitok.load_tokenizer`: a ``save_pretrained`` folder, a model-zoo name, a hub id.
+- anything else is a ``save_pretrained`` folder, a model-zoo name or a hub id (:func:`omnitok.hub.load_pretrained`).
 """
 
 from __future__ import annotations
@@ -25,12 +26,39 @@ from omnitok.protocol import Tokenizer
 
 ADAPTER_SCHEMES = ("diffusers:", "transformers:")
 _OBJECT_REF = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
+REFERENCE_FORMS = (
+    "a tokenizer is named by a save_pretrained folder, a model-zoo name (model_zoo.md), a hub id 'owner/name', "
+    "'diffusers:<folder or hub id>', 'transformers:<folder or hub id>' or 'package.module:attribute'"
+)
 
 
-def resolve_tokenizer(
-    ref: str | os.PathLike, *, trust_remote_code: bool = False, map_location: str | torch.device = "cpu"
+def load_tokenizer(
+    ref: str | os.PathLike,
+    *,
+    trust_remote_code: bool = False,
+    revision: str | None = None,
+    device: str | torch.device | None = None,
+    dtype: str | torch.dtype | None = None,
+    map_location: str | torch.device | None = None,
 ) -> Tokenizer:
-    """The tokenizer ``ref`` names (see the module docstring), in eval mode on ``map_location`` when it is a module."""
+    """The tokenizer ``ref`` names (any form in the module docstring), in eval mode.
+
+    Args:
+        ref: a folder, zoo name, hub id, ``diffusers:...``/``transformers:...`` or ``package.module:attribute``.
+        trust_remote_code: let a saved config name classes outside omnitok and torch.
+        revision: hub revision (saved folders on the hub).
+        device: where to put it ("cpu", "cuda", "cuda:1", ...; default: where it was built, the CPU).
+        dtype: cast its networks ("bf16"/"bfloat16", "fp16"/"float16", "fp32"/"float32" or a torch dtype);
+            omnitok quantizers keep float32 codebooks. Default: as saved (float32).
+        map_location: the older name of ``device``.
+
+    Raises:
+        ConfigError: a bad ``device``/``dtype`` or a ``module:attribute`` that is no tokenizer.
+        WeightsError: nothing at ``ref`` (the message lists the forms), or unreadable weights.
+    """
+    from omnitok.models.precision import parse_device, parse_dtype
+
+    device, dtype = parse_device(device if device is not None else map_location), parse_dtype(dtype)
     text = str(ref)
     if text.startswith(ADAPTER_SCHEMES):
         from omnitok.adapters import load_adapter
@@ -39,14 +67,27 @@ def resolve_tokenizer(
     elif is_object_ref(text):
         tokenizer = _user_object(text)
     else:
-        from omnitok.hub import load_tokenizer
+        from omnitok.hub import load_pretrained
 
-        return load_tokenizer(ref, trust_remote_code=trust_remote_code, map_location=map_location)
+        tokenizer = load_pretrained(ref, trust_remote_code=trust_remote_code, revision=revision)
+    if not callable(getattr(tokenizer, "to", None)):  # a user's object runs where and how it runs
+        if dtype not in (None, torch.float32):
+            raise ConfigError(f"{text} is a {type(tokenizer).__name__} without .to(); it cannot be cast to {dtype}")
+        return tokenizer
+    for move in (device, dtype):
+        if move is not None:
+            moved = tokenizer.to(move)  # nn.Module.to; adapters move (or cast) their wrapped model
+            tokenizer = tokenizer if moved is None else moved
     if isinstance(tokenizer, torch.nn.Module):
-        tokenizer = tokenizer.to(map_location).eval()
-    elif hasattr(tokenizer, "to"):
-        tokenizer.to(map_location)  # adapters move their wrapped model
+        tokenizer.eval()
     return tokenizer
+
+
+def resolve_tokenizer(
+    ref: str | os.PathLike, *, trust_remote_code: bool = False, map_location: str | torch.device = "cpu"
+) -> Tokenizer:
+    """:func:`load_tokenizer` under its earlier name (``map_location`` is ``device``)."""
+    return load_tokenizer(ref, trust_remote_code=trust_remote_code, device=map_location)
 
 
 def is_object_ref(ref: str) -> bool:
@@ -59,7 +100,7 @@ def _user_object(ref: str) -> Tokenizer:
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as err:
-        raise ConfigError(f"cannot import {module_name!r} for tokenizer {ref!r}: {err}") from err
+        raise ConfigError(f"cannot import {module_name!r} for tokenizer {ref!r}: {err}; {REFERENCE_FORMS}") from err
     for part in attribute.split("."):
         if not hasattr(obj, part):
             raise ConfigError(f"module {module_name!r} has no attribute {attribute!r} (tokenizer {ref!r})")

@@ -58,7 +58,7 @@ def test_audio_recipe_builds_the_stated_codec(path):
     assert config["model"]["init_args"]["media_key"] == "audio"
     assert config["data"]["init_args"]["sample_rate"] == rate and config["data"]["init_args"]["channels"] == channels
     if quickstart:
-        assert settings.accelerator == "cpu" and config["data"]["init_args"]["root"] == "generated"
+        assert settings.accelerator == "auto" and config["data"]["init_args"]["root"] == "generated"
         x = torch.rand(1, channels, 3 * hop + 7) * 2 - 1
         tokens = tokenizer.encode(x)
         assert tokens.shape == (1, 4, len(sizes))

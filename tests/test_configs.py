@@ -54,7 +54,7 @@ def test_image_recipe_builds_a_tokenizer_of_the_stated_kind(path):
     else:
         assert spec.latent_dim == bottleneck
     if path.stem.startswith("quickstart"):
-        assert settings.accelerator == "cpu" and config["data"]["init_args"]["root"] == "builtin"
+        assert settings.accelerator == "auto" and config["data"]["init_args"]["root"] == "builtin"
         x = torch.rand(2, 3, 64, 64) * 2 - 1
         tokens = tokenizer.encode(x)
         assert tokens.shape[-2:] == (64 // factor, 64 // factor)

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from omnitok.config import Configurable
 from omnitok.errors import ConfigError
 from omnitok.modalities import get_modality
+from omnitok.models.precision import MixedPrecisionModule
 from omnitok.protocol import Modality, TokenizerSpec, check_decodable, check_media, rate_fields
 from omnitok.quantizers import Quantizer, QuantizerOutput
 
@@ -28,8 +29,12 @@ class AutoencoderOutput:
     quantizer: QuantizerOutput
 
 
-class Autoencoder(nn.Module, Configurable):
+class Autoencoder(MixedPrecisionModule, Configurable):
     """encoder -> quantizer -> decoder.
+
+    Precision: cast with ``.to(torch.bfloat16)`` (or ``load_tokenizer(..., dtype=...)``), the encoder and decoder
+    run in that dtype and the quantizer stays float32 (:mod:`omnitok.models.precision`); ``encode`` casts media to
+    the model's dtype, ``decode`` returns media in it. ``.dtype`` and ``.device`` report where the model runs.
 
     Args:
         encoder: media [B, C, *axes] -> latents [B, quantizer.input_dim, *grid].
@@ -95,18 +100,21 @@ class Autoencoder(nn.Module, Configurable):
     def forward(self, x: Tensor) -> AutoencoderOutput:
         """x: media batch -> reconstruction and the quantizer's output (for training losses)."""
         check_media(x, self.spec)
-        q = self.quantizer(self.encoder(x))
-        return AutoencoderOutput(self.decoder(q.quantized), q)
+        q = self.quantizer(self.encoder(self.to_compute_dtype(x)))
+        return AutoencoderOutput(self.decoder(self.to_compute_dtype(q.quantized)), q)
 
     @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
+        """x: media [B, C, *axes] (float, any precision; cast to :attr:`dtype`) in ``spec.value_range`` -> indices
+        LongTensor [B, *grid(, Q)], or float32 latents [B, D, *grid] for continuous tokenizers. No gradient."""
         check_media(x, self.spec)
-        return self.quantizer.encode(self.encoder(x))
+        return self.quantizer.encode(self.encoder(self.to_compute_dtype(x)))
 
     @torch.no_grad()
     def decode(self, tokens: Tensor) -> Tensor:
+        """tokens as ``encode`` returns them -> media [B, C, *axes] in :attr:`dtype`. No gradient."""
         check_decodable(tokens, self.spec)
-        return self.decoder(self.quantizer.decode(tokens))
+        return self.decoder(self.to_compute_dtype(self.quantizer.decode(tokens)))
 
     def _decoder_channels(self, quantizer: Quantizer) -> int:
         """Channels the decoder takes: all of the quantizer's (a hybrid may route only part of them to it)."""
@@ -117,8 +125,6 @@ class Autoencoder(nn.Module, Configurable):
         from omnitok.hub import save_pretrained
 
         return save_pretrained(self, directory)
-
-
 
 
 def _downsample(encoder: nn.Module, modality: str, downsample: Sequence[int] | None) -> tuple[int, ...]:

@@ -130,26 +130,26 @@ class SemanticAutoencoder(Autoencoder):
     def forward(self, x: Tensor) -> HybridOutput:
         """x: media batch -> reconstruction, quantizer output and the head's semantic prediction."""
         check_media(x, self.spec)
-        z = self.encoder(x)
+        z = self.encoder(self.to_compute_dtype(x))
         q = self.quantizer(z)
-        pixel, semantic = self._split(q.quantized)
+        pixel, semantic = self._split(self.to_compute_dtype(q.quantized))
         if self.semantic_source == "first_level":  # RVQ-1's code, with the straight-through gradient to z
-            first = self.quantizer.decode(q.indices[..., :1])
+            first = self.to_compute_dtype(self.quantizer.decode(q.indices[..., :1]))
             semantic = z + (first - z).detach()
         return HybridOutput(self.decoder(pixel), q, self.semantic_head(semantic))
 
     @torch.no_grad()
     def decode(self, tokens: Tensor) -> Tensor:
         check_decodable(tokens, self.spec)
-        return self.decoder(self._split(self.quantizer.decode(tokens))[0])
+        return self.decoder(self._split(self.to_compute_dtype(self.quantizer.decode(tokens)))[0])
 
     @torch.no_grad()
     def decode_semantic(self, tokens: Tensor) -> Tensor:
         """Tokens -> the head's teacher-space features [B, teacher_dim, *grid] (the same ids ``decode`` reads)."""
         check_tokens(tokens, self.spec)
         if self.semantic_source == "first_level":
-            return self.semantic_head(self.quantizer.decode(tokens[..., :1]))
-        return self.semantic_head(self._split(self.quantizer.decode(tokens))[1])
+            return self.semantic_head(self.to_compute_dtype(self.quantizer.decode(tokens[..., :1])))
+        return self.semantic_head(self._split(self.to_compute_dtype(self.quantizer.decode(tokens)))[1])
 
     @torch.no_grad()
     def semantic_features(self, x: Tensor) -> Tensor:

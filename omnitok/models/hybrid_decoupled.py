@@ -18,11 +18,12 @@ from omnitok.config import Configurable
 from omnitok.errors import ConfigError
 from omnitok.modalities import get_modality
 from omnitok.models.hybrid import HybridOutput
+from omnitok.models.precision import MixedPrecisionModule
 from omnitok.protocol import TokenizerSpec, check_decodable, check_media, rate_fields
 from omnitok.semantic.base import SemanticTeacher
 
 
-class TeacherTokenizer(nn.Module, Configurable):
+class TeacherTokenizer(MixedPrecisionModule, Configurable):
     """Continuous tokens = a frozen teacher's features at the grid ``input // downsample``: [B, teacher_dim, *grid].
 
     Args:
@@ -32,7 +33,12 @@ class TeacherTokenizer(nn.Module, Configurable):
             (an understanding encoder has no pixel decoder, as in Janus).
         modality, channels, value_range, sample_rate, fps, token_rate: the input format (see ``TokenizerSpec``;
             ``frame_rate`` is their older single name).
+
+    Precision: the frozen teacher stays float32 when the tokenizer is cast (teachers compute in float32); the
+    decoder takes the cast.
     """
+
+    full_precision_modules = ("teacher",)
 
     def __init__(
         self,
@@ -70,6 +76,7 @@ class TeacherTokenizer(nn.Module, Configurable):
 
     @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
+        """x: media [B, C, *axes] -> float32 teacher features [B, teacher_dim, *grid]."""
         check_media(x, self.spec)
         return self.teacher.at_grid(x, self.spec.grid(tuple(x.shape[2:])))
 
@@ -78,10 +85,10 @@ class TeacherTokenizer(nn.Module, Configurable):
             raise ConfigError("this understanding tokenizer has no pixel decoder (give TeacherTokenizer a decoder)")
         check_decodable(tokens, self.spec)
         with torch.no_grad():
-            return self.decoder(tokens)
+            return self.decoder(self.to_compute_dtype(tokens))
 
 
-class DecoupledTokenizer(nn.Module, Configurable):
+class DecoupledTokenizer(MixedPrecisionModule, Configurable):
     """``.understanding`` (continuous, semantic) and ``.generation`` (discrete, pixels): two Tokenizers, one object.
 
     ``forward(x)`` trains the generation tokenizer (its reconstruction and quantizer output) and reports the
@@ -112,6 +119,11 @@ class DecoupledTokenizer(nn.Module, Configurable):
     @property
     def decoder(self) -> nn.Module:
         return self.generation.decoder
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The generation tokenizer's compute dtype (the understanding teacher stays float32)."""
+        return self.generation.dtype
 
     def forward(self, x: Tensor) -> HybridOutput:
         out = self.generation(x)

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from omnitok.errors import ConfigError, DTypeError, NonFiniteError, ShapeError
+from omnitok.models.precision import to_compute_dtype
 from omnitok.nn.streaming import streaming
 from omnitok.protocol import check_tokens
 
@@ -44,14 +45,14 @@ def encode_stream(tokenizer: nn.Module, chunks: Iterable[Tensor]) -> Iterator[Te
             _check_chunk(chunk, spec.channels)
             reference = chunk
             fed += chunk.shape[-1]
-            latents = encoder(chunk)
+            latents = encoder(to_compute_dtype(tokenizer, chunk))
             if latents.shape[-1]:
                 yield quantizer.encode(latents)
         if reference is None:
             return
         pad = (-fed) % hop
         if pad:
-            latents = encoder(reference.new_zeros(*reference.shape[:2], pad))
+            latents = encoder(to_compute_dtype(tokenizer, reference.new_zeros(*reference.shape[:2], pad)))
             if latents.shape[-1]:
                 yield quantizer.encode(latents)
 
@@ -64,7 +65,7 @@ def decode_stream(tokenizer: nn.Module, chunks: Iterable[Tensor]) -> Iterator[Te
     with streaming(decoder):
         for tokens in chunks:
             check_tokens(tokens, tokenizer.spec)
-            yield decoder(quantizer.decode(tokens))
+            yield decoder(to_compute_dtype(tokenizer, quantizer.decode(tokens)))
 
 
 def encode_chunked(tokenizer: nn.Module, x: Tensor, chunk_samples: int) -> Tensor:

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from omnitok.errors import ConfigError, DTypeError, NonFiniteError, ShapeError
+from omnitok.models.precision import to_compute_dtype
 from omnitok.nn.streaming import StreamingLayer, streaming
 from omnitok.protocol import check_media, check_tokens
 
@@ -88,7 +89,7 @@ def _latent_stream(tokenizer: nn.Module, chunks: Iterable[Tensor]) -> Iterator[T
                 continue
             first = chunk if first is None else first
             fed, last = fed + chunk.shape[2], chunk[:, :, -1:]
-            latents = encoder(chunk)
+            latents = encoder(to_compute_dtype(tokenizer, chunk))
             if latents.shape[2]:
                 yield latents
         if last is None:
@@ -97,7 +98,7 @@ def _latent_stream(tokenizer: nn.Module, chunks: Iterable[Tensor]) -> Iterator[T
         if pad and not spec.pad_to_multiple:
             raise ShapeError(f"the clip has {fed} frames; this tokenizer needs T = 1 + k * {t} (or pad_to_multiple)")
         if pad:
-            latents = encoder(last.expand(-1, -1, pad, -1, -1))
+            latents = encoder(to_compute_dtype(tokenizer, last.expand(-1, -1, pad, -1, -1)))
             if latents.shape[2]:
                 yield latents
 
@@ -123,7 +124,7 @@ def decode_video_stream(tokenizer: nn.Module, chunks: Iterable[Tensor]) -> Itera
     with streaming(decoder):
         for tokens in chunks:
             check_tokens(tokens, tokenizer.spec)
-            yield decoder(quantizer.decode(tokens))
+            yield decoder(to_compute_dtype(tokenizer, quantizer.decode(tokens)))
 
 
 def _check_count(value: int, name: str) -> None:
@@ -235,9 +236,9 @@ def encode_video_tiled(
 
     def run(tile: Tensor) -> Tensor:
         if chunk_frames is None:
-            return encoder(tile)
+            return encoder(to_compute_dtype(tokenizer, tile)).float()  # blended in float32
         _check_count(chunk_frames, "chunk_frames")
-        return torch.cat(list(_latent_stream(tokenizer, tile.split(chunk_frames, dim=2))), dim=2)
+        return torch.cat(list(_latent_stream(tokenizer, tile.split(chunk_frames, dim=2))), dim=2).float()
 
     with torch.no_grad():
         latents = _tiled(run, x, tile_size, overlap, 1, s, quantizer.input_dim)
@@ -258,12 +259,13 @@ def decode_video_tiled(
 
     def run(tile: Tensor) -> Tensor:
         if chunk_latents is None:
-            return decoder(tile)
+            return decoder(to_compute_dtype(tokenizer, tile)).float()  # blended in float32
         _check_count(chunk_latents, "chunk_latents")
         _check_streamable(decoder)
         with streaming(decoder):
-            return torch.cat([decoder(c) for c in tile.split(chunk_latents, dim=2)], dim=2)
+            chunks = tile.split(chunk_latents, dim=2)
+            return torch.cat([decoder(to_compute_dtype(tokenizer, c)) for c in chunks], dim=2).float()
 
     with torch.no_grad():
-        latents = quantizer.decode(tokens)  # (B, D, n, h, w)
-        return _tiled(run, latents, tile_size // s, overlap // s, s, 1, spec.channels)
+        latents = quantizer.decode(tokens)  # (B, D, n, h, w) float32
+        return to_compute_dtype(tokenizer, _tiled(run, latents, tile_size // s, overlap // s, s, 1, spec.channels))

@@ -76,7 +76,7 @@ def test_hybrid_recipe_builds(path):
                     "omnitok.semantic.VisionTeacher"  # never built: the speech head is checked above
                 )
     if quickstart:
-        assert settings.accelerator == "cpu"
+        assert settings.accelerator == "auto"
     if not quickstart and "audio" not in str(tokenizer_config):
         assert settings.precision == "bf16-mixed"
     tokenizer = instantiate(tokenizer_config).eval()

@@ -440,7 +440,56 @@ def _case_tokenize() -> list[Case]:
     return [Case("tokenize", f.__name__, f) for f in cases]
 
 
+def _metrics_doc(env: Env, name: str, seed: int = 0) -> Path:
+    """A minimal metrics.json of an image evaluation (what ``omnitok compare`` reads)."""
+    protocol = {"modality": "image", "data": "builtin", "fingerprint": "0" * 64, "num_samples": 1, "seed": seed}
+    doc = {"schema": "omnitok.eval/3", "modality": "image", "protocol": protocol, "metrics": {}, "samples": ["a"]}
+    path = env.file(name)
+    path.write_text(json.dumps(dict(doc, tokenizers=[], baselines=[])))
+    return path
+
+
+def _case_compare() -> list[Case]:
+    def missing_report(env):
+        a = _metrics_doc(env, "a.json")
+        return ["compare", str(a), str(env.inputs / "gone.json"), "--out", str(env.out)], "gone.json"
+
+    def not_json(env):
+        a, b = _metrics_doc(env, "a.json"), text_file(env.file("b.json"))
+        return ["compare", str(a), str(b), "--out", str(env.out)], "b.json"
+
+    def other_protocol(env):
+        a, b = _metrics_doc(env, "a.json"), _metrics_doc(env, "b.json", seed=1)
+        return ["compare", str(a), str(b), "--out", str(env.out)], "protocol.seed"
+
+    return [Case("compare", f.__name__, f) for f in (missing_report, not_json, other_protocol)]
+
+
+def _case_push() -> list[Case]:
+    def missing_folder(env):
+        return ["push", str(env.inputs / "gone"), "me/tokenizer"], "gone"
+
+    def folder_without_weights(env):
+        text_file(env.file("half/config.json"))
+        return ["push", str(env.inputs / "half"), "me/tokenizer"], "model.safetensors"
+
+    return [Case("push", f.__name__, f) for f in (missing_folder, folder_without_weights)]
+
+
+def _case_calibrate() -> list[Case]:
+    def discrete_tokenizer(env):
+        return ["calibrate", str(env.tokenizer_copy()), "--data", "builtin", "--size", "32"], "discrete"
+
+    def missing_folder(env):
+        return ["calibrate", str(env.inputs / "gone"), "--data", "builtin"], "gone"
+
+    return [Case("calibrate", f.__name__, f) for f in (discrete_tokenizer, missing_folder)]
+
+
 CASES = [
+    *_case_compare(),
+    *_case_push(),
+    *_case_calibrate(),
     *_case_tokenize(),
     *_case_data(),
     *_case_encode(),
