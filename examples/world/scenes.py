@@ -205,27 +205,15 @@ def render_world_scene(scene: Scene, size: int) -> Tensor:
 
 
 def spoken_caption(scene: Scene, sample_rate: int = 16_000, voice: str = "en-us", speed: int = 160) -> Tensor:
-    """The caption of ``scene`` spoken by espeak-ng: float [1, S] in [-1, 1] at ``sample_rate``.
+    """The caption of ``scene`` spoken by espeak-ng (pitch 50): float [1, S] in [-1, 1] at ``sample_rate``; see
+    :mod:`examples.world.speech` for the world's voice variants.
 
     Raises:
         DataError: espeak-ng is not installed or fails.
     """
-    import subprocess
-    import tempfile
-    from pathlib import Path
+    from examples.world.speech import Voice, speak
 
-    from omnitok.data.audio import read_audio
-    from omnitok.data.speech import espeak_available
-
-    if not espeak_available():
-        raise DataError("spoken captions need espeak-ng (Debian: apt-get install -y espeak-ng)")
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = Path(tmp) / "caption.wav"
-        command = ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), scene.caption]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-        if result.returncode != 0 or not raw.exists():
-            raise DataError(f"espeak-ng failed: {result.stderr.strip()}")
-        return read_audio(raw, sample_rate, 1)
+    return speak(scene.caption, Voice(voice, speed, 50), sample_rate)
 
 
 class WorldScenes(Dataset):
