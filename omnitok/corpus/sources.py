@@ -90,7 +90,9 @@ class PackedInputs:
                 self._dataset._on_demand_bytes = False
                 self._dataset[0]  # opens the cache (a remote pack's index.json is downloaded here)
             except (FileNotFoundError, ValueError, OSError) as err:
-                raise DataError(f"cannot read packed shards at {self.root}: {err}") from None
+                hint = " (object storage is read as packed shards: pack the media with `omnitok data pack` first)"
+                remote = self.root.startswith(OBJECT_STORES)
+                raise DataError(f"cannot read packed shards at {self.root}: {err}{hint if remote else ''}") from None
         return self._dataset
 
     def list_inputs(self, modality: Any) -> list[tuple[str, str]]:
