@@ -19,7 +19,7 @@ A sample without a caption is packed as its media span alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
@@ -91,15 +91,25 @@ class CorpusRows(Dataset):
 
 
 class CaptionedTasks(Dataset):
-    """Packs one task per item (see the module docstring) from ``items`` (``{"tokens": [*grid(, Q)], "text": str
-    | None}``) as spans of the tokenizer ``name``. Index: ``(item, draw seed)``."""
+    """Packs one task per item (see the module docstring) from ``items``: ``{"tokens": [*grid(, Q)], "text": str |
+    None}`` for one tokenizer, or ``{"media": {name: tokens}, "text": ...}`` for several (the same caption as an
+    image and as speech, say), when each item first draws which medium it trains on from ``media_weights``.
+    Index: ``(item, draw seed)``."""
 
     def __init__(
-        self, items: Dataset, vocab: Any, name: str, task_weights: dict[str, float], caption_dropout: float
+        self,
+        items: Dataset,
+        vocab: Any,
+        names: str | Sequence[str],
+        task_weights: dict[str, float],
+        caption_dropout: float,
+        media_weights: dict[str, float] | None = None,
     ) -> None:
-        self.items, self.vocab, self.name, self.caption_dropout = items, vocab, name, caption_dropout
+        self.names = [names] if isinstance(names, str) else list(names)
+        self.items, self.vocab, self.caption_dropout = items, vocab, caption_dropout
         self.tasks = [t for t in TASKS if task_weights.get(t, 0.0) > 0]
         self.weights = torch.tensor([float(task_weights[t]) for t in self.tasks])
+        self.media_weights = torch.tensor([float((media_weights or {}).get(n, 1.0)) for n in self.names])
 
     def __len__(self) -> int:
         return len(self.items)  # type: ignore[arg-type]
@@ -110,8 +120,13 @@ class CaptionedTasks(Dataset):
         index, draw = key
         item = self.items[index % len(self)]
         generator = torch.Generator().manual_seed(draw)
+        if len(self.names) == 1:  # no draw: one medium (the draws of a one-medium stream stay as they were)
+            name, tokens = self.names[0], item["tokens"] if "tokens" in item else item["media"][self.names[0]]
+        else:
+            name = self.names[int(torch.multinomial(self.media_weights, 1, generator=generator))]
+            tokens = item["media"][name]
         task = self.tasks[int(torch.multinomial(self.weights, 1, generator=generator))]
-        media, text = MediaSpan(self.name, item["tokens"]), item.get("text")
+        media, text = MediaSpan(name, tokens), item.get("text")
         if text is None:
             return self.vocab.pack([media])
         if task == "generation":
@@ -123,17 +138,21 @@ class CaptionedTasks(Dataset):
 def captioned_sequences(
     items: Any,
     vocab: Any,
-    name: str,
+    name: str | Sequence[str],
     task_weights: dict[str, float] | None = None,
     caption_dropout: float = 0.1,
     batch_size: int = 32,
     seed: int = 0,
+    media_weights: dict[str, float] | None = None,
 ) -> SequenceDataModule:
     """Caption <-> media task sequences for ``UnifiedTrainer`` (see the module docstring).
 
     Args:
-        items: a ``omnitok.corpus.TokenCorpus``, or any map-style dataset of ``{"tokens", "text"}`` items.
-        vocab: the ``omnitok.unified.SharedVocabulary``; ``name`` its tokenizer whose tokens the items hold.
+        items: a ``omnitok.corpus.TokenCorpus``, or any map-style dataset of ``{"tokens", "text"}`` items (one
+            tokenizer) or ``{"media": {name: tokens}, "text"}`` items (several).
+        vocab: the ``omnitok.unified.SharedVocabulary``; ``name`` its tokenizer (or tokenizers) whose tokens the
+            items hold.
+        media_weights: with several names, how often each medium is drawn (default: equally).
         task_weights: relative frequency of "generation" and "understanding" items (default 1:1).
         caption_dropout: probability that a generation item drops its caption (classifier-free guidance).
         batch_size, seed: per device; data order and task draws.
@@ -146,9 +165,18 @@ def captioned_sequences(
         raise ConfigError(f"task_weights must be >= 0 with one > 0, got {task_weights}")
     if not 0.0 <= caption_dropout < 1.0:
         raise ConfigError(f"caption_dropout must be in [0, 1), got {caption_dropout}")
-    if name not in vocab.names:
-        raise ConfigError(f"the vocabulary has no tokenizer {name!r}; it has {list(vocab.names)}")
+    names = [name] if isinstance(name, str) else list(name)
+    for each in names:
+        if each not in vocab.names:
+            raise ConfigError(f"the vocabulary has no tokenizer {each!r}; it has {list(vocab.names)}")
+    if not names or len(set(names)) != len(names):
+        raise ConfigError(f"name must be one tokenizer or distinct tokenizers, got {name!r}")
+    bad = sorted(set(media_weights or {}) - set(names))
+    if bad or any(w < 0 for w in (media_weights or {}).values()):
+        raise ConfigError(f"media_weights must be >= 0 and name only {names}, got {media_weights}")
+    if media_weights and not any(media_weights.get(n, 1.0) > 0 for n in names):
+        raise ConfigError(f"media_weights must leave one medium > 0, got {media_weights}")
     if hasattr(items, "manifest"):  # a TokenCorpus: its rows in corpus order
         items = CorpusRows(items)
-    dataset = CaptionedTasks(items, vocab, name, task_weights, caption_dropout)
+    dataset = CaptionedTasks(items, vocab, names, task_weights, caption_dropout, media_weights)
     return SequenceDataModule(dataset, vocab, batch_size=batch_size, seed=seed)

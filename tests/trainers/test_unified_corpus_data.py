@@ -63,3 +63,33 @@ def test_unknown_tokenizer_name_is_a_config_error(corpus):
     vocab = SharedVocabulary(ByteTextVocabulary(), {"image": SPEC})
     with pytest.raises(ConfigError, match="no tokenizer 'video'"):
         captioned_sequences(TokenCorpus(corpus, shuffle=False), vocab, "video")
+
+
+def test_several_media_draw_by_their_weights_and_share_the_caption():
+    speech = TokenizerSpec(
+        "audio",
+        True,
+        codebook_sizes=(32, 32),
+        latent_dim=4,
+        downsample=(8,),
+        sample_rate=16000,
+        codebook_kind="residual",
+    )
+    vocab = SharedVocabulary(ByteTextVocabulary(), {"image": SPEC, "speech": speech})
+    generator = torch.Generator().manual_seed(0)
+    items = [
+        {"media": {"image": torch.randint(0, 1000, (2, 3), generator=generator),
+                   "speech": torch.randint(0, 32, (5, 2), generator=generator)}, "text": f"caption {i}"}
+        for i in range(4)
+    ]  # fmt: skip
+    module = captioned_sequences(items, vocab, ["image", "speech"], media_weights={"image": 1.0, "speech": 3.0})
+    drawn = {"image": 0, "speech": 0}
+    for draw in range(400):
+        parts = vocab.unpack(module.dataset[(draw % 4, draw)].ids)
+        (span,) = [p for p in parts if isinstance(p, MediaSpan)]
+        drawn[span.name] += 1
+        assert torch.equal(span.tokens[0], items[draw % 4]["media"][span.name])
+        assert [p for p in parts if isinstance(p, str)] in ([], [f"caption {draw % 4}"])
+    assert drawn["speech"] / 400 == pytest.approx(0.75, abs=0.07)  # 3.2 standard deviations
+    with pytest.raises(ConfigError, match="media_weights"):
+        captioned_sequences(items, vocab, ["image", "speech"], media_weights={"video": 1.0})
