@@ -1,4 +1,4 @@
-"""Quantizer ops: omnitok vs vector-quantize-pytorch (VectorQuantize, FSQ, LFQ) on the same inputs, in one table.
+"""Quantizer ops: omnitok vs vector-quantize-pytorch (VectorQuantize, FSQ, LFQ, SimVQ, ...) on the same inputs, in one table.
 
 Every (case, implementation) runs in its own subprocess with a memory cap, so a case that exhausts memory prints
 "out of memory" instead of killing the script. Columns: median wall time over ``--repeats`` runs after one warm-up,
@@ -15,6 +15,14 @@ What each row times:
 - lfq: forward + backward of sign codes and the exact one-group MAGVIT-v2 entropy loss over K = 2^d codes; vqp is
   ``LFQ(dim=d, codebook_size=K)`` in training mode (it materializes N x K distances).
 - kmeans: Lloyd iterations of k-means codebook initialisation (omnitok only; vqp has no standalone k-means).
+- rotation: a training step (forward + backward to the input, EMA update) of VQ with rotation-trick gradients;
+  omnitok ``VectorQuantizer(rotation_trick=True)``, vqp ``VectorQuantize`` (its default rotation trick, EMA).
+- simvq: a training step of SimVQ (frozen codebook through a learned linear map, rotation trick); omnitok
+  ``SimVQQuantizer``, vqp ``SimVQ``.
+- bsq: a training step of binary spherical quantization with the exact one-group entropy loss over 2^d codes;
+  omnitok ``BinarySphericalQuantizer``, vqp ``LFQ(spherical=True)`` (N x K distances).
+- ibq: a training step of index-backpropagation VQ (N x K softmax) with its entropy penalty (omnitok only; vqp has
+  no IBQ).
 
     .venv/bin/python benchmarks/quantizers.py --preset cpu            # CPU table (a few minutes on 2 cores)
     .venv/bin/python benchmarks/quantizers.py --preset cpu-target     # the CPU target row alone (about a minute)
@@ -37,7 +45,22 @@ from collections.abc import Callable
 from typing import Any
 
 FSQ_LEVELS = {1024: [8, 5, 5, 5], 16384: [8, 8, 8, 8, 4], 65536: [8, 8, 8, 8, 4, 4]}
-IMPLS = {"vq": ["vqp", "matmul+argmin", "omnitok"], "fsq": ["vqp", "omnitok"], "lfq": ["vqp", "omnitok"]}
+IMPLS = {
+    "vq": ["vqp", "matmul+argmin", "omnitok"],
+    "fsq": ["vqp", "omnitok"],
+    "lfq": ["vqp", "omnitok"],
+    "rotation": ["vqp", "omnitok"],
+    "simvq": ["vqp", "omnitok"],
+    "bsq": ["vqp", "omnitok"],
+    "ibq": ["omnitok"],
+}
+ANTI_COLLAPSE = ["rotation", "simvq", "bsq", "ibq"]
+
+
+def _anti_collapse(n: int, d: int, ks: list[int], bsq_ks: list[int]) -> list[dict[str, Any]]:
+    """Training steps of the anti-collapse quantizers at N tokens of d channels (bsq: K = 2^bits, bits channels)."""
+    cases = [{"op": op, "n": n, "d": d, "k": k} for op in ("rotation", "simvq", "ibq") for k in ks]
+    return cases + [{"op": "bsq", "n": n, "d": k.bit_length() - 1, "k": k} for k in bsq_ks]
 
 
 def _grid(ops: list[str], ns: list[int], ds: list[int], ks: list[int], lfq_ks: list[int]) -> list[dict[str, Any]]:
@@ -54,11 +77,14 @@ def _grid(ops: list[str], ns: list[int], ds: list[int], ks: list[int], lfq_ks: l
 
 PRESETS: dict[str, list[dict[str, Any]]] = {
     "quick": _grid(["vq", "fsq", "lfq"], [2048], [64], [1024], [1024])
-    + [{"op": "kmeans", "n": 4096, "d": 16, "k": 256, "iters": 2}],
+    + [{"op": "kmeans", "n": 4096, "d": 16, "k": 256, "iters": 2}]
+    + _anti_collapse(2048, 32, [1024], [1024]),
+    "anti-collapse": _anti_collapse(4096, 32, [1024, 16384], [1024, 16384, 262144]),  # the 16k image arms' shapes
     "cpu-target": [{"op": "vq", "n": 16384, "d": 256, "k": 8192}],  # the issue's CPU target case alone
     "cpu": [{"op": "vq", "n": 16384, "d": 256, "k": 8192}]  # the issue's CPU target case
     + _grid(["vq", "fsq", "lfq"], [16384], [8, 64, 256], [1024, 16384], [1024, 16384, 262144])
-    + [{"op": "kmeans", "n": 65536, "d": 64, "k": 1024, "iters": 5}],
+    + [{"op": "kmeans", "n": 65536, "d": 64, "k": 1024, "iters": 5}]
+    + _anti_collapse(4096, 32, [1024, 16384], [1024, 16384, 262144]),
     "gpu-target": [{"op": "vq", "n": 65536, "d": 256, "k": 16384, "dtype": "bfloat16"}],  # the GPU target alone
     "gpu": [{"op": "vq", "n": 65536, "d": 256, "k": 16384, "dtype": "bfloat16"}]  # the issue's GPU target case
     + _grid(["vq", "fsq", "lfq"], [16384, 65536], [8, 64, 256], [1024, 16384], [1024, 16384, 262144])
@@ -117,6 +143,8 @@ def _make_runner(case: dict[str, Any], impl: str, device: str) -> Callable[[], A
         vq = vqp.VectorQuantize(dim=d, codebook_size=k, sync_codebook=False).to(device).eval()
         vq._codebook.embed.data.copy_(codebook.float()[None])
         return lambda: vq(x[None].float())[1]
+    if op in ANTI_COLLAPSE:
+        return _anti_collapse_runner(op, impl, n, d, k, device)
     x = torch.randn(n, d, device=device, requires_grad=True)
     grad = torch.randn(n, d, device=device)
     if op == "fsq":
@@ -147,6 +175,46 @@ def _make_runner(case: dict[str, Any], impl: str, device: str) -> Callable[[], A
     def vqp_step() -> None:
         out = lfq(x[None])
         (out.entropy_aux_loss + (out.quantized[0] * grad).sum()).backward()
+
+    return vqp_step
+
+
+def _anti_collapse_runner(op: str, impl: str, n: int, d: int, k: int, device: str) -> Callable[[], Any]:
+    """One training step (forward, loss, backward to the input) of an anti-collapse quantizer on x [N, d]."""
+    import torch
+
+    x = torch.randn(n, d, device=device)
+    grad = torch.randn(n, d, device=device)
+    if impl == "omnitok":
+        import omnitok.quantizers as oq
+
+        ours = {
+            "rotation": lambda: oq.VectorQuantizer(d, k, rotation_trick=True),
+            "simvq": lambda: oq.SimVQQuantizer(d, k),
+            "bsq": lambda: oq.BinarySphericalQuantizer(d, d, entropy_group_bits=d),
+            "ibq": lambda: oq.IndexBackpropQuantizer(d, k, entropy_weight=0.05),
+        }
+        quantizer = ours[op]().to(device).train()
+
+        def step() -> None:
+            leaf = x.T[None].requires_grad_()  # [1, d, N]: N tokens on a 1-D grid
+            out = quantizer(leaf)
+            ((out.quantized * grad.T[None]).sum() + out.loss).backward()
+
+        return step
+    import vector_quantize_pytorch as vqp
+
+    theirs = {
+        "rotation": lambda: vqp.VectorQuantize(dim=d, codebook_size=k, sync_codebook=False),
+        "simvq": lambda: vqp.SimVQ(dim=d, codebook_size=k),
+        "bsq": lambda: vqp.LFQ(dim=d, codebook_size=k, spherical=True, entropy_loss_weight=0.1),
+    }
+    module = theirs[op]().to(device).train()
+
+    def vqp_step() -> None:
+        leaf = x[None].clone().requires_grad_()
+        out = module(leaf)
+        ((out[0] * grad[None]).sum() + out[2].sum()).backward()
 
     return vqp_step
 
@@ -246,7 +314,9 @@ def _fmt_case(case: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
-    parser.add_argument("--ops", default="vq,fsq,lfq,kmeans", help="comma-separated subset of vq,fsq,lfq,kmeans")
+    parser.add_argument(
+        "--ops", default="vq,fsq,lfq,kmeans," + ",".join(ANTI_COLLAPSE), help="comma-separated subset of the ops"
+    )
     parser.add_argument("--max-n", type=int, default=None, help="skip cases with more rows (a quicker subset)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--repeats", type=int, default=3)

@@ -21,6 +21,7 @@ EXTRA_OF: dict[str, tuple[str, str]] = {
     "lpips": ("train", "lpips"),
     "wandb": ("train", "wandb"),
     "tensorboard": ("train", "tensorboard"),
+    "vector_quantize_pytorch": ("train", "vector-quantize-pytorch"),
     "matplotlib": ("eval", "matplotlib"),
     "torchmetrics": ("eval", "torchmetrics"),
     "torch_fidelity": ("eval", "torch-fidelity"),

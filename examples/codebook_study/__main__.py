@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from examples.codebook_study.study import StudySettings, run_study
+from examples.codebook_study.study import StudySettings, run_sizes, run_study
 from omnitok.cli.codec import positive_int
 from omnitok.cli.main import CommandLineParser, run_command
 
@@ -19,6 +19,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="runs/codebook-study", help="folder for report.md and metrics.json")
     parser.add_argument("--dim", type=positive_int, default=16)
     parser.add_argument("--codebook-size", type=positive_int, default=1024)
+    parser.add_argument(
+        "--codebook-sizes", default=None, help="comma-separated sizes, e.g. 1024,16384,262144: one study per size"
+    )
+    parser.add_argument("--batch-size", type=positive_int, default=2048)
+    parser.add_argument("--eval-points", type=positive_int, default=32768)
     parser.add_argument("--blobs", type=positive_int, default=4096)
     parser.add_argument("--steps", type=positive_int, default=300)
     parser.add_argument("--seed", type=int, default=0)
@@ -28,9 +33,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def study(args: argparse.Namespace) -> int:
     settings = StudySettings(
-        dim=args.dim, codebook_size=args.codebook_size, blobs=args.blobs, steps=args.steps, seed=args.seed
+        dim=args.dim,
+        codebook_size=args.codebook_size,
+        blobs=args.blobs,
+        steps=args.steps,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        eval_points=args.eval_points,
     )
-    run_study(args.out, settings)
+    if args.codebook_sizes:
+        run_sizes(args.out, [positive_int(v) for v in args.codebook_sizes.split(",")], settings)
+    else:
+        run_study(args.out, settings)
     print(f"report: {args.out}/report.md  metrics: {args.out}/metrics.json")
     return 0
 

@@ -10,6 +10,9 @@ Backends (see :mod:`omnitok.ops.backend`):
 All backends compute in float32 (bf16/fp16 products are exact in float32, so only the summation order differs) and
 break ties towards the lowest index. ``distance`` is recomputed from the chosen code in every backend, so two
 backends that pick the same index report the same distance bit for bit.
+
+Metrics: ``"l2"`` (nearest in euclidean distance), ``"cosine"`` (largest cosine) and ``"inner"`` (largest inner
+product x . c, the argmax of the code logits that index-backpropagation quantization takes).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from torch import Tensor
 from omnitok.errors import DTypeError, ShapeError
 from omnitok.ops.backend import Backend, resolve_backend, same_device, with_fallback
 
-Metric = Literal["l2", "cosine"]
+Metric = Literal["l2", "cosine", "inner"]
 Fp32Precision = Literal["ieee", "tf32"]
 _SCORE_ELEMENTS = 2**23  # one [rows, codes] float32 score tile of the torch path: 32 MiB whatever N and K are
 _MIN_TILE_ROWS = 2048  # rows per matmul: smaller tiles pay a thread fork/join per call and starve the BLAS kernels
@@ -37,20 +40,22 @@ __all__ = ["Backend", "Metric", "NearestCode", "code_distances", "nearest_code"]
 
 @dataclasses.dataclass
 class NearestCode:
-    """indices: [N] int64; distance: [N] float32, detached (squared l2, or 1 - cos for the cosine metric)."""
+    """indices: [N] int64; distance: [N] float32, detached (squared l2; 1 - cos for "cosine"; -x.c for "inner")."""
 
     indices: Tensor
     distance: Tensor
 
 
 def code_distances(x: Tensor, codebook: Tensor, metric: Metric, codebook_sq: Tensor | None = None) -> Tensor:
-    """All distances [N, K]: squared l2, or 1 - x.c for cosine (x and codebook already l2-normalized).
+    """All distances [N, K]: squared l2, 1 - x.c for cosine (x and codebook already l2-normalized), -x.c for dot.
 
     Differentiable; materializes N x K (the reference formula). ``codebook_sq`` (the codebook's squared norms) may be
     passed in when reused across chunks.
     """
     if metric == "cosine":
         return 1.0 - x @ codebook.T
+    if metric == "inner":
+        return -(x @ codebook.T)
     if codebook_sq is None:
         codebook_sq = (codebook * codebook).sum(1)
     return (x * x).sum(1, keepdim=True) - 2.0 * (x @ codebook.T) + codebook_sq
@@ -65,8 +70,8 @@ def _check(x: Tensor, codebook: Tensor, metric: str) -> None:
         raise ShapeError(f"nearest_code needs a non-empty codebook [K, D], got {tuple(codebook.shape)}")
     if not (x.is_floating_point() and codebook.is_floating_point()):
         raise DTypeError(f"nearest_code needs floating-point inputs, got {x.dtype} and {codebook.dtype}")
-    if metric not in ("l2", "cosine"):
-        raise ValueError(f"metric must be 'l2' or 'cosine', got {metric!r}")
+    if metric not in ("l2", "cosine", "inner"):
+        raise ValueError(f"metric must be 'l2', 'cosine' or 'inner', got {metric!r}")
 
 
 @torch.no_grad()
@@ -82,7 +87,8 @@ def nearest_code(
     """x: [N, D] float, codebook: [K, D] float -> NearestCode (indices [N] int64, distance [N] float32).
 
     Args:
-        metric: "l2" (squared euclidean) or "cosine" (both sides l2-normalized, distance 1 - cos).
+        metric: "l2" (squared euclidean), "cosine" (both sides l2-normalized, distance 1 - cos) or "inner" (largest
+            inner product, distance -x.c).
         backend: "auto" (Triton on CUDA tensors, else "torch"), "triton", "torch" or "reference".
         chunk_rows: rows per chunk of the torch path (None: sized so a score tile stays ~32 MiB).
         fp32_precision: "ieee" (exact float32 dot products) or "tf32" (the kernel's fast, inexact mode on
@@ -114,6 +120,8 @@ def code_distance(x: Tensor, codebook: Tensor, indices: Tensor, metric: Metric) 
     x, nearest = x.float(), codebook[indices].float()
     if metric == "cosine":
         return 1.0 - (F.normalize(x, dim=1) * F.normalize(nearest, dim=1)).sum(1)
+    if metric == "inner":
+        return -(x * nearest).sum(1)
     return ((x - nearest) ** 2).sum(1)
 
 
@@ -137,6 +145,8 @@ def _prepared_tile(codebook: Tensor, start: int, stop: int, metric: Metric) -> t
     codes = codebook[start:stop].float()
     if metric == "cosine":
         return F.normalize(codes, dim=1), codes.new_zeros(codes.shape[0]), -1.0
+    if metric == "inner":
+        return codes, codes.new_zeros(codes.shape[0]), -1.0
     return codes, (codes * codes).sum(1), -2.0
 
 
@@ -177,6 +187,9 @@ def _triton_indices(x: Tensor, codebook: Tensor, metric: Metric, fp32_precision:
     if metric == "cosine":  # score = -(x.c) / max(||c||, eps): argmin is the largest cosine
         bias = codes32.new_zeros(codes32.shape[0])
         scale = -1.0 / codes32.norm(dim=1).clamp_min(1e-12)
+    elif metric == "inner":  # score = -x.c
+        bias = codes32.new_zeros(codes32.shape[0])
+        scale = torch.full_like(bias, -1.0)
     else:  # score = ||c||^2 - 2 x.c
         bias = (codes32 * codes32).sum(1)
         scale = torch.full_like(bias, -2.0)

@@ -1,16 +1,21 @@
 """The codebook interface (DESIGN.md contract 1) and every quantizer omnitok ships."""
 
 from omnitok.quantizers.base import FlatQuantized, Quantizer, QuantizerOutput
+from omnitok.quantizers.bridge import VQPytorchQuantizer
+from omnitok.quantizers.bsq import BinarySphericalQuantizer
 from omnitok.quantizers.continuous import GaussianQuantizer, IdentityQuantizer
 from omnitok.quantizers.dual import DualCodebookQuantizer
 from omnitok.quantizers.fsq import FiniteScalarQuantizer
 from omnitok.quantizers.grouped import GroupedQuantizer
+from omnitok.quantizers.ibq import IndexBackpropQuantizer
 from omnitok.quantizers.lfq import LookupFreeQuantizer
 from omnitok.quantizers.residual import ResidualQuantizer
+from omnitok.quantizers.simvq import SimVQQuantizer
 from omnitok.quantizers.stats import CodebookStats, batch_code_metrics
 from omnitok.quantizers.vq import VectorQuantizer
 
 __all__ = [
+    "BinarySphericalQuantizer",
     "CodebookStats",
     "DualCodebookQuantizer",
     "FiniteScalarQuantizer",
@@ -18,10 +23,13 @@ __all__ = [
     "GaussianQuantizer",
     "GroupedQuantizer",
     "IdentityQuantizer",
+    "IndexBackpropQuantizer",
     "LookupFreeQuantizer",
     "Quantizer",
     "QuantizerOutput",
     "ResidualQuantizer",
+    "SimVQQuantizer",
+    "VQPytorchQuantizer",
     "VectorQuantizer",
     "batch_code_metrics",
 ]

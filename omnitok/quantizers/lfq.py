@@ -68,15 +68,19 @@ class LookupFreeQuantizer(Quantizer):
         self.project_out = nn.Linear(codebook_bits, dim) if projected else nn.Identity()
         self.register_buffer("_bit_values", 2 ** torch.arange(codebook_bits - 1, -1, -1), persistent=False)
 
+    def to_code_space(self, x: Tensor) -> Tensor:
+        """x [N, dim] -> the [N, codebook_bits] vectors whose signs are the bits (the input projection)."""
+        return self.project_in(x)
+
     def encode_flat(self, x: Tensor) -> Tensor:
-        return lfq_quantize(self.project_in(x), scale=self.codebook_scale, backend=self.backend).indices
+        return lfq_quantize(self.to_code_space(x), scale=self.codebook_scale, backend=self.backend).indices
 
     def decode_flat(self, indices: Tensor) -> Tensor:
         bits = (indices[:, None] & self._bit_values) != 0
         return self.project_out(torch.where(bits, self.codebook_scale, -self.codebook_scale))
 
     def quantize_flat(self, x: Tensor, active: Tensor | None = None) -> FlatQuantized:
-        xe = self.project_in(x)
+        xe = self.to_code_space(x)
         signs = lfq_quantize(xe, scale=self.codebook_scale, backend=self.backend)  # exact codes, straight-through
         rows = xe if active is None else xe[active]
         loss = xe.new_zeros(())

@@ -14,6 +14,7 @@ from omnitok.ops.nearest_code import Backend, Metric, code_distances, nearest_co
 from omnitok.quantizers.base import FlatQuantized, Quantizer, check_codebook_size
 from omnitok.quantizers.draws import RandomDraws
 from omnitok.quantizers.ema_state import ema_step_, seed_from_kmeans_
+from omnitok.quantizers.rotation import rotate_to
 from omnitok.utils import entropy
 
 
@@ -40,6 +41,8 @@ class VectorQuantizer(Quantizer):
         dead_code_threshold: in training, codes whose EMA count falls below this are restarted on random
             vectors of the batch (0 disables restarts).
         backend: nearest-code backend, see :func:`omnitok.ops.nearest_code`.
+        rotation_trick: pass gradients to the latents by the rotation trick (Fifty et al., 2024; see
+            :mod:`omnitok.quantizers.rotation`) instead of straight-through; the output values are the same.
     """
 
     def __init__(
@@ -59,6 +62,7 @@ class VectorQuantizer(Quantizer):
         kmeans_iters: int = 10,
         dead_code_threshold: float = 0.0,
         backend: Backend = "auto",
+        rotation_trick: bool = False,
     ):
         super().__init__()
         check_codebook_size(codebook_size, type(self).__name__)
@@ -76,7 +80,7 @@ class VectorQuantizer(Quantizer):
         self.entropy_weight, self.entropy_temperature = entropy_weight, entropy_temperature
         self.kmeans_init, self.kmeans_iters = kmeans_init, kmeans_iters
         self.dead_code_threshold = dead_code_threshold
-        self.backend = backend
+        self.backend, self.rotation_trick = backend, rotation_trick
 
         projected = self.codebook_dim != dim
         self.project_in = nn.Linear(dim, self.codebook_dim) if projected else nn.Identity()
@@ -126,7 +130,7 @@ class VectorQuantizer(Quantizer):
             metrics["entropy_penalty"] = penalty.detach()
         if self.training:
             self._update_codebook(xe.detach(), indices, active)
-        quantized = self.project_out(xe + (codes - xe).detach())
+        quantized = self.project_out(rotate_to(xe, codes) if self.rotation_trick else xe + (codes - xe).detach())
         return FlatQuantized(quantized, indices, loss, metrics)
 
     def _entropy_penalty(self, xe: Tensor, codebook: Tensor) -> Tensor:

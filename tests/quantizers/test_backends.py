@@ -3,7 +3,15 @@
 import pytest
 import torch
 
-from omnitok.quantizers import FiniteScalarQuantizer, LookupFreeQuantizer, ResidualQuantizer, VectorQuantizer
+from omnitok.quantizers import (
+    BinarySphericalQuantizer,
+    FiniteScalarQuantizer,
+    IndexBackpropQuantizer,
+    LookupFreeQuantizer,
+    ResidualQuantizer,
+    SimVQQuantizer,
+    VectorQuantizer,
+)
 from tests.ops.draws import device_for
 
 FACTORIES = {
@@ -13,6 +21,10 @@ FACTORIES = {
     "fsq": lambda backend: FiniteScalarQuantizer(12, [8, 5, 5, 3], backend=backend),
     "lfq": lambda backend: LookupFreeQuantizer(12, 10, entropy_group_bits=5, backend=backend),
     "residual_vq": lambda backend: ResidualQuantizer(VectorQuantizer(12, 40, backend=backend), num_levels=2),
+    "vq_rotation": lambda backend: VectorQuantizer(12, 70, rotation_trick=True, backend=backend),
+    "ibq": lambda backend: IndexBackpropQuantizer(12, 70, entropy_weight=0.1, init_scale=0.3, backend=backend),
+    "simvq": lambda backend: SimVQQuantizer(12, 70, backend=backend),
+    "bsq": lambda backend: BinarySphericalQuantizer(12, 10, entropy_group_bits=5, backend=backend),
 }
 
 

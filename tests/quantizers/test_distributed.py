@@ -18,16 +18,23 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from omnitok.quantizers import (
+    BinarySphericalQuantizer,
     DualCodebookQuantizer,
     GaussianQuantizer,
+    IndexBackpropQuantizer,
     LookupFreeQuantizer,
     ResidualQuantizer,
+    SimVQQuantizer,
     VectorQuantizer,
+    VQPytorchQuantizer,
 )
 
 pytestmark = pytest.mark.distributed  # one worker runs these one after another (tests/conftest.py)
 STEPS = 4
 KINDS = ["ema", "restart_kmeans", "residual_dropout", "dual_kmeans", "vq_entropy", "lfq", "gaussian"]
+KINDS += ["rotation_restart", "ibq_entropy", "simvq", "bsq", "vqp_vector_quantize_ema", "vqp_simvq", "vqp_lfq"]
+BUILT_BEFORE_INIT = ("vqp_vector_quantize_ema",)  # vector-quantize-pytorch decides on syncing at construction
+STATELESS = ("vq_entropy", "lfq", "gaussian", "ibq_entropy", "simvq", "bsq", "vqp_simvq", "vqp_lfq")  # no buffers move
 
 
 def make_data(seed: int) -> torch.Tensor:
@@ -49,6 +56,20 @@ def make_quantizer(kind: str):
         return VectorQuantizer(8, 32, update="learned", entropy_weight=0.5)
     if kind == "lfq":
         return LookupFreeQuantizer(8, 8, inv_temperature=5.0)
+    if kind == "rotation_restart":
+        return VectorQuantizer(8, 32, decay=0.8, dead_code_threshold=2.0, rotation_trick=True)
+    if kind == "ibq_entropy":
+        return IndexBackpropQuantizer(8, 32, entropy_weight=0.5, entropy_temperature=0.5, init_scale=0.5)
+    if kind == "simvq":
+        return SimVQQuantizer(8, 32)
+    if kind == "bsq":
+        return BinarySphericalQuantizer(8, 8, inv_temperature=5.0)
+    if kind == "vqp_vector_quantize_ema":
+        return VQPytorchQuantizer("VectorQuantize", 8, {"codebook_size": 32, "decay": 0.8})
+    if kind == "vqp_simvq":
+        return VQPytorchQuantizer("SimVQ", 8, {"codebook_size": 32})
+    if kind == "vqp_lfq":
+        return VQPytorchQuantizer("LFQ", 8, {"codebook_size": 256, "entropy_loss_weight": 0.5})
     return GaussianQuantizer(4)
 
 
@@ -69,10 +90,11 @@ def train(quantizer, batches) -> dict:
 def worker(rank: int, world: int, port: int, out_dir: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
+    early = {kind: make_quantizer(kind) for kind in BUILT_BEFORE_INIT}  # before the process group, as Lightning does
     dist.init_process_group("gloo", rank=rank, world_size=world)
     results = {}
     for kind in KINDS:
-        quantizer = make_quantizer(kind)  # built after init, as Lightning may also build it before
+        quantizer = early.get(kind) or make_quantizer(kind)  # the others after init, as Lightning may also build them
         torch.manual_seed(1000 + rank)  # the global RNG differs per rank: draws must not come from it
         results[kind] = train(quantizer, make_data(rank))
     torch.save(results, os.path.join(out_dir, f"rank{rank}.pt"))
@@ -93,16 +115,24 @@ def two_ranks(tmp_path_factory) -> list[dict]:
     return [torch.load(folder / f"rank{r}.pt", weights_only=True) for r in range(2)]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+VQP_LFQ_BUG = (
+    "vector-quantize-pytorch 1.32.0's LFQ drops the result of torch.distributed.nn.all_reduce in "
+    "maybe_distributed_mean, so its batch-entropy gradient sees the local batch only (values are right); omnitok's "
+    "LookupFreeQuantizer and BinarySphericalQuantizer hold this test"
+)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [pytest.param(k, marks=pytest.mark.xfail(strict=True, reason=VQP_LFQ_BUG)) if k == "vqp_lfq" else k for k in KINDS],
+)
 def test_two_ranks_equal_one_process_with_the_whole_batch(kind, two_ranks):
     single = make_quantizer(kind)
     initial = {k: v.clone() for k, v in single.state_dict().items()}
     data = torch.cat([make_data(0), make_data(1)], dim=1)  # each step: rank 0's half, then rank 1's
     expected = train(single, data)
-    assert any(not torch.equal(expected["state"][k], initial[k]) for k in initial if k != "draws.state") or kind in (
-        "vq_entropy",
-        "lfq",
-        "gaussian",
+    assert any(not torch.equal(expected["state"][k], initial[k]) for k in initial if k != "draws.state") or (
+        kind in STATELESS
     )
     for rank, ranks_results in enumerate(two_ranks):
         result = ranks_results[kind]
