@@ -10,8 +10,12 @@ import math
 import sys
 from pathlib import Path
 
+import torch
+from torch import Tensor
+
+from omnitok.cli.batches import in_order, per_file_message, run_batches
 from omnitok.cli.options import add_device_options, add_size_option, resolve_device
-from omnitok.errors import ConfigError, DataError, OmnitokError, OutputError, ShapeError
+from omnitok.errors import ConfigError, DataError, OmnitokError, ShapeError
 
 TOKEN_SUFFIX = ".safetensors"
 
@@ -50,6 +54,7 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
         type=positive_float,
         help="audio, causal tokenizers: encode long files this many seconds at a time (default: the whole file)",
     )
+    add_batch_option(encode, "files per encode call: consecutive files of one shape go through the tokenizer together")
     encode.add_argument(
         "--resume",
         action="store_true",
@@ -73,6 +78,7 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
         type=positive_int,
         help="videos, causal tokenizers: decode about this many frames at a time (default: all at once)",
     )
+    add_batch_option(decode, "token files per decode call: consecutive grids of one shape are decoded together")
     decode.add_argument(
         "--allow-other-weights",
         action="store_true",
@@ -80,6 +86,11 @@ def add_codec_parsers(commands: argparse._SubParsersAction) -> None:
     )
     add_common_options(decode)
     decode.set_defaults(run=run_decode)
+
+
+def add_batch_option(parser: argparse.ArgumentParser, help: str, default: int = 1) -> None:
+    """``--batch-size``, shared by encode, decode and eval."""
+    parser.add_argument("--batch-size", type=positive_int, default=default, help=help)
 
 
 def positive_int(text: str) -> int:
@@ -151,6 +162,7 @@ def _collect(inputs: list[str], find) -> list[tuple[Path, Path]]:
 
 def run_encode(args: argparse.Namespace) -> int:
     from omnitok.fingerprint import weights_fingerprint
+    from omnitok.progress import Progress
     from omnitok.tokens import save_tokens
 
     tokenizer = load_from_args(args)
@@ -162,68 +174,84 @@ def run_encode(args: argparse.Namespace) -> int:
 
     files, targets, done = _plan_encode(_collect(args.inputs, modality.list_files), token_file, args, tokenizer)
     fingerprint = weights_fingerprint(tokenizer)
-    failures = []
-    for (path, _), target in zip(files, targets):
-        try:
-            tokens, media = modality.encode_file(path, tokenizer, options, args.device)
-            save_tokens(target, tokens, spec, media=media or None, weights_sha256=fingerprint)
-        except OmnitokError as err:
-            failures.append(per_file_message(err, path))
-    return _finish("encoded", len(files) - len(failures), failures, args.out, done)
+    failures: dict[int, str] = {}
+    batch_size = args.batch_size if modality.batchable(options) else 1
+    with Progress(len(files), "encode", "file") as progress:
+        if batch_size == 1:
+            for index, ((path, _), target) in enumerate(zip(files, targets)):
+                try:
+                    tokens, media = modality.encode_file(path, tokenizer, options, args.device)
+                    save_tokens(target, tokens, spec, media=media or None, weights_sha256=fingerprint)
+                except OmnitokError as err:
+                    failures[index] = per_file_message(err, path)
+                progress.update()
+        else:
 
+            def read(index: int) -> tuple[Tensor, dict]:
+                return modality.read_input(files[index][0], spec, options)
 
-def per_file_message(err: OmnitokError, path: Path) -> str:
-    """A failure line that names the input (once), for the summary :func:`_finish` prints. Output errors are not
-    the input's fault and stop the command instead (re-raised here)."""
-    if isinstance(err, OutputError):
-        raise err
-    return str(err) if str(path) in str(err) else f"{path}: {err}"
+            def encode(items: list[tuple[int, Tensor, dict]]) -> None:
+                inputs = [x for _, x, _ in items]
+                for (index, _, media), tokens in zip(
+                    items, modality.encode_inputs(inputs, tokenizer, options, args.device)
+                ):
+                    save_tokens(targets[index], tokens, spec, media=media or None, weights_sha256=fingerprint)
+
+            run_batches(len(files), batch_size, read, encode, lambda i: files[i][0], failures, progress)
+    return _finish("encoded", len(files) - len(failures), in_order(failures), args.out, done)
 
 
 def run_decode(args: argparse.Namespace) -> int:
+    from omnitok.data.files import list_files
     from omnitok.fingerprint import weights_fingerprint
-    from omnitok.tokens import read_token_file
+    from omnitok.progress import Progress
 
     tokenizer = load_from_args(args)
     spec = tokenizer.spec
-    failures = []
-    from omnitok.data.files import list_files
-
     files = _collect(args.inputs, lambda root: list_files(root, {TOKEN_SUFFIX}, "token"))
     modality, options = _modality_of(tokenizer), vars(args)
     modality.check_codec_options(tokenizer, options)
     targets = _plan(files, lambda relative: Path(args.out) / modality.output_name(relative), args.overwrite)
     fingerprint = weights_fingerprint(tokenizer)
-    for (path, _), target in zip(files, targets):
-        try:
-            file = read_token_file(path)
-            mine = (spec.modality, spec.codebook_sizes, spec.latent_dim, spec.downsample, spec.sample_rate)
-            theirs = (file.spec.modality, file.spec.codebook_sizes, file.spec.latent_dim, file.spec.downsample)
-            if (*theirs, file.spec.sample_rate) != mine:
-                raise ConfigError(f"{path} was written by a different tokenizer (its spec: {file.spec.to_json()})")
-            if (
-                file.weights_sha256
-                and fingerprint
-                and file.weights_sha256 != fingerprint
-                and not args.allow_other_weights
-            ):
-                raise ConfigError(
-                    f"{path} was written by weights with SHA-256 {file.weights_sha256[:16]}..., not this tokenizer's "
-                    f"({fingerprint[:16]}...); decoding it would give other media (pass --allow-other-weights to "
-                    "decode anyway)"
-                )
-            if file.tokens.shape[0] != 1:
-                raise ShapeError(
-                    f"{path} holds a batch of {file.tokens.shape[0]} token grids; decode writes one media file per "
-                    "token file (save each item to its own file, or decode the batch with the library)"
-                )
-            tokens = file.tokens if file.tokens.is_floating_point() else file.tokens.long()  # latents stay float
-            decoded = modality.decode_tokens(tokenizer, tokens.to(args.device), options).float().cpu()
-            modality.write(target, decoded, spec, file.media)
-        except OmnitokError as err:
-            failures.append(per_file_message(err, path))
-            continue
-    return _finish("decoded", len(files) - len(failures), failures, args.out)
+    failures: dict[int, str] = {}
+
+    def read(index: int) -> tuple[Tensor, dict]:
+        return _read_tokens(files[index][0], spec, fingerprint, args.allow_other_weights)
+
+    def decode(items: list[tuple[int, Tensor, dict]]) -> None:
+        tokens = torch.cat([t for _, t, _ in items]).to(args.device)
+        decoded = modality.decode_tokens(tokenizer, tokens, options).float().cpu()
+        for row, (index, _, media) in enumerate(items):
+            modality.write(targets[index], decoded[row : row + 1], spec, media)
+
+    batch_size = args.batch_size if modality.batchable(options) else 1
+    with Progress(len(files), "decode", "file") as progress:
+        run_batches(len(files), batch_size, read, decode, lambda i: files[i][0], failures, progress)
+    return _finish("decoded", len(files) - len(failures), in_order(failures), args.out)
+
+
+def _read_tokens(path: Path, spec, fingerprint: str | None, allow_other_weights: bool) -> tuple[Tensor, dict]:
+    """The tokens [1, ...] of the token file ``path`` and its media record, after checking that this tokenizer
+    (``spec``, weights ``fingerprint``) wrote it and that it holds one sample."""
+    from omnitok.tokens import read_token_file
+
+    file = read_token_file(path)
+    mine = (spec.modality, spec.codebook_sizes, spec.latent_dim, spec.downsample, spec.sample_rate)
+    theirs = (file.spec.modality, file.spec.codebook_sizes, file.spec.latent_dim, file.spec.downsample)
+    if (*theirs, file.spec.sample_rate) != mine:
+        raise ConfigError(f"{path} was written by a different tokenizer (its spec: {file.spec.to_json()})")
+    if file.weights_sha256 and fingerprint and file.weights_sha256 != fingerprint and not allow_other_weights:
+        raise ConfigError(
+            f"{path} was written by weights with SHA-256 {file.weights_sha256[:16]}..., not this tokenizer's "
+            f"({fingerprint[:16]}...); decoding it would give other media (pass --allow-other-weights to "
+            "decode anyway)"
+        )
+    if file.tokens.shape[0] != 1:
+        raise ShapeError(
+            f"{path} holds a batch of {file.tokens.shape[0]} token grids; decode writes one media file per "
+            "token file (save each item to its own file, or decode the batch with the library)"
+        )
+    return (file.tokens if file.tokens.is_floating_point() else file.tokens.long()), file.media  # latents stay float
 
 
 def _plan(files: list[tuple[Path, Path]], target_of, overwrite: bool) -> list[Path]:

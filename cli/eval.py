@@ -154,6 +154,7 @@ def run_eval(args: argparse.Namespace) -> int:
         show=args.show,
         worst_k=args.worst,
         ladder_samples=args.ladder_samples or None,
+        progress=True,
     )
     if args.teacher:
         from omnitok.evaluation.semantic import semantic_section

@@ -139,8 +139,7 @@ def _run_train(args: argparse.Namespace) -> int:
         return 0
     from omnitok.trainers.run import check_recipe, train
 
-    settings = check_recipe(config, args.trust_remote_code)
-    check_lightning_settings(settings)  # before the run folder is made
+    check_recipe(config, args.trust_remote_code)  # train() checks it too; this fails before the run folder is chosen
     out = Path(args.out) if args.out else folder or Path("runs") / Path(args.config[-1]).stem
     result = train(config, out, resume=checkpoint, init_from=args.init_from, trust_remote_code=args.trust_remote_code)
     if not result.main_process:  # the other data-parallel processes say nothing
@@ -152,37 +151,6 @@ def _run_train(args: argparse.Namespace) -> int:
     if heldout.exists():
         print(heldout.read_text())
     return 0
-
-
-def check_lightning_settings(settings) -> None:
-    """Let Lightning judge the ``trainer:`` accelerator, devices, strategy, nodes and precision now (its own
-    connector, as ``Trainer`` runs it), so a setting this machine cannot honour (``accelerator: gpu`` without one,
-    ``devices: 0``) is a ConfigError before anything is written."""
-    import logging
-
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-    from lightning.pytorch.trainer.connectors.accelerator_connector import _AcceleratorConnector
-
-    log = logging.getLogger("lightning.pytorch")
-    level = log.level
-    log.setLevel(logging.WARNING)  # the real Trainer reports the precision it picks; say it once
-    try:
-        _AcceleratorConnector(
-            accelerator=settings.accelerator,
-            devices=settings.devices,
-            strategy=settings.strategy,
-            num_nodes=settings.num_nodes,
-            precision=settings.precision,
-        )
-    except (MisconfigurationException, ValueError, TypeError, RuntimeError, ImportError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConfigError(
-            f"trainer settings (accelerator={settings.accelerator!r}, devices={settings.devices!r}, "
-            f"strategy={settings.strategy!r}, num_nodes={settings.num_nodes}, precision={settings.precision!r}) "
-            f"do not work here: {first}"
-        ) from None
-    finally:
-        log.setLevel(level)
 
 
 def run_export(args: argparse.Namespace) -> int:

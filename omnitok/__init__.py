@@ -17,6 +17,7 @@ from omnitok.errors import (
     WeightsError,
 )
 from omnitok.hub import save_pretrained
+from omnitok.media import postprocess, preprocess
 from omnitok.protocol import Tokenizer, TokenizerSpec, check_media, check_tokens
 from omnitok.resolve import load_tokenizer
 from omnitok.tokens import load_tokens, reconstruct, save_tokens
@@ -36,6 +37,8 @@ __all__ = [
     "check_tokens",
     "load_tokenizer",
     "load_tokens",
+    "postprocess",
+    "preprocess",
     "reconstruct",
     "save_pretrained",
     "save_tokens",

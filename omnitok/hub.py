@@ -21,6 +21,7 @@ from omnitok.errors import ConfigError, WeightsError
 from omnitok.fingerprint import file_sha256, record_fingerprint
 from omnitok.formats import TOKENIZER_FORMAT, read_format_version
 from omnitok.modalities import class_path_of, is_shipped, load_modality
+from omnitok.protocol import Tokenizer
 from omnitok.utils import atomic_path
 
 CONFIG_NAME = "config.json"
@@ -51,14 +52,16 @@ def write_checkpoint(model: nn.Module, config: dict[str, Any], directory: str | 
     return directory
 
 
-def load_tokenizer(ref: str | os.PathLike, **kwargs: Any) -> Any:
+def load_tokenizer(ref: str | os.PathLike, **kwargs: Any) -> Tokenizer:
     """:func:`omnitok.resolve.load_tokenizer`, the one resolver of every reference form (kept importable here)."""
     from omnitok.resolve import load_tokenizer as resolve
 
     return resolve(ref, **kwargs)
 
 
-def load_pretrained(ref: str | os.PathLike, *, trust_remote_code: bool = False, revision: str | None = None) -> Any:
+def load_pretrained(
+    ref: str | os.PathLike, *, trust_remote_code: bool = False, revision: str | None = None
+) -> nn.Module:
     """Rebuild a saved tokenizer (float32, CPU, eval mode) from a local folder, a model-zoo name or a hub id."""
     folder, expected = _resolve(ref, revision)
     model = _build(folder, trust_remote_code)

@@ -230,11 +230,20 @@ class Tokenizer(Protocol):
     def spec(self) -> TokenizerSpec: ...
 
     def encode(self, x: Tensor) -> Tensor:
-        """Media in ``spec``'s input format -> indices [B, *grid(, Q)] or latents [B, D, *grid]."""
+        """Media -> tokens.
+
+        Args:
+            x: float [B, C, *axes] (the modality's layout) in ``spec.value_range``, fitting ``spec.grid``.
+
+        Returns:
+            Discrete: integer indices [B, *grid] or [B, *grid, Q], each below its level's codebook size.
+            Continuous: float latents [B, D, *grid] with D = ``spec.latent_dim``.
+        """
         ...
 
     def decode(self, tokens: Tensor) -> Tensor:
-        """Tokens as ``encode`` returns them -> media in ``spec``'s input format."""
+        """Tokens as ``encode`` returns them -> float media [B, C, *axes] in ``spec.value_range`` (omnitok's own
+        tokenizers do not clamp; ``omnitok.postprocess`` does)."""
         ...
 
 

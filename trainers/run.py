@@ -123,6 +123,37 @@ def check_recipe(config: dict[str, Any], trust_remote_code: bool = False) -> Run
     return settings
 
 
+def check_lightning_settings(settings: RunSettings) -> None:
+    """Let Lightning judge the ``trainer:`` accelerator, devices, strategy, nodes and precision now (its own
+    connector, as ``Trainer`` runs it), so a setting this machine cannot honour (``accelerator: gpu`` without one,
+    ``devices: 0``) is a ConfigError before anything is written."""
+    import logging
+
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.trainer.connectors.accelerator_connector import _AcceleratorConnector
+
+    log = logging.getLogger("lightning.pytorch")
+    level = log.level
+    log.setLevel(logging.WARNING)  # the real Trainer reports the precision it picks; say it once
+    try:
+        _AcceleratorConnector(
+            accelerator=settings.accelerator,
+            devices=settings.devices,
+            strategy=settings.strategy,
+            num_nodes=settings.num_nodes,
+            precision=settings.precision,
+        )
+    except (MisconfigurationException, ValueError, TypeError, RuntimeError, ImportError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(
+            f"trainer settings (accelerator={settings.accelerator!r}, devices={settings.devices!r}, "
+            f"strategy={settings.strategy!r}, num_nodes={settings.num_nodes}, precision={settings.precision!r}) "
+            f"do not work here: {first}"
+        ) from None
+    finally:
+        log.setLevel(level)
+
+
 def train(
     config: dict[str, Any],
     out: str | os.PathLike,
@@ -142,6 +173,7 @@ def train(
     from omnitok.trainers.system import TokenizerTrainer
 
     settings = check_recipe(config, trust_remote_code)
+    check_lightning_settings(settings)  # what this machine cannot run fails before the run folder is touched
     out = Path(out)
     checkpoints = out / "checkpoints"
     if resume is None and (checkpoints / LAST).exists():

@@ -12,7 +12,7 @@ from torch import Tensor
 from omnitok.errors import ConfigError
 from omnitok.evaluation.baselines import BaselineResult, evaluate_baselines
 from omnitok.evaluation.data import choose_subset
-from omnitok.evaluation.protocol import EvalProtocol, make_protocol
+from omnitok.evaluation.protocol import EvalProtocol, dtype_name, make_protocol
 from omnitok.evaluation.runner import MetricInfo, TokenizerResult, check_compatible, evaluate_tokenizer, metric_infos
 from omnitok.evaluation.sets import EvalSet
 from omnitok.metrics.registry import Metric, SampleMetric
@@ -74,6 +74,7 @@ def evaluate(
     ladder_samples: int | None = 16,
     sections: Sequence[ReportSection] = (),
     baselines: bool = True,
+    progress: bool = False,
 ) -> EvalRun:
     """Evaluate each tokenizer on ``data``.
 
@@ -86,6 +87,10 @@ def evaluate(
         ladder_samples: clips the bitrate ladder of residual audio tokenizers is measured on (None: all).
         sections: extra report sections to carry into the report.
         baselines: also score the trivial baselines (:mod:`omnitok.evaluation.baselines`) with the sample metrics.
+        progress: report each tokenizer's progress on stderr (a bar on a terminal, plain lines otherwise).
+
+    The protocol records ``device`` and the tokenizers' precision (their ``dtype`` attribute; float32 for objects
+    without one).
     """
     if not tokenizers:
         raise ConfigError("give at least one tokenizer to evaluate")
@@ -107,7 +112,8 @@ def evaluate(
     implementations = {info.name: info.implementation for info in infos}
     for name, reason in unavailable.items():
         implementations[name] = f"unavailable ({reason})"
-    protocol = make_protocol(data, seed, batch_size, device, implementations)
+    precision = dtype_name([entry.tokenizer for entry in tokenizers])
+    protocol = make_protocol(data, seed, batch_size, device, implementations, precision)
     shown = choose_subset(list(range(len(data))), show, seed) if show > 0 else []
     results = [
         evaluate_tokenizer(
@@ -122,6 +128,7 @@ def evaluate(
             worst_k=worst_k,
             seed=seed,
             ladder_samples=ladder_samples,
+            progress=progress,
         )
         for entry in tokenizers
     ]

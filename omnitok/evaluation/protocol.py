@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import platform
+from collections.abc import Sequence
 from importlib import metadata
 from typing import Any
 
@@ -50,7 +51,11 @@ _PACKAGES = ("torch", "torchvision", "torchaudio", "torchmetrics", "torch-fideli
 
 @dataclasses.dataclass(frozen=True)
 class EvalProtocol:
-    """What the numbers of a report were computed under; ``to_dict`` is the ``protocol`` block of metrics.json."""
+    """What the numbers of a report were computed under; ``to_dict`` is the ``protocol`` block of metrics.json.
+
+    ``device`` and ``dtype`` say where and in which precision the tokenizers' networks ran (``omnitok eval --device
+    --dtype``): a bfloat16 report's figures differ slightly from a float32 one's, so ``dtype`` stays in
+    :meth:`reproducibility_key`, while the device only changes speed figures."""
 
     data: str
     fingerprint: str
@@ -66,6 +71,7 @@ class EvalProtocol:
     skipped_files: tuple[str, ...] = ()
     modality: str = "image"
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    dtype: str = "float32"
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -82,9 +88,15 @@ class EvalProtocol:
 
 
 def make_protocol(
-    data: EvalSet, seed: int, batch_size: int, device: torch.device, metrics: dict[str, str]
+    data: EvalSet,
+    seed: int,
+    batch_size: int,
+    device: torch.device,
+    metrics: dict[str, str],
+    dtype: str = "float32",
 ) -> EvalProtocol:
-    """The protocol of an evaluation of ``data`` with ``metrics`` ({name: implementation})."""
+    """The protocol of an evaluation of ``data`` with ``metrics`` ({name: implementation}), the tokenizers' networks
+    running on ``device`` in ``dtype`` (a name such as "bfloat16")."""
     fields = data.protocol_fields()
     from omnitok.modalities import get_modality
 
@@ -104,7 +116,15 @@ def make_protocol(
         skipped_files=tuple(data.skipped),
         modality=data.modality,
         details=dict(fields["details"]),
+        dtype=dtype,
     )
+
+
+def dtype_name(tokenizers: Sequence[Any]) -> str:
+    """The precision the tokenizers' networks run in, as the protocol names it: "bfloat16", or the names of several
+    joined by " / " in the tokenizers' order; a tokenizer without a ``dtype`` attribute counts as float32."""
+    names = [str(getattr(t, "dtype", torch.float32)).removeprefix("torch.") for t in tokenizers]
+    return " / ".join(dict.fromkeys(names)) or "float32"
 
 
 def package_versions() -> dict[str, str]:

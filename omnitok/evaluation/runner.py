@@ -33,6 +33,7 @@ from omnitok.fingerprint import weights_fingerprint
 from omnitok.metrics.registry import DatasetMetric, Metric, SampleMetric
 from omnitok.metrics.tokens import token_figures
 from omnitok.modalities import Modality, get_modality
+from omnitok.progress import Progress
 from omnitok.protocol import Tokenizer, TokenizerSpec, check_encoded
 from omnitok.quantizers.stats import CodebookStats
 
@@ -137,6 +138,7 @@ def evaluate_tokenizer(
     worst_k: int = 4,
     seed: int = 0,
     ladder_samples: int | None = 16,
+    progress: bool = False,
 ) -> TokenizerResult:
     """Reconstruct every sample of ``data`` with ``tokenizer`` and measure it.
 
@@ -146,6 +148,8 @@ def evaluate_tokenizer(
     Args:
         ladder_samples: residual audio tokenizers: the bitrate ladder is measured on this many clips (a subset
             drawn with ``seed``; None or 0: all clips).
+        progress: report progress on stderr (:class:`omnitok.progress.Progress`: a bar on a terminal, plain lines
+            otherwise), counting samples.
     """
     device = torch.device(device)
     spec = check_compatible(tokenizer, name, data)
@@ -174,11 +178,13 @@ def evaluate_tokenizer(
     if decodes:
         tokenizer.decode(warm)
     torch.manual_seed(seed)
+    bar = Progress(len(data), f"eval {name}", "sample", enabled=progress)
     for start in range(0, len(data), batch_size):
         original = data.batch(start, start + batch_size)
         x = scales.to_input(original)
         tokens = encode_clock.run(tokenizer.encode, x, x.shape[0])
         check_encoded(tokens, spec, x.shape, name)
+        bar.update(x.shape[0])
         if stats is not None:
             stats.update(tokens)
         if not decodes:
@@ -195,6 +201,7 @@ def evaluate_tokenizer(
         for i in wanted.intersection(range(start, start + x.shape[0])):
             kept[i] = data.store(recon[i - start : i - start + 1])[0]
 
+    bar.close()
     summary: dict[str, float | None] = {n: _mean(v) for n, v in per_sample.items()}
     for metric in dataset_metrics:
         summary[metric.name] = float(metric.compute())

@@ -4,6 +4,8 @@
 vocabulary ask instead of comparing names. image, video and audio ship; a new modality subclasses
 :class:`Modality` and registers an instance (:func:`register_modality`), in its own package: a tokenizer saved
 with it records the definition's class path, and loading the tokenizer (with ``trust_remote_code``) registers it.
+Each definition also converts user media in and out (``Modality.preprocess`` / ``postprocess``, what
+``omnitok.preprocess`` / ``omnitok.postprocess`` ask).
 """
 
 from omnitok.modalities.base import Modality

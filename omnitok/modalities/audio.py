@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
 from omnitok.errors import ConfigError
 from omnitok.modalities.base import Modality
+
+if TYPE_CHECKING:
+    from omnitok.protocol import Tokenizer, TokenizerSpec
 
 PCM_BITS = 16
 
@@ -47,22 +50,28 @@ class AudioModality(Modality):
 
         read_audio(path, seconds=1.0)
 
-    def check_codec_options(self, tokenizer: Any, options: dict[str, Any]) -> None:
+    def check_codec_options(self, tokenizer: Tokenizer, options: dict[str, Any]) -> None:
         from omnitok.modalities.audio_files import check_chunking
 
         check_chunking(tokenizer, options)
 
-    def read_input(self, path: Path, spec: Any, options: dict[str, Any]) -> tuple[Tensor, dict]:
+    def batchable(self, options: dict[str, Any]) -> bool:
+        """``--chunk-seconds`` streams each file chunk by chunk, one file at a time."""
+        return not options.get("chunk_seconds")
+
+    def read_input(self, path: Path, spec: TokenizerSpec, options: dict[str, Any]) -> tuple[Tensor, dict]:
         from omnitok.modalities.audio_files import read_audio_input
 
         return read_audio_input(path, spec)
 
-    def encode_input(self, x: Tensor, tokenizer: Any, options: dict[str, Any], device: Any) -> Tensor:
+    def encode_input(self, x: Tensor, tokenizer: Tokenizer, options: dict[str, Any], device: Any) -> Tensor:
         from omnitok.modalities.audio_files import encode_audio_input
 
         return encode_audio_input(x, tokenizer, options, device)
 
-    def encode_file(self, path: Path, tokenizer: Any, options: dict[str, Any], device: Any) -> tuple[Tensor, dict]:
+    def encode_file(
+        self, path: Path, tokenizer: Tokenizer, options: dict[str, Any], device: Any
+    ) -> tuple[Tensor, dict]:
         """As ``read_input`` + ``encode_input``, streaming a chunked file off the disk where no resampling is needed
         (the same tokens, in bounded memory)."""
         from omnitok.modalities.audio_files import encode_audio_file
@@ -74,13 +83,36 @@ class AudioModality(Modality):
 
         return audio_name(token_file)
 
-    def write(self, target: Path, media: Tensor, spec: Any, record: dict | None = None) -> None:
+    def write(self, target: Path, media: Tensor, spec: TokenizerSpec, record: dict | None = None) -> None:
         from omnitok.modalities.audio_files import write_decoded_audio
 
         write_decoded_audio(target, media, spec, record)
 
+    # -- media in, media out -----------------------------------------------------------------------------------------
+    def preprocess(self, media: Any, spec: TokenizerSpec, sample_rate: int | None = None) -> Tensor:
+        """A float waveform [S], [C, S] or [B, C, S] in [-1, 1] (numpy or torch; int16 PCM too) at ``sample_rate``
+        -> float32 [B, C, S] at the tokenizer's rate (resampled as ``omnitok encode`` resamples files) and channels
+        (mono is the channel mean), in ``spec.value_range``. A warning when values reach past [-1, 1]."""
+        from omnitok.modalities.audio_media import audio_batch
+
+        return self.checked(audio_batch(media, spec, sample_rate), spec)
+
+    def postprocess(
+        self,
+        decoded: Tensor,
+        spec: TokenizerSpec,
+        to: str = "numpy",
+        clamp: bool = True,
+        sample_rate: int | None = None,
+    ) -> Any:
+        """Decoded [B, C, S] -> "numpy" (float32 numpy) or "float" (float32 torch), [B, C, S] in [-1, 1], clamped
+        unless ``clamp`` is False; resampled to ``sample_rate`` when given (default: the tokenizer's rate)."""
+        from omnitok.modalities.audio_media import audio_output
+
+        return audio_output(decoded, spec, to, clamp, sample_rate)
+
     # -- evaluation --------------------------------------------------------------------------------------------------
-    def eval_set(self, source: str, spec: Any, options: dict[str, Any]) -> Any:
+    def eval_set(self, source: str, spec: TokenizerSpec, options: dict[str, Any]) -> Any:
         from omnitok.evaluation import load_eval_audio
 
         if not spec.sample_rate:
@@ -106,7 +138,7 @@ class AudioModality(Modality):
             return reconstruction[..., : original.shape[-1]]
         return reconstruction
 
-    def rate_figures(self, spec: Any, input_shape: Sequence[int], token_bits: float, floats: float) -> dict:
+    def rate_figures(self, spec: TokenizerSpec, input_shape: Sequence[int], token_bits: float, floats: float) -> dict:
         """kbps and compression against 16-bit PCM (discrete), latent floats per second (continuous)."""
         if not spec.sample_rate:
             raise ValueError("audio token figures need spec.sample_rate")
@@ -118,7 +150,9 @@ class AudioModality(Modality):
             }
         return {"latent_floats_per_second": floats / seconds}
 
-    def extra_measures(self, tokenizer: Any, spec: Any, inputs: Callable[[], list[Tensor]]) -> dict[str, Any]:
+    def extra_measures(
+        self, tokenizer: Tokenizer, spec: TokenizerSpec, inputs: Callable[[], list[Tensor]]
+    ) -> dict[str, Any]:
         """Residual codecs: the bitrate ladder (decoding 1..Q levels beside a resampling baseline at each rate)."""
         if not (spec.discrete and spec.codebook_kind == "residual" and spec.num_levels > 1):
             return {}
@@ -135,7 +169,7 @@ class AudioModality(Modality):
     def heldout_metrics(self) -> tuple[str, ...]:
         return ("si_sdr", "mel_distance")
 
-    def heldout_baselines(self, spec: Any, x: Tensor) -> tuple[dict[str, Tensor], str]:
+    def heldout_baselines(self, spec: TokenizerSpec, x: Tensor) -> tuple[dict[str, Tensor], str]:
         """The waveform sent as 8-bit samples at the rate the tokens' bitrate allows (discrete tokenizers)."""
         if not spec.discrete:
             return {}, "No baseline: continuous latents have no bitrate."
@@ -145,7 +179,7 @@ class AudioModality(Modality):
         note = f"The resampling baseline sends the waveform as 8-bit samples at the rate {kbps:g} kbps allows."
         return {f"resample_{kbps:g}kbps": resample_baseline(x.float(), int(spec.sample_rate), kbps)}, note
 
-    def heldout_picture(self, spec: Any, x: Tensor, x_hat: Tensor) -> bytes | None:
+    def heldout_picture(self, spec: TokenizerSpec, x: Tensor, x_hat: Tensor) -> bytes | None:
         from omnitok.report.audio_figures import spectrogram_figure
 
         count = min(4, x.shape[0])

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import torch
     from torch import Tensor
 
+    from omnitok.protocol import Tokenizer, TokenizerSpec
+
 TOKEN_SUFFIX = ".safetensors"
 
 
@@ -114,25 +116,44 @@ class Modality:
         except OSError as err:
             raise DataError(f"{path}: cannot read file ({err.strerror or err})") from None
 
-    def check_codec_options(self, tokenizer: Any, options: dict[str, Any]) -> None:
+    def check_codec_options(self, tokenizer: Tokenizer, options: dict[str, Any]) -> None:
         """Refuse options that cannot apply to ``tokenizer`` before any file is touched (ConfigError)."""
 
-    def read_input(self, path: Path, spec: Any, options: dict[str, Any]) -> tuple[Tensor, dict]:
+    def read_input(self, path: Path, spec: TokenizerSpec, options: dict[str, Any]) -> tuple[Tensor, dict]:
         """The file at ``path`` as one input for tokenizers of ``spec`` (no batch axis, float32 in the spec's value
         range, resized / padded as ``options`` ask) and its media record: the CPU half of ``encode_file``, which
         needs no model (``omnitok tokenize`` runs it in CPU tasks, apart from the encoding actors)."""
         raise ConfigError(f"omnitok encode does not read {self.name} files: the {self.name} modality has no reader")
 
-    def encode_input(self, x: Tensor, tokenizer: Any, options: dict[str, Any], device: Any) -> Tensor:
+    def encode_input(self, x: Tensor, tokenizer: Tokenizer, options: dict[str, Any], device: Any) -> Tensor:
         """Tokens [1, ...] of one input ``x`` from :meth:`read_input` (chunked where ``options`` ask)."""
         return tokenizer.encode(x.unsqueeze(0).to(device))
 
-    def encode_file(self, path: Path, tokenizer: Any, options: dict[str, Any], device: Any) -> tuple[Tensor, dict]:
+    def batchable(self, options: dict[str, Any]) -> bool:
+        """Whether ``omnitok encode`` / ``decode`` with these options may code several files of one shape in one
+        forward pass (:meth:`encode_inputs`); False where the options ask for chunked coding, file by file."""
+        return True
+
+    def encode_inputs(
+        self, inputs: Sequence[Tensor], tokenizer: Tokenizer, options: dict[str, Any], device: Any
+    ) -> list[Tensor]:
+        """Tokens [1, ...] of each input from :meth:`read_input` (all of one shape), from one ``encode`` call on
+        the stacked batch: the same tokens as one call per input (``--batch-size``)."""
+        if len(inputs) == 1:
+            return [self.encode_input(inputs[0], tokenizer, options, device)]
+        import torch
+
+        tokens = tokenizer.encode(torch.stack(list(inputs)).to(device))
+        return [t.clone() for t in tokens.split(1)]
+
+    def encode_file(
+        self, path: Path, tokenizer: Tokenizer, options: dict[str, Any], device: Any
+    ) -> tuple[Tensor, dict]:
         """Read ``path``, encode it with ``tokenizer``: (tokens [1, ...], media record for the token file)."""
         x, media = self.read_input(path, tokenizer.spec, options)
         return self.encode_input(x, tokenizer, options, device), media
 
-    def decode_tokens(self, tokenizer: Any, tokens: Tensor, options: dict[str, Any]) -> Tensor:
+    def decode_tokens(self, tokenizer: Tokenizer, tokens: Tensor, options: dict[str, Any]) -> Tensor:
         """Tokens [1, ...] -> media [1, C, ...] in the tokenizer's value range."""
         return tokenizer.decode(tokens)
 
@@ -140,12 +161,56 @@ class Modality:
         """Where ``omnitok decode`` writes the media of ``token_file`` (``a.x.safetensors`` -> ``a.x``)."""
         return token_file.with_name(token_file.name.removesuffix(TOKEN_SUFFIX))
 
-    def write(self, target: Path, media: Tensor, spec: Any, record: dict | None = None) -> None:
+    def write(self, target: Path, media: Tensor, spec: TokenizerSpec, record: dict | None = None) -> None:
         """Decoded media [1, C, ...] in ``spec``'s value range -> the file ``target``, written atomically."""
         raise ConfigError(f"omnitok decode does not write {self.name} files: the {self.name} modality has no writer")
 
+    # -- media in, media out (omnitok.preprocess / omnitok.postprocess) ----------------------------------------------
+    def preprocess(self, media: Any, spec: TokenizerSpec, sample_rate: int | None = None) -> Tensor:
+        """User media -> the batch ``encode`` takes: float32 [B, C, *axes] in ``spec.value_range``, on the CPU.
+
+        The default takes float tensors already in the layout, [C, *axes] (one sample) or [B, C, *axes], and warns
+        when their values do not look like the tokenizer's range; a modality adds its own kinds (pixels, waveforms).
+        """
+        from omnitok.errors import DTypeError
+        from omnitok.modalities.conversion import as_tensor, check_float_range
+
+        if sample_rate is not None:
+            raise ConfigError(f"sample_rate applies to media with a sample rate; {self.name} media have none")
+        x = as_tensor(media, f"{self.name} input")
+        if not x.is_floating_point():
+            raise DTypeError(f"{self.name} input: give float {self.layout} in {spec.value_range}, got {x.dtype}")
+        if x.ndim == len(self.axes) + 1:
+            x = x.unsqueeze(0)
+        check_float_range(x, spec.value_range, f"{self.name} input", "map it to the tokenizer's range first")
+        return self.checked(x.float(), spec)
+
+    def checked(self, x: Tensor, spec: TokenizerSpec) -> Tensor:
+        """``x`` after :func:`omnitok.check_media` (layout, channels, grid), so a prepared batch encodes."""
+        from omnitok.protocol import check_media
+
+        check_media(x, spec)
+        return x
+
+    def postprocess(
+        self,
+        decoded: Tensor,
+        spec: TokenizerSpec,
+        to: str = "float",
+        clamp: bool = True,
+        sample_rate: int | None = None,
+    ) -> Any:
+        """Decoded media [B, C, *axes] -> ``to``; the default knows "float": float32 on the CPU in
+        ``spec.value_range``, clamped to it unless ``clamp`` is False (raw decoder output)."""
+        from omnitok.modalities.conversion import check_kind, clamped
+
+        if sample_rate is not None:
+            raise ConfigError(f"sample_rate applies to media with a sample rate; {self.name} media have none")
+        check_kind(to, {"float": f"float32 {self.layout} in the tokenizer's range"}, clamp, self.name)
+        return clamped(decoded, spec.value_range, clamp)
+
     # -- evaluation --------------------------------------------------------------------------------------------------
-    def eval_set(self, source: str, spec: Any, options: dict[str, Any]) -> Any:
+    def eval_set(self, source: str, spec: TokenizerSpec, options: dict[str, Any]) -> Any:
         """The evaluation set (:class:`omnitok.evaluation.EvalSet`) ``source`` becomes for tokenizers of ``spec``.
 
         ``options`` holds ``omnitok eval``'s settings (resolution, seconds, frames, stride, generated_clips,
@@ -166,7 +231,7 @@ class Modality:
         """The sample metrics scored per frame index (a curve along time in the report); none without time."""
         return []
 
-    def rate_figures(self, spec: Any, input_shape: Sequence[int], token_bits: float, floats: float) -> dict:
+    def rate_figures(self, spec: TokenizerSpec, input_shape: Sequence[int], token_bits: float, floats: float) -> dict:
         """Figures of how much the tokens carry per input value: bits per value and compression (discrete), latent
         floats per value (continuous)."""
         values = math.prod(int(s) for s in input_shape)
@@ -177,7 +242,9 @@ class Modality:
             }
         return {f"latent_floats_per_{self.value_unit}": floats / values}
 
-    def extra_measures(self, tokenizer: Any, spec: Any, inputs: Callable[[], list[Tensor]]) -> dict[str, Any]:
+    def extra_measures(
+        self, tokenizer: Tokenizer, spec: TokenizerSpec, inputs: Callable[[], list[Tensor]]
+    ) -> dict[str, Any]:
         """Measurements beyond the metric set (e.g. audio's bitrate ladder, key ``"ladder"``); ``inputs()`` gives
         the samples to measure on, in the tokenizer's input range."""
         return {}
@@ -202,7 +269,7 @@ class Modality:
         baselines): cheap ones, without pretrained networks."""
         raise ConfigError(f"the {self.name} modality names no held-out metrics")
 
-    def heldout_scores(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, float]:
+    def heldout_scores(self, spec: TokenizerSpec, x: Tensor, x_hat: Tensor) -> dict[str, float]:
         """Mean of each held-out metric over the batch, media in the tokenizer's value range: the same metric
         objects ``omnitok eval`` runs, on the same scale (``metric_scale``)."""
         import torch
@@ -218,7 +285,7 @@ class Modality:
         with torch.no_grad():
             return {name: float(metric(original, reconstruction).mean()) for name, metric in metrics.items()}
 
-    def _heldout_metric_objects(self, spec: Any) -> dict[str, Any]:
+    def _heldout_metric_objects(self, spec: TokenizerSpec) -> dict[str, Any]:
         import torch
 
         from omnitok.metrics.registry import metric_factories
@@ -234,15 +301,15 @@ class Modality:
                 metric.sample_rate = spec.sample_rate  # as the evaluation runner sets it from its set
         return metrics
 
-    def heldout_baselines(self, spec: Any, x: Tensor) -> tuple[dict[str, Tensor], str]:
+    def heldout_baselines(self, spec: TokenizerSpec, x: Tensor) -> tuple[dict[str, Tensor], str]:
         """(name -> trivial reconstruction of ``x`` to score beside the tokenizer, a sentence saying what they are)."""
         return {}, "No baselines for this modality."
 
-    def heldout_details(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, Any]:
+    def heldout_details(self, spec: TokenizerSpec, x: Tensor, x_hat: Tensor) -> dict[str, Any]:
         """Extra fields of ``heldout.json`` (e.g. a per-frame curve)."""
         return {}
 
-    def heldout_picture(self, spec: Any, x: Tensor, x_hat: Tensor) -> bytes | None:
+    def heldout_picture(self, spec: TokenizerSpec, x: Tensor, x_hat: Tensor) -> bytes | None:
         """PNG bytes comparing a few held-out samples with their reconstructions, or None for none."""
         return None
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import Tensor
 
 from omnitok.errors import ConfigError, ShapeError
 from omnitok.modalities.base import TOKEN_SUFFIX, Modality
+
+if TYPE_CHECKING:
+    from omnitok.protocol import TokenizerSpec
 
 
 class ImageModality(Modality):
@@ -46,7 +49,7 @@ class ImageModality(Modality):
 
         read_image(path)
 
-    def read_input(self, path: Path, spec: Any, options: dict[str, Any]) -> tuple[Tensor, dict]:
+    def read_input(self, path: Path, spec: TokenizerSpec, options: dict[str, Any]) -> tuple[Tensor, dict]:
         """The image at ``path`` (``--size``: shorter side resized, centre square cropped) in the spec's range."""
         from omnitok.data import read_image, resize_and_crop
 
@@ -57,15 +60,14 @@ class ImageModality(Modality):
             spec.grid(x.shape[-2:])
         except ShapeError as err:
             raise ShapeError(f"{path}: {err}; pass --size to resize and crop") from None
-        low, high = spec.value_range
-        return (x + 1.0) / 2.0 * (high - low) + low, {}
+        return to_value_range(x, spec.value_range), {}
 
     def output_name(self, token_file: Path) -> Path:
         """a.png.safetensors -> a.png; a.jpg.safetensors -> a.jpg.png (no two token files share an image name)."""
         name = token_file.name.removesuffix(TOKEN_SUFFIX)
         return token_file.with_name(name if name.lower().endswith(".png") else f"{name}.png")
 
-    def write(self, target: Path, media: Tensor, spec: Any, record: dict | None = None) -> None:
+    def write(self, target: Path, media: Tensor, spec: TokenizerSpec, record: dict | None = None) -> None:
         """image [1, C, H, W] in the tokenizer's range -> a PNG file (written atomically)."""
         from torchvision.utils import save_image
 
@@ -76,8 +78,37 @@ class ImageModality(Modality):
         with atomic_path(target) as tmp:
             save_image(image[0], tmp, format="png")
 
+    # -- media in, media out -----------------------------------------------------------------------------------------
+    def preprocess(self, media: Any, spec: TokenizerSpec, sample_rate: int | None = None) -> Tensor:
+        """PIL images, numpy uint8 [H, W, C] / [B, H, W, C] (or [H, W] grey), torch uint8 [C, H, W] / [B, C, H, W],
+        a list of any of these (one size), or float tensors [C, H, W] / [B, C, H, W] already in the tokenizer's
+        range (a warning when they look like [0, 1] or [0, 255]) -> float32 [B, C, H, W] in ``spec.value_range``.
+        Pixels map as ``omnitok encode`` maps a PNG's, so both give the same tokens."""
+        from omnitok.modalities.image_media import image_batch
+
+        if sample_rate is not None:
+            return super().preprocess(media, spec, sample_rate)  # refuses it
+        return self.checked(image_batch(media, spec), spec)
+
+    def postprocess(
+        self,
+        decoded: Tensor,
+        spec: TokenizerSpec,
+        to: str = "numpy",
+        clamp: bool = True,
+        sample_rate: int | None = None,
+    ) -> Any:
+        """Decoded [B, C, H, W] -> "numpy" (uint8 [B, H, W, C]), "pil" (a list of PIL images), "uint8" (torch uint8
+        [B, C, H, W]) or "float" (float32 [B, C, H, W] in the tokenizer's range); pixels round as the PNG files of
+        ``omnitok decode``."""
+        from omnitok.modalities.image_media import image_output
+
+        if sample_rate is not None or to == "float":
+            return super().postprocess(decoded, spec, to, clamp, sample_rate)
+        return image_output(decoded, spec, to, clamp)
+
     # -- evaluation --------------------------------------------------------------------------------------------------
-    def eval_set(self, source: str, spec: Any, options: dict[str, Any]) -> Any:
+    def eval_set(self, source: str, spec: TokenizerSpec, options: dict[str, Any]) -> Any:
         from omnitok.evaluation import load_eval_images
 
         if source == "generated":
@@ -102,7 +133,7 @@ class ImageModality(Modality):
     def heldout_metrics(self) -> tuple[str, ...]:
         return ("psnr",)
 
-    def heldout_baselines(self, spec: Any, x: Tensor) -> tuple[dict[str, Tensor], str]:
+    def heldout_baselines(self, spec: TokenizerSpec, x: Tensor) -> tuple[dict[str, Tensor], str]:
         """The per-image mean colour, the held-out mean image, and resampling to the tokens' information budget."""
         from omnitok.metrics import budget_pixels, mean_colour_baseline, mean_image_baseline, resample_baseline
 
@@ -115,13 +146,19 @@ class ImageModality(Modality):
         }
         return out, budget_note(pixels, "")
 
-    def heldout_details(self, spec: Any, x: Tensor, x_hat: Tensor) -> dict[str, Any]:
+    def heldout_details(self, spec: TokenizerSpec, x: Tensor, x_hat: Tensor) -> dict[str, Any]:
         from omnitok.metrics import budget_pixels
 
         return {"resolution": list(x.shape[-2:]), "budget_pixels": budget_pixels(spec, tuple(x.shape[-2:]))}
 
-    def heldout_picture(self, spec: Any, x: Tensor, x_hat: Tensor) -> bytes | None:
+    def heldout_picture(self, spec: TokenizerSpec, x: Tensor, x_hat: Tensor) -> bytes | None:
         return comparison_grid(x, x_hat)
+
+
+def to_value_range(x: Tensor, value_range: tuple[float, float]) -> Tensor:
+    """Images in [-1, 1] (``uint8 / 127.5 - 1``, what the image readers give) -> ``value_range``."""
+    low, high = value_range
+    return (x + 1.0) / 2.0 * (high - low) + low
 
 
 def budget_note(pixels: int, per: str) -> str:

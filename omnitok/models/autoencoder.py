@@ -105,14 +105,43 @@ class Autoencoder(MixedPrecisionModule, Configurable):
 
     @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
-        """x: media [B, C, *axes] (float, any precision; cast to :attr:`dtype`) in ``spec.value_range`` -> indices
-        LongTensor [B, *grid(, Q)], or float32 latents [B, D, *grid] for continuous tokenizers. No gradient."""
+        """Media -> tokens, for inference (no gradient: this runs under ``torch.no_grad``; train through ``forward``).
+
+        Args:
+            x: float media [B, C, *axes] (image [B, C, H, W], video [B, C, T, H, W], audio [B, C, S]) in
+                ``spec.value_range`` (``omnitok.preprocess`` makes it from pixels or waveforms), any floating dtype
+                (cast to :attr:`dtype`), on :attr:`device`; each axis fits ``spec.grid`` (a multiple of
+                ``spec.downsample``, 1 + a multiple for a causal time axis, anything with ``pad_to_multiple``).
+
+        Returns:
+            Discrete: int64 indices [B, *grid] (one codebook) or [B, *grid, Q] (residual / grouped), level q in
+            ``[0, spec.codebook_sizes[q])``. Continuous: float32 latents [B, D, *grid], the posterior's mode,
+            unscaled (``spec.latent_scale`` / ``latent_shift`` are for consumers to apply). Deterministic in eval
+            mode; the code search runs in float32 whatever :attr:`dtype` is.
+
+        Raises:
+            ShapeError, DTypeError, NonFiniteError: ``x`` is not media this tokenizer takes (:func:`check_media`).
+        """
         check_media(x, self.spec)
         return self.quantizer.encode(self.encoder(self.to_compute_dtype(x)))
 
     @torch.no_grad()
     def decode(self, tokens: Tensor) -> Tensor:
-        """tokens as ``encode`` returns them -> media [B, C, *axes] in :attr:`dtype`. No gradient."""
+        """Tokens -> media, for inference (no gradient: this runs under ``torch.no_grad``).
+
+        Args:
+            tokens: as :meth:`encode` returns them, on :attr:`device`; a residual tokenizer also decodes a leading
+                subset of its levels, [B, *grid, q] with q <= Q (a lower bitrate).
+
+        Returns:
+            Media [B, C, *spec.input_extent(grid)] in :attr:`dtype` on :attr:`device`, nominally in
+            ``spec.value_range`` but not clamped: a decoder may overshoot the range a little.
+            ``omnitok.postprocess`` clamps (and converts to uint8 pixels, PIL images or waveforms); the metrics of
+            ``omnitok eval`` clamp too.
+
+        Raises:
+            DTypeError, ShapeError, IndexRangeError: tokens this tokenizer cannot decode (:func:`check_decodable`).
+        """
         check_decodable(tokens, self.spec)
         return self.decoder(self.to_compute_dtype(self.quantizer.decode(tokens)))
 

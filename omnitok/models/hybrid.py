@@ -140,6 +140,9 @@ class SemanticAutoencoder(Autoencoder):
 
     @torch.no_grad()
     def decode(self, tokens: Tensor) -> Tensor:
+        """Tokens as :meth:`encode` returns them -> media [B, C, *axes] from the pixel channels, in :attr:`dtype`,
+        nominally in ``spec.value_range`` (not clamped), no gradient, as :meth:`Autoencoder.decode`;
+        :meth:`decode_semantic` gives the semantic prediction of the same ids."""
         check_decodable(tokens, self.spec)
         return self.decoder(self._split(self.to_compute_dtype(self.quantizer.decode(tokens)))[0])
 

@@ -76,11 +76,14 @@ class TeacherTokenizer(MixedPrecisionModule, Configurable):
 
     @torch.no_grad()
     def encode(self, x: Tensor) -> Tensor:
-        """x: media [B, C, *axes] -> float32 teacher features [B, teacher_dim, *grid]."""
+        """x: float media [B, C, *axes] in ``spec.value_range`` -> float32 teacher features [B, teacher_dim, *grid]
+        (continuous tokens; deterministic, no gradient)."""
         check_media(x, self.spec)
         return self.teacher.at_grid(x, self.spec.grid(tuple(x.shape[2:])))
 
     def decode(self, tokens: Tensor) -> Tensor:
+        """Teacher features [B, teacher_dim, *grid] -> media [B, C, *axes] in :attr:`dtype`, nominally in
+        ``spec.value_range`` (not clamped), no gradient; ConfigError without a pixel decoder."""
         if self.decoder is None:
             raise ConfigError("this understanding tokenizer has no pixel decoder (give TeacherTokenizer a decoder)")
         check_decodable(tokens, self.spec)

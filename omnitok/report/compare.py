@@ -2,10 +2,10 @@
 
 Reports merge only when they were measured under the same protocol: the same data (fingerprint, sample list),
 sample policy, resolution, seed, modality details, conventions, and the same implementation of every metric both
-ran (:data:`PROTOCOL_KEYS`). Device, batch size and package versions may differ; they are listed per report in the
-"Compared reports" section. The merged report holds every table, the rate-distortion plot and the curves that
-``metrics.json`` carries; pictures of samples (reconstructions, worst cases, codebook histograms) stay in the
-source reports, since their media are not in ``metrics.json``.
+ran (:data:`PROTOCOL_KEYS`). Device, dtype (the tokenizers' precision), batch size and package versions may differ;
+they are listed per report in the "Compared reports" section. The merged report holds every table, the
+rate-distortion plot and the curves that ``metrics.json`` carries; pictures of samples (reconstructions, worst cases,
+codebook histograms) stay in the source reports, since their media are not in ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -109,6 +109,11 @@ def check_same_protocol(reports: list[tuple[Path, dict[str, Any]]]) -> None:
                 )
 
 
+def _dtype(doc: dict[str, Any]) -> str:
+    """The precision a report's tokenizers ran in; reports written before it was recorded say so."""
+    return str(doc["protocol"].get("dtype", "not recorded"))
+
+
 def merged_run(reports: list[tuple[Path, dict[str, Any]]]) -> Any:
     """One :class:`~omnitok.evaluation.EvalRun` holding the tokenizers of every report (names made unique)."""
     from omnitok.evaluation.baselines import baseline_from_dict
@@ -134,11 +139,13 @@ def merged_run(reports: list[tuple[Path, dict[str, Any]]]) -> Any:
     implementations.update({k: f"unavailable ({v})" for k, v in unavailable.items()})
     fields = {k: v for k, v in first["protocol"].items() if k in EvalProtocol.__dataclass_fields__}
     devices = {str(doc["protocol"].get("device")) for _, doc in reports}
+    dtypes = {_dtype(doc) for _, doc in reports}
     fields.update(
         metrics=implementations,
         conventions=tuple(fields.get("conventions", ())),
         skipped_files=tuple(fields.get("skipped_files", ())),
         device=devices.pop() if len(devices) == 1 else "as listed per report under Compared reports",
+        dtype=dtypes.pop() if len(dtypes) == 1 else "as listed per report under Compared reports",
     )
     protocol = EvalProtocol(**fields)
     data = ReportedSet(first["protocol"], first["samples"])
@@ -155,10 +162,12 @@ def merged_run(reports: list[tuple[Path, dict[str, Any]]]) -> Any:
         for entry in doc.get("baselines", []):
             baselines.setdefault(entry["name"], baseline_from_dict(entry))
         versions = doc["protocol"].get("versions", {})
-        rows.append([str(path), ", ".join(names), str(doc["protocol"].get("device")), versions.get("omnitok", "?")])
+        rows.append(
+            [str(path), ", ".join(names), str(doc["protocol"].get("device")), _dtype(doc), versions.get("omnitok", "?")]
+        )
     section = ReportSection(
         "Compared reports",
-        header=["metrics.json", "tokenizers", "device", "omnitok"],
+        header=["metrics.json", "tokenizers", "device", "dtype", "omnitok"],
         rows=rows,
         notes=["Reconstruction figures merge under one protocol; speed figures are those of each report's device."],
         data={"reports": [{"path": str(p), "versions": d["protocol"].get("versions", {})} for p, d in reports]},

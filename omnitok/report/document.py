@@ -7,7 +7,8 @@ Schema ``omnitok.eval/3``::
       "modality": "image" | "audio" | "video",
       "protocol": {...},                  # EvalProtocol.to_dict(): data, fingerprint, policy, seed, versions, modality,
                                           # details (audio: sample_rate, seconds, channels, samples_per_clip;
-                                          #          video: frames, fps, stride), ...
+                                          #          video: frames, fps, stride), device, dtype (the
+                                          # tokenizers' precision, e.g. "bfloat16"; absent before it was recorded)
       "metrics": {name: {"higher_is_better": bool, "implementation": str, "per_sample": bool}
                   | {"available": false, "reason": str}},
       "samples": [name, ...],             # evaluation samples, in the order of every per-sample list

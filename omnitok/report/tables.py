@@ -220,7 +220,10 @@ def level_table(run: EvalRun) -> Table | None:
 
 def speed_table(run: EvalRun) -> Table:
     notes = sorted({str(r.speed.get("memory_note", "")) for r in run.results} - {""})
-    note = f"Device: {run.protocol.device}, batch size {run.protocol.batch_size}. Memory: " + "; ".join(notes)
+    note = (
+        f"Device: {run.protocol.device} ({run.protocol.dtype}), batch size {run.protocol.batch_size}. Memory: "
+        + "; ".join(notes)
+    )
     columns = [(key, label.format(unit=run.data.unit), direction) for key, label, direction in SPEED_COLUMNS]
     return _table("Speed", run, columns, lambda result, key: (result.speed.get(key), None), note)
 
@@ -304,7 +307,7 @@ def protocol_items(run: EvalRun) -> list[tuple[str, str]]:
         (policy, p.resize_policy),
     ]
     items += [(key.replace("_", " "), str(value)) for key, value in p.details.items()]
-    items += [("seed", str(p.seed)), ("device, batch size", f"{p.device}, {p.batch_size}")]
+    items += [("seed", str(p.seed)), ("device, dtype, batch size", f"{p.device}, {p.dtype}, {p.batch_size}")]
     items += [(f"metric: {name}", impl) for name, impl in p.metrics.items()]
     items += [("convention", text) for text in p.conventions]
     for result in run.results:

@@ -105,6 +105,15 @@ def test_config_takes_recipe_names_and_paths(capsys):
     assert "image/quickstart_vq" in err
 
 
+def test_lightning_settings_are_refused_before_the_run_folder_from_python_too(tmp_path):
+    from omnitok.errors import ConfigError
+    from omnitok.trainers import train
+
+    with pytest.raises(ConfigError, match=r"trainer settings .*devices=0.* do not work here"):
+        train(tiny_recipe(trainer__devices=0), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_lightning_settings_are_refused_before_the_run_folder(tmp_path, capsys):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(tiny_recipe(trainer__devices=0)))
@@ -146,8 +155,10 @@ def test_encode_and_decode_take_dtype_and_device(tokenizer_folder, tmp_path, cap
     assert "omnitok: error: device" in capsys.readouterr().err
 
 
-def test_eval_takes_dtype_and_device(tokenizer_folder, tmp_path):  # noqa: F811
+def test_eval_takes_dtype_and_device(tokenizer_folder, tmp_path, capsys, monkeypatch):  # noqa: F811
     import json
+
+    monkeypatch.setenv("OMNITOK_PROGRESS_SECONDS", "0")  # a progress line per batch (stderr is not a terminal here)
 
     for i in range(2):
         (tmp_path / "photos").mkdir(exist_ok=True)
@@ -156,6 +167,14 @@ def test_eval_takes_dtype_and_device(tokenizer_folder, tmp_path):  # noqa: F811
     for dtype in ("float32", "bf16"):
         out = tmp_path / f"report-{dtype}"
         argv = ["eval", "--tokenizer", str(tokenizer_folder), "--data", str(tmp_path / "photos"), "--out", str(out)]
-        assert main([*argv, "--size", "32", "--show", "1", "--worst", "0", "--device", "cpu", "--dtype", dtype]) == 0
-        reports[dtype] = json.loads((out / "metrics.json").read_text())["tokenizers"][0]["reconstruction"]["psnr"]
+        extra = ["--size", "32", "--show", "1", "--worst", "0", "--batch-size", "1", "--name", "vq"]
+        assert main([*argv, *extra, "--device", "cpu", "--dtype", dtype]) == 0
+        progress = [line.split(" (")[0] for line in capsys.readouterr().err.splitlines() if line.startswith("eval ")]
+        assert progress == ["eval vq: 1/2 samples", "eval vq: 2/2 samples"]
+        doc = json.loads((out / "metrics.json").read_text())
+        reports[dtype] = doc["tokenizers"][0]["reconstruction"]["psnr"]
+        named = {"float32": "float32", "bf16": "bfloat16"}[dtype]
+        assert doc["protocol"]["dtype"] == named and doc["protocol"]["device"].startswith("cpu")
+        (line,) = [li for li in (out / "report.md").read_text().splitlines() if "device, dtype, batch size" in li]
+        assert re.fullmatch(rf"- device, dtype, batch size: `?cpu \(.*\), {named}, 1`?", line)  # the protocol block
     assert abs(reports["bf16"] - reports["float32"]) < 0.5  # dB: the same reconstructions up to bf16 rounding

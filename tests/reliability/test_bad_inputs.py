@@ -195,7 +195,14 @@ def _case_encode() -> list[Case]:
     def chunk_seconds_nan(env):
         return _encode(env, env.audio_tokenizer, env.inputs, extra=("--chunk-seconds", "nan")), "--chunk-seconds"
 
-    per_file = [corrupt, bomb, truncated_jpeg, empty_png, text_png, text_mp3, nan_wav, text_mp4]
+    def batch_size_zero(env):
+        return _encode(env, env.image_tokenizer, _png(env), extra=("--batch-size", "0")), "--batch-size"
+
+    def corrupt_in_a_batch(env):
+        path = corrupt_png(env.file("corrupt.png"))
+        return _encode(env, env.image_tokenizer, path, extra=("--batch-size", "4")), "corrupt.png: cannot decode"
+
+    per_file = [corrupt, bomb, truncated_jpeg, empty_png, text_png, text_mp3, nan_wav, text_mp4, corrupt_in_a_batch]
     refused = [
         missing_input,
         missing_tokenizer,
@@ -205,6 +212,7 @@ def _case_encode() -> list[Case]:
         output_is_a_file,
         size_zero,
         chunk_seconds_nan,
+        batch_size_zero,
     ]
     return [Case("encode", f.__name__, f, code=1) for f in per_file] + [Case("encode", f.__name__, f) for f in refused]
 
@@ -243,6 +251,14 @@ def _case_decode() -> list[Case]:
         env.inputs.mkdir(parents=True)
         return _decode(env, env.image_tokenizer, env.inputs), "no token files"
 
+    def batch_size_zero(env):
+        return _decode(env, env.image_tokenizer, _image_tokens(env), extra=("--batch-size", "0")), "--batch-size"
+
+    def out_of_range_in_a_batch(env):
+        spec = load_tokenizer(env.image_tokenizer).spec
+        path = forged_token_file(env.file("range.png.safetensors"), torch.full((1, 8, 8), 5000), spec)
+        return _decode(env, env.image_tokenizer, path, extra=("--batch-size", "3")), "range.png.safetensors"
+
     def audio_tokens_for_an_image_tokenizer(env):
         audio = load_tokenizer(env.audio_tokenizer)
         path = save_tokens(env.file("a.wav.safetensors"), audio.encode(torch.zeros(1, 1, 800)), audio.spec)
@@ -256,9 +272,10 @@ def _case_decode() -> list[Case]:
         forged_frames,
         other_weights,
         audio_tokens_for_an_image_tokenizer,
+        out_of_range_in_a_batch,
     ]
     return [Case("decode", f.__name__, f, code=1) for f in per_file] + [
-        Case("decode", "no_token_files", no_token_files)
+        Case("decode", f.__name__, f) for f in (no_token_files, batch_size_zero)
     ]
 
 
@@ -295,10 +312,11 @@ def _case_eval() -> list[Case]:
         _png(env, "data/a.png")
         return _eval(env, env.inputs / "data", tokenizer=env.inputs / "gone"), "gone"
 
-    return [
-        Case("eval", f.__name__, f)
-        for f in (only_corrupt_images, missing_data, out_is_the_data, resolution_zero, seconds_nan, missing_tokenizer)
-    ]
+    def batch_size_zero(env):
+        return _eval(env, "builtin", "--batch-size", "0"), "--batch-size"
+
+    cases = (only_corrupt_images, missing_data, out_is_the_data, resolution_zero, seconds_nan, missing_tokenizer)
+    return [Case("eval", f.__name__, f) for f in (*cases, batch_size_zero)]
 
 
 def _train(env: Env, recipe: Path, *extra: str) -> list[str]:

@@ -64,3 +64,24 @@ def test_compare_bad_inputs(case, reports, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("omnitok: error:") and (case == "one" or str(other) in err)
     assert not (tmp_path / "out").exists()
+
+
+def test_compare_lists_each_reports_precision(reports, tmp_path):
+    a, b, _ = reports
+    assert json.loads((a / "metrics.json").read_text())["protocol"]["dtype"] == "float32"  # toy tokenizers: no dtype
+    bf16 = json.loads((b / "metrics.json").read_text())
+    bf16["protocol"]["dtype"] = "bfloat16"
+    old = json.loads((a / "metrics.json").read_text())
+    del old["protocol"]["dtype"]  # written before the precision was recorded
+    paths = [tmp_path / "bf16.json", tmp_path / "old.json"]
+    for path, doc in zip(paths, (bf16, old)):
+        path.write_text(json.dumps(doc))
+    assert main(["compare", str(a), *map(str, paths), "--out", str(tmp_path / "merged")]) == 0
+    merged = json.loads((tmp_path / "merged" / "metrics.json").read_text())
+    (section,) = merged["sections"]
+    assert section["header"][3] == "dtype" and [row[3] for row in section["rows"]] == [
+        "float32",
+        "bfloat16",
+        "not recorded",
+    ]
+    assert merged["protocol"]["dtype"] == "as listed per report under Compared reports"
