@@ -7,7 +7,7 @@ nothing is downloaded. Each command runs as its own process; wall time includes 
 is why ``--repeat`` multiplies the folder to amortise it. Peak memory is the largest resident set of the command and
 its children (Ray's workers included), sampled every 50 ms.
 
-    .venv/bin/python benchmarks/tokenize_throughput.py [--size 64] [--repeat 2]
+    .venv/bin/python benchmarks/tokenize_throughput.py [--size 64] [--repeat 2] [--batch-size 32]
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=64, help="image side")
     parser.add_argument("--repeat", type=int, default=2, help="copies of the built-in training images in the folder")
+    parser.add_argument("--batch-size", type=int, default=32, help="omnitok tokenize --batch-size (its default: 32)")
     args = parser.parse_args()
 
     import torch
@@ -80,10 +81,14 @@ def main() -> None:
         for workers in (1, 2):
             out = scratch / f"tokens{workers}"
             rows.append((f"omnitok tokenize, {workers} worker(s)", omnitok + ["tokenize", "--tokenizer", str(tokenizer),
-                         "--data", str(folder), "--out", str(out), "--workers", str(workers)]))  # fmt: skip
+                         "--data", str(folder), "--out", str(out), "--workers", str(workers),
+                         "--batch-size", str(args.batch_size)]))  # fmt: skip
         results = [(name, *timed(command)) for name, command in rows]
     base = count / results[0][1]
-    print(f"{count} PNG images at {args.size}x{args.size}, quickstart_vq network (random weights), CPU, 1 thread each")
+    print(
+        f"{count} PNG images at {args.size}x{args.size}, quickstart_vq network (random weights), CPU, 1 thread each, "
+        f"tokenize --batch-size {args.batch_size}"
+    )
     print("| command | wall s | images/s | ratio to encode | peak MiB |")
     print("|---|---|---|---|---|")
     for name, seconds, peak in results:

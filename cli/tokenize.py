@@ -50,7 +50,12 @@ def add_tokenize_parser(commands: argparse._SubParsersAction) -> None:
     tokenize.add_argument(
         "--gpus-per-worker", type=non_negative_float, default=0.0, help="GPUs per actor (default 0: encode on CPU)"
     )
-    tokenize.add_argument("--batch-size", type=positive_int, default=8, help="inputs per Ray Data batch (default 8)")
+    tokenize.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=32,
+        help="inputs per Ray Data batch (default 32; lower it for long videos: decoded frames travel between stages)",
+    )
     tokenize.add_argument("--shard-size", type=positive_int, default=1000, help="inputs per shard (default 1000)")
     add_size_option(tokenize)
     tokenize.add_argument("--frames", type=positive_int, help="videos: encode the first FRAMES frames (default: all)")

@@ -42,7 +42,8 @@ class TokenizeJob:
         address: a Ray cluster to join; None starts an embedded local Ray sized to the machine.
         workers: actors in the encoding pool; None sizes it from the cluster (CPUs - 1, or GPUs / gpus_per_worker).
         gpus_per_worker: GPUs each actor holds (0: encode on CPU).
-        batch_size: inputs per Ray Data batch.
+        batch_size: inputs per Ray Data batch (each stage pays a fixed cost per batch: 32 images of 64x64 tokenize
+            1.4x faster than 8 on 2 CPUs; lower it for long videos, whose decoded frames travel between the stages).
         shard_size: inputs per shard (a shard holds fewer rows when some of its inputs are skipped).
     """
 
@@ -54,7 +55,7 @@ class TokenizeJob:
     address: str | None = None
     workers: int | None = None
     gpus_per_worker: float = 0.0
-    batch_size: int = 8
+    batch_size: int = 32
     shard_size: int = 1000
 
 
