@@ -41,7 +41,7 @@ class Progress:
     ):
         self.total, self.what, self.unit = int(total), what, unit
         self.stream = stream if stream is not None else sys.stderr
-        self.interval = _interval() if interval is None else float(interval)
+        self.interval = progress_interval() if interval is None else float(interval)
         self.done = 0
         self.enabled = enabled and self.total > 0
         self._start = self._last = time.monotonic()
@@ -89,7 +89,8 @@ class Progress:
         self.close()
 
 
-def _interval() -> float:
+def progress_interval() -> float:
+    """Seconds between plain progress lines: ``OMNITOK_PROGRESS_SECONDS``, else 10 (unreadable or negative: 10)."""
     text = os.environ.get(INTERVAL_VARIABLE, "")
     try:
         value = float(text) if text else DEFAULT_INTERVAL

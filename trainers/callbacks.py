@@ -48,6 +48,41 @@ class StepProgressBar(TQDMProgressBar):
             self.train_progress_bar.refresh()
 
 
+class StepLines(pl.Callback):
+    """The progress of training where stderr is not a terminal (a log file, a CI job, a pipe): one complete line per
+    interval (``OMNITOK_PROGRESS_SECONDS``, default 10 s) and at the last step, e.g. ``train: step 120/2000 (6%),
+    35.2 s, loss 0.1234, psnr 21.30``, on the main process only; never a carriage return."""
+
+    def __init__(self, interval: float | None = None) -> None:
+        from omnitok.progress import progress_interval
+
+        self.interval = progress_interval() if interval is None else float(interval)
+        self._start = self._last = 0.0
+
+    def on_train_start(self, trainer: pl.Trainer, module: Any) -> None:
+        import time
+
+        self._start = self._last = time.monotonic()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        import sys
+        import time
+
+        now = time.monotonic()
+        last_step = module.step >= module.max_steps
+        if not trainer.is_global_zero or (now - self._last < self.interval and not last_step):
+            return
+        self._last = now
+        figures = []
+        for name, value in trainer.progress_bar_metrics.items():
+            value = float(value)
+            figures.append(f"{name.split('/')[-1]} {value:.4g}")
+        percent = 100 * module.step // max(1, module.max_steps)
+        line = f"train: step {module.step}/{module.max_steps} ({percent}%), {now - self._start:.1f} s"
+        sys.stderr.write(", ".join([line, *figures]) + "\n")
+        sys.stderr.flush()
+
+
 class HeldOutEvaluation(pl.Callback):
     """Measures the held-out data before training and after it, next to trivial baselines, for the tokenizer's
     modality (see :mod:`omnitok.trainers.heldout`): PSNR for images, per-frame PSNR for video, SI-SDR and mel

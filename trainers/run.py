@@ -168,7 +168,7 @@ def train(
     import lightning.pytorch as pl
     import yaml
 
-    from omnitok.trainers.callbacks import HeldOutEvaluation, StepProgressBar
+    from omnitok.trainers.callbacks import HeldOutEvaluation, StepLines, StepProgressBar
     from omnitok.trainers.checkpointing import LAST, AtomicCheckpointIO, checkpoint_callbacks
     from omnitok.trainers.system import TokenizerTrainer
 
@@ -223,13 +223,13 @@ def train(
         default_root_dir=str(out),
         plugins=[AtomicCheckpointIO()],
         use_distributed_sampler=False,  # ImageDataModule's sampler already gives each rank its share
-        enable_progress_bar=settings.progress_bar,
+        enable_progress_bar=settings.progress_bar and _terminal(),
         enable_model_summary=False,
         logger=build_loggers(settings, out, trust_remote_code) or False,
         callbacks=[
             *checkpoint_callbacks(checkpoints, settings.checkpoint_every, settings.keep_checkpoint_every),
             *([HeldOutEvaluation(out, settings.heldout_samples)] if settings.heldout_samples else []),
-            *([StepProgressBar(refresh_rate=5)] if settings.progress_bar else []),
+            *([StepProgressBar(refresh_rate=5) if _terminal() else StepLines()] if settings.progress_bar else []),
             *(callbacks or []),
         ],
     )
@@ -335,3 +335,10 @@ def resolve_resume(target: str | os.PathLike) -> tuple[Path, Path]:
             raise ConfigError(f"--resume {target}: not a training checkpoint (not a complete torch.save file)")
         return target.parent.parent if target.parent.name == "checkpoints" else target.parent, target
     raise ConfigError(f"--resume {target}: no such run folder or checkpoint")
+
+
+def _terminal() -> bool:
+    """Whether stderr is a terminal: Lightning's bar there, plain progress lines anywhere else."""
+    import sys
+
+    return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()

@@ -201,3 +201,13 @@ def test_resuming_a_finished_run_asks_for_more_steps(full_run):
 def test_fp16_mixed_precision_is_refused_up_front(tmp_path):
     with pytest.raises(ConfigError, match="precision"):
         train(tiny_recipe(trainer__precision="16-mixed"), tmp_path)
+
+
+def test_training_without_a_terminal_prints_one_clean_line_per_interval(tmp_path, capsys, monkeypatch):
+    """stderr is a pipe here (pytest captures it): plain progress lines with the step and figures, no bar."""
+    monkeypatch.setenv("OMNITOK_PROGRESS_SECONDS", "0")  # a line per step
+    train(tiny_recipe(trainer__progress_bar=True, trainer__max_steps=3), tmp_path)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("train: step")]
+    assert [line.split(",")[0] for line in lines] == [f"train: step {s}/3 ({100 * s // 3}%)" for s in (1, 2, 3)]
+    assert "loss" in lines[-1] and "\r" not in err and "\x1b[" not in err
