@@ -114,7 +114,28 @@ def test_each_extra_missing_is_a_one_line_hint(tmp_path):
     for extra, (code, err) in results.items():
         lines = [line for line in err.splitlines() if line.strip()]
         assert code == 2 and len(lines) == 1, (extra, code, err)
-        assert lines[0].startswith("omnitok: error: omnitok ") and "Traceback" not in err, (extra, err)
+        assert lines[0].startswith("omnitok: error: ") and " needs " in lines[0] and "Traceback" not in err, (extra, err)
         assert lines[0].endswith(f"which is not installed: pip install 'omnitok[{extra}]'"), (extra, err)
     assert not (tmp_path / "run").exists() and not (tmp_path / "report").exists()  # refused before any output
     assert not (tmp_path / "corpus").exists() and not list((tmp_path).glob("?t/*"))
+
+
+def test_library_entry_points_name_their_extra(monkeypatch, tmp_path):
+    """Used as a library (no CLI around it), the readers and the adapter loader say which extra is missing."""
+    import json as json_module
+
+    from omnitok.adapters import load_adapter
+    from omnitok.data import read_audio, read_video
+
+    monkeypatch.setitem(sys.modules, "soundfile", None)
+    with pytest.raises(MissingExtraError, match=r"reading audio needs soundfile.*omnitok\[audio\]"):
+        read_audio(tmp_path / "a.wav")
+    monkeypatch.setitem(sys.modules, "decord", None)
+    monkeypatch.setitem(sys.modules, "av", None)
+    with pytest.raises(MissingExtraError, match=r"reading video needs .*omnitok\[video\]"):
+        read_video(tmp_path / "a.mp4")
+    (tmp_path / "vae").mkdir()
+    (tmp_path / "vae" / "config.json").write_text(json_module.dumps({"_class_name": "AutoencoderKL"}))
+    monkeypatch.setitem(sys.modules, "diffusers", None)
+    with pytest.raises(MissingExtraError, match=r"omnitok\[adapters\]"):
+        load_adapter(f"diffusers:{tmp_path / 'vae'}")

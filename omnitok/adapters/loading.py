@@ -25,6 +25,7 @@ from omnitok.adapters.base import ModelAdapter
 from omnitok.adapters.diffusers import AutoencoderKLAdapter, AutoencoderKLCosmosAdapter, VQModelAdapter
 from omnitok.adapters.transformers import ChameleonVQVAEAdapter, Emu3VQVAEAdapter, JanusVQVAEAdapter
 from omnitok.errors import ConfigError, WeightsError
+from omnitok.extras import extra_hint
 
 ADAPTERS: tuple[type[ModelAdapter], ...] = (
     VQModelAdapter,
@@ -43,6 +44,7 @@ _DIFFUSERS_SUBFOLDERS = ("vae", "vqvae", "movq")  # where pipelines keep their a
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 
 
+@extra_hint("loading a diffusers/transformers tokenizer")
 def load_adapter(ref: str, **kwargs: Any) -> ModelAdapter:
     """Load a diffusers/transformers tokenizer as an omnitok ``Tokenizer`` from ``"diffusers:<folder or hub id>"``
     or ``"transformers:<folder or hub id>"``.

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 from omnitok.data.files import list_files
 from omnitok.data.images import mix_seed
 from omnitok.errors import DataError, ShapeError
+from omnitok.extras import extra_hint
 from omnitok.limits import DECODED_VALUES
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
@@ -31,6 +32,7 @@ def list_audio_files(root: str | os.PathLike) -> list[Path]:
     return list_files(root, AUDIO_EXTENSIONS, "audio")
 
 
+@extra_hint("reading audio")
 def audio_info(path: str | os.PathLike) -> tuple[int, int, int]:
     """(frames, sample rate, channels) of an audio file without decoding it; DataError if unreadable."""
     import soundfile
@@ -76,6 +78,7 @@ def resample(x: Tensor, source_rate: int, target_rate: int) -> Tensor:
     return torchaudio.functional.resample(x, source_rate, target_rate)
 
 
+@extra_hint("reading audio")
 def read_audio(
     path: str | os.PathLike,
     sample_rate: int | None = None,
@@ -196,6 +199,7 @@ def _file_blocks(path: str | os.PathLike, block_samples: int, channels: int | No
         raise DataError(f"{path}: unreadable audio ({err})") from None
 
 
+@extra_hint("writing audio")
 def write_audio(path: str | os.PathLike, x: Tensor, sample_rate: int) -> None:
     """Write [C, S] in [-1, 1] (clipped) as a 16-bit file whose format follows the suffix (wav, flac, ogg),
     atomically."""

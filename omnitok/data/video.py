@@ -35,6 +35,7 @@ from torch.utils.data import Dataset
 from omnitok.data.files import list_files
 from omnitok.data.images import Crop, check_size, error_reason, mix_seed, resize_and_crop_pixels
 from omnitok.errors import ConfigError, DataError, DTypeError, ShapeError
+from omnitok.extras import extra_hint
 from omnitok.limits import DECODED_VALUES, IMAGE_PIXELS
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"})
@@ -101,6 +102,7 @@ def _first_line(err: Exception) -> str:
     return text[0] if text else type(err).__name__
 
 
+@extra_hint("reading video")
 def video_info(path: str | os.PathLike) -> VideoInfo:
     """Frame count, frame rate and frame size of a video file (the size from its first frame, decoded).
 
@@ -179,6 +181,7 @@ def clip_indices(
     return [start + o for o in offsets]
 
 
+@extra_hint("reading video")
 def read_video(
     path: str | os.PathLike,
     frames: int | None = None,
@@ -304,6 +307,7 @@ def resize_and_crop_video(
     return frames.float().div_(255.0).mul_(high - low).add_(low).contiguous()
 
 
+@extra_hint("writing video")
 def write_video(
     path: str | os.PathLike,
     video: Tensor,
