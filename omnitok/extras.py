@@ -13,8 +13,6 @@ import importlib
 from collections.abc import Iterator
 from types import ModuleType
 
-from omnitok.errors import OmnitokError
-
 # top-level module -> (extra, distribution to install); the extras as pyproject.toml defines them.
 EXTRA_OF: dict[str, tuple[str, str]] = {
     "lightning": ("train", "lightning"),
@@ -41,10 +39,12 @@ EXTRA_OF: dict[str, tuple[str, str]] = {
 }
 
 
-class MissingExtraError(OmnitokError, ModuleNotFoundError):
+class MissingExtraError(ModuleNotFoundError):
     """An optional dependency is not installed; the message names the extra that installs it.
 
-    A ``ModuleNotFoundError`` too, so code that falls back when an import fails keeps doing so."""
+    A ``ModuleNotFoundError``, so code that falls back when an import fails keeps doing so, and deliberately not an
+    ``OmnitokError``: loops that skip a bad input on an ``OmnitokError`` must stop on a missing extra instead of
+    skipping every input (the CLI prints it as one ``omnitok: error:`` line, exit status 2)."""
 
 
 def missing_extra(module: str, purpose: str = "") -> MissingExtraError:
