@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from torch import Tensor
 
 from omnitok.metrics import psnr, to_unit_range
 from omnitok.modalities import get_modality
+from omnitok.progress import progress_interval
 from omnitok.trainers import heldout
 from omnitok.trainers.rank_split import broadcast_flag, gather_in_order, is_mine
 from omnitok.utils import atomic_path
@@ -54,29 +57,19 @@ class StepLines(pl.Callback):
     35.2 s, loss 0.1234, psnr 21.30``, on the main process only; never a carriage return."""
 
     def __init__(self, interval: float | None = None) -> None:
-        from omnitok.progress import progress_interval
-
         self.interval = progress_interval() if interval is None else float(interval)
         self._start = self._last = 0.0
 
     def on_train_start(self, trainer: pl.Trainer, module: Any) -> None:
-        import time
-
         self._start = self._last = time.monotonic()
 
     def on_train_batch_end(self, trainer: pl.Trainer, module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        import sys
-        import time
-
         now = time.monotonic()
         last_step = module.step >= module.max_steps
         if not trainer.is_global_zero or (now - self._last < self.interval and not last_step):
             return
         self._last = now
-        figures = []
-        for name, value in trainer.progress_bar_metrics.items():
-            value = float(value)
-            figures.append(f"{name.split('/')[-1]} {value:.4g}")
+        figures = [f"{name.split('/')[-1]} {float(value):.4g}" for name, value in trainer.progress_bar_metrics.items()]
         percent = 100 * module.step // max(1, module.max_steps)
         line = f"train: step {module.step}/{module.max_steps} ({percent}%), {now - self._start:.1f} s"
         sys.stderr.write(", ".join([line, *figures]) + "\n")

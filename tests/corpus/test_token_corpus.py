@@ -126,3 +126,21 @@ def test_decode_gives_the_tokenizers_media_back(tmp_path):
     for i in range(3):
         assert torch.equal(items[f"{i}.png"]["tokens"], tokens[i])
         assert torch.equal(TokenCorpus.decode(items[f"{i}.png"], tokenizer), tokenizer.decode(tokens[i][None]))
+
+
+def test_a_corpus_written_before_the_text_column_still_reads(tmp_path):
+    """Stop 29's shards had no ``text`` column: their rows read with ``text`` None."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = write_corpus(tmp_path / "new", (3,))
+    table = pq.read_table(folder / S.shard_name(0)).drop_columns(["text"])  # the earlier schema, same metadata
+    old = tmp_path / "old"
+    old.mkdir()
+    pq.write_table(pa.table(table.columns, schema=table.schema), old / S.shard_name(0))
+    manifest = json.loads((folder / S.MANIFEST).read_text())
+    manifest["shards"][0]["sha256"] = "0" * 64
+    S.write_manifest(old, manifest)
+    items = list(TokenCorpus(old, shuffle=False))
+    assert [item["key"] for item in items] == ["img000.png", "img001.png", "img002.png"]
+    assert all(item["text"] is None for item in items) and "text" not in pq.read_schema(old / S.shard_name(0)).names
