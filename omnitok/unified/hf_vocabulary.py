@@ -23,16 +23,12 @@ from torch import Tensor
 from omnitok.errors import ConfigError
 from omnitok.unified.vocabulary import SharedVocabulary
 
-INSTALL_HINT = "transformers is not installed (pip install 'omnitok[adapters]')"
-
 
 def require_transformers() -> Any:
-    """Import transformers, or raise ImportError with the install hint."""
-    try:
-        import transformers
-    except ImportError as err:
-        raise ImportError(INSTALL_HINT) from err
-    return transformers
+    """Import transformers, or raise the one-line install hint (``omnitok.extras``)."""
+    from omnitok.extras import require
+
+    return require("transformers", "a Hugging Face causal LM as the unified Transformer")
 
 
 def token_names(vocab: SharedVocabulary) -> list[str]:
