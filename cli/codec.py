@@ -120,24 +120,33 @@ def positive_float(text: str) -> float:
 def add_common_options(
     parser: argparse.ArgumentParser, overwrite_help: str = "replace files that already exist in --out"
 ) -> None:
-    """--device, --dtype, --overwrite and --trust-remote-code, shared by the commands that load a tokenizer."""
+    """--device, --dtype, --modality, --overwrite and --trust-remote-code, shared by the commands that load a
+    tokenizer."""
     add_device_options(parser)
+    add_modality_option(parser)
     parser.add_argument("--overwrite", action="store_true", help=overwrite_help)
     parser.add_argument("--trust-remote-code", action="store_true", help="allow configs naming non-omnitok classes")
 
 
+def add_modality_option(parser: argparse.ArgumentParser) -> None:
+    """``--modality``: which modality of a tokenizer that holds several (an omni folder) to run."""
+    parser.add_argument(
+        "--modality",
+        help="the modality to use from a tokenizer of several (an omni tokenizer folder: image, video or audio); "
+        "required for those, a check for single-modality tokenizers (default: the tokenizer's one modality)",
+    )
+
+
 def load_from_args(args: argparse.Namespace, ref: str | None = None):
-    """The tokenizer ``ref`` (default ``args.tokenizer``) on ``args.device`` in ``args.dtype``; ``--device auto`` is
+    """The tokenizer ``ref`` (default ``args.tokenizer``) on ``args.device`` in ``args.dtype``, its ``--modality``
+    view when it holds several modalities (a ConfigError when none or an absent one is named); ``--device auto`` is
     resolved in ``args`` first, so the rest of the command uses the same device."""
-    from omnitok.resolve import load_tokenizer
+    from omnitok.resolve import load_tokenizer, select_modality
 
     args.device = resolve_device(args.device)
-    return load_tokenizer(
-        args.tokenizer if ref is None else ref,
-        trust_remote_code=args.trust_remote_code,
-        device=args.device,
-        dtype=args.dtype,
-    )
+    ref = args.tokenizer if ref is None else ref
+    tokenizer = load_tokenizer(ref, trust_remote_code=args.trust_remote_code, device=args.device, dtype=args.dtype)
+    return select_modality(tokenizer, getattr(args, "modality", None), str(ref))
 
 
 def _modality_of(tokenizer):

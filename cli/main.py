@@ -28,8 +28,12 @@ def _inspect(args: argparse.Namespace) -> int:
 
     from omnitok.resolve import load_tokenizer
 
-    tokenizer = load_tokenizer(args.tokenizer, trust_remote_code=args.trust_remote_code)
-    print(json.dumps(tokenizer.spec.to_dict(), indent=2))
+    tokenizer = load_tokenizer(args.tokenizer, trust_remote_code=args.trust_remote_code, modality=args.modality)
+    views = getattr(tokenizer, "views", None)
+    if views is not None:  # several modalities (an omni folder) and none chosen: every modality's spec
+        print(json.dumps({name: view.spec.to_dict() for name, view in views.items()}, indent=2))
+    else:
+        print(json.dumps(tokenizer.spec.to_dict(), indent=2))
     return 0
 
 
@@ -74,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
         "transformers:<folder or id>; package.module:attribute for your own object.",
     )
     inspect.add_argument("tokenizer", help="the tokenizer (any form below)")
+    inspect.add_argument(
+        "--modality", help="a tokenizer of several modalities (omni): print this one's spec (default: all, by name)"
+    )
     inspect.add_argument("--trust-remote-code", action="store_true", help="allow configs naming non-omnitok classes")
     inspect.set_defaults(run=_inspect)
     return parser

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ def load_tokenizer(
     device: str | torch.device | None = None,
     dtype: str | torch.dtype | None = None,
     map_location: str | torch.device | None = None,
+    modality: str | None = None,
 ) -> Tokenizer:
     """The tokenizer ``ref`` names (any form in the module docstring), in eval mode.
 
@@ -51,9 +53,13 @@ def load_tokenizer(
         dtype: cast its networks ("bf16"/"bfloat16", "fp16"/"float16", "fp32"/"float32" or a torch dtype);
             omnitok quantizers keep float32 codebooks. Default: as saved (float32).
         map_location: the older name of ``device``.
+        modality: the one modality to return from a tokenizer of several (an omni folder: its view of that
+            modality, see :func:`select_modality`); for a single-modality tokenizer, a check that it is that
+            modality. None returns what ``ref`` holds (an omni tokenizer as a whole).
 
     Raises:
-        ConfigError: a bad ``device``/``dtype`` or a ``module:attribute`` that is no tokenizer.
+        ConfigError: a bad ``device``/``dtype``, a ``module:attribute`` that is no tokenizer, or a ``modality`` the
+            tokenizer does not hold.
         WeightsError: nothing at ``ref`` (the message lists the forms), or unreadable weights.
     """
     from omnitok.models.precision import parse_device, parse_dtype
@@ -80,6 +86,28 @@ def load_tokenizer(
             tokenizer = tokenizer if moved is None else moved
     if isinstance(tokenizer, torch.nn.Module):
         tokenizer.eval()
+    return tokenizer if modality is None else select_modality(tokenizer, modality, text)
+
+
+def select_modality(tokenizer: Any, modality: str | None, ref: str = "the tokenizer") -> Tokenizer:
+    """The single-modality ``Tokenizer`` to run: ``tokenizer`` itself, or its view of ``modality`` when it holds
+    several (anything with a ``views`` mapping, e.g. :class:`omnitok.models.OmniTokenizer`).
+
+    Raises:
+        ConfigError: ``tokenizer`` holds several modalities and ``modality`` is None or not one of them, or it holds
+            one modality and ``modality`` names another.
+    """
+    views = getattr(tokenizer, "views", None)
+    if isinstance(views, Mapping):
+        held = ", ".join(views)
+        if modality is None:
+            raise ConfigError(f"{ref} holds several modalities ({held}); choose one with --modality (modality=...)")
+        if modality not in views:
+            raise ConfigError(f"{ref} has no {modality!r} modality; it holds {held}")
+        return views[modality]
+    spec = getattr(tokenizer, "spec", None)
+    if modality is not None and spec is not None and spec.modality != modality:
+        raise ConfigError(f"{ref} tokenizes {spec.modality}, not {modality}")
     return tokenizer
 
 

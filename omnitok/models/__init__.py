@@ -3,6 +3,7 @@
 from omnitok.models.autoencoder import Autoencoder, AutoencoderOutput
 from omnitok.models.hybrid import HybridOutput, ParallelEncoder, SemanticAutoencoder
 from omnitok.models.hybrid_decoupled import DecoupledTokenizer, TeacherTokenizer
+from omnitok.models.omni import OmniBranch, OmniTokenizer, OmniView
 from omnitok.models.streaming import decode_chunked, decode_stream, encode_chunked, encode_stream
 from omnitok.models.video_chunked import (
     decode_video_chunked,
@@ -18,6 +19,9 @@ __all__ = [
     "AutoencoderOutput",
     "DecoupledTokenizer",
     "HybridOutput",
+    "OmniBranch",
+    "OmniTokenizer",
+    "OmniView",
     "ParallelEncoder",
     "SemanticAutoencoder",
     "TeacherTokenizer",

@@ -11,7 +11,7 @@ from omnitok.quantizers.ibq import IndexBackpropQuantizer
 from omnitok.quantizers.lfq import LookupFreeQuantizer
 from omnitok.quantizers.residual import ResidualQuantizer
 from omnitok.quantizers.simvq import SimVQQuantizer
-from omnitok.quantizers.stats import CodebookStats, batch_code_metrics
+from omnitok.quantizers.stats import CodebookStats, SharedCodebookStats, batch_code_metrics, shared_codebook_stats
 from omnitok.quantizers.vq import VectorQuantizer
 
 __all__ = [
@@ -28,8 +28,10 @@ __all__ = [
     "Quantizer",
     "QuantizerOutput",
     "ResidualQuantizer",
+    "SharedCodebookStats",
     "SimVQQuantizer",
     "VQPytorchQuantizer",
     "VectorQuantizer",
     "batch_code_metrics",
+    "shared_codebook_stats",
 ]

@@ -3,7 +3,8 @@
 The vocabulary's text side is the LM's own tokenizer (``HFTextVocabulary``), so its text ids are the LM's. Every
 id past them (pad, bos, eos, row and frame separators, begin/end per tokenizer, one id per code of each level) is
 added to the tokenizer as a special token, in id order, so token ``<|omnitok_image_q0_17|>`` gets exactly
-``vocab.range_of("image", 0)[17]``. Multi-codebook tokenizers use the flattened layout (one head): the delayed
+``vocab.range_of("image", 0)[17]`` (tokenizers sharing a codebook share its tokens, named by the group:
+``<|omnitok_image+audio_q0_17|>``). Multi-codebook tokenizers use the flattened layout (one head): the delayed
 layout's parallel streams need one head per stream and are refused.
 
 Embedding rule (stated, tested): the rows of every id from the first added id up to the resized table's end are
@@ -44,9 +45,10 @@ def token_names(vocab: SharedVocabulary) -> list[str]:
     for name in vocab.names:
         names[vocab.begin_id(name)] = f"<|omnitok_begin_{name}|>"
         names[vocab.end_id(name)] = f"<|omnitok_end_{name}|>"
+        codebook = vocab.codebook_of(name)  # a shared codebook's ids get their group's name, once
         for level in range(vocab.spec(name).num_levels):
             for code, i in enumerate(vocab.range_of(name, level)):
-                names[i] = f"<|omnitok_{name}_q{level}_{code}|>"
+                names[i] = f"<|omnitok_{codebook}_q{level}_{code}|>"
     first = vocab.text.size
     if sorted(names) != list(range(first, vocab.size)):
         raise ConfigError("the vocabulary's added ids are not contiguous after the text ids")  # a layout change

@@ -5,6 +5,11 @@ discrete tokenizer (in the order given) its begin and end tokens; per continuous
 latent-placeholder tokens; then per discrete tokenizer, per codebook level, a range of that level's size.
 Continuous tokenizers never get code ranges: their latents enter the Transformer through a learned projection at
 the placeholder positions.
+
+Tokenizers that share one codebook (the views of an :class:`omnitok.models.OmniTokenizer`) share one id range: a
+*shared codebook* group gets its ranges where its first member's would be, and every member's ``range_of`` is that
+range, so code c has one id (and one embedding row) whatever modality it came from. Begin and end tokens stay per
+tokenizer, so a span still says which decoder reads it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from omnitok.unified.text import TextVocabulary, text_vocabulary_from_dict
 
 Layout = Literal["flattened", "delayed"]
 FORMAT_VERSION = 1
+SHARED_FORMAT_VERSION = 2  # written only by vocabularies with shared codebooks; older ones stay version 1
 
 
 class SharedVocabulary:
@@ -37,6 +43,10 @@ class SharedVocabulary:
         separators: end image/video rows with the row separator and video frames with the frame separator, so a
             sequence carries its own grid.
         grids: name -> fixed grid; required for image/video names when ``separators`` is False.
+        shared_codebooks: group name -> the discrete tokenizers (2 or more, same codebook sizes and kind) that share
+            one codebook and therefore one id range. None (default): inferred from the tokenizer objects given,
+            those whose ``quantizer`` is one and the same object (an omni tokenizer's views), each group named by
+            its members joined with "+"; specs alone never share. ``{}``: no sharing.
     """
 
     def __init__(
@@ -48,6 +58,7 @@ class SharedVocabulary:
         delays: Sequence[int] | None = None,
         separators: bool = True,
         grids: Mapping[str, Sequence[int]] | None = None,
+        shared_codebooks: Mapping[str, Sequence[str]] | None = None,
     ):
         if layout not in ("flattened", "delayed"):
             raise ConfigError(f"layout must be 'flattened' or 'delayed', got {layout!r}")
@@ -63,6 +74,9 @@ class SharedVocabulary:
         for name, tok in (continuous or {}).items():
             self._add(name, tok, discrete=False)
         self.grids = self._check_grids(grids or {})
+        if shared_codebooks is None:
+            shared_codebooks = _shared_quantizers(tokenizers)
+        self.shared_codebooks = self._check_shared(shared_codebooks)
         self.num_streams = max([1] + [self._specs[n].num_levels for n in self._discrete]) if layout == "delayed" else 1
         self.delays = self._check_delays(delays)
         self._assign_ids()
@@ -107,6 +121,43 @@ class SharedVocabulary:
                     )
         return out
 
+    def _check_shared(self, groups: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+        if not isinstance(groups, Mapping):
+            raise ConfigError(f"shared_codebooks must map group names to tokenizer names, got {type(groups).__name__}")
+        out: dict[str, tuple[str, ...]] = {}
+        seen: dict[str, str] = {}
+        for group, members in groups.items():
+            if not isinstance(group, str) or not group or group == "text" or group in self._specs:
+                raise ConfigError(
+                    f"shared codebook names must be non-empty strings other than 'text' and the tokenizer names, "
+                    f"got {group!r}"
+                )
+            if isinstance(members, str) or not isinstance(members, Sequence) or len(members) < 2:
+                raise ConfigError(
+                    f"shared codebook {group!r} needs a list of 2 or more tokenizer names, got {members!r}"
+                )
+            members = tuple(members)
+            for name in members:
+                if name not in self._discrete:
+                    raise ConfigError(
+                        f"shared codebook {group!r} names {name!r}, which is not a discrete tokenizer of this "
+                        f"vocabulary ({list(self._discrete)})"
+                    )
+                if name in seen:
+                    raise ConfigError(f"{name!r} is in two shared codebooks, {seen[name]!r} and {group!r}")
+                seen[name] = group
+            first = self._specs[members[0]]
+            for name in members[1:]:
+                spec = self._specs[name]
+                if (spec.codebook_sizes, spec.codebook_kind) != (first.codebook_sizes, first.codebook_kind):
+                    raise ConfigError(
+                        f"shared codebook {group!r}: {name!r} has {spec.codebook_kind} codebooks of sizes "
+                        f"{list(spec.codebook_sizes)}, {members[0]!r} has {first.codebook_kind} ones of sizes "
+                        f"{list(first.codebook_sizes)}"
+                    )
+            out[group] = tuple(sorted(members, key=self._discrete.index))  # vocabulary order
+        return out
+
     def _check_delays(self, delays: Sequence[int] | None) -> tuple[int, ...]:
         if self.layout == "flattened":
             if delays is not None:
@@ -131,6 +182,11 @@ class SharedVocabulary:
             self._begin[name], self._end[name], self._latent[name] = next_id, next_id + 1, next_id + 2
             next_id += 3
         for name in self._discrete:
+            owner = self.codebook_of(name)
+            first = self.shared_codebooks[owner][0] if owner in self.shared_codebooks else name
+            if first != name:  # a later member of a shared codebook: the first member's ranges
+                self._offsets[name] = self._offsets[first]
+                continue
             self._offsets[name] = []
             for size in self._specs[name].codebook_sizes:
                 self._offsets[name].append(next_id)
@@ -164,6 +220,11 @@ class SharedVocabulary:
             raise ConfigError(f"{name!r} has levels 0..{spec.num_levels - 1}, asked for level {level}")
         start = self._offsets[name][level]
         return range(start, start + spec.codebook_sizes[level])
+
+    def codebook_of(self, name: str) -> str:
+        """The name of ``name``'s id ranges: its shared codebook group, or ``name`` itself when it shares none."""
+        self.spec(name)
+        return next((group for group, members in self.shared_codebooks.items() if name in members), name)
 
     def begin_id(self, name: str) -> int:
         self.spec(name)
@@ -212,8 +273,9 @@ class SharedVocabulary:
     # -- serialization --------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """The layout as JSON-safe data (tokenizers as their specs), so a trained model's vocabulary is saved."""
+        shared = {"shared_codebooks": {g: list(m) for g, m in self.shared_codebooks.items()}}
         return {
-            "format_version": FORMAT_VERSION,
+            "format_version": SHARED_FORMAT_VERSION if self.shared_codebooks else FORMAT_VERSION,
             "text": self.text.to_dict(),
             "tokenizers": {n: self._specs[n].to_dict() for n in self._discrete},
             "continuous": {n: self._specs[n].to_dict() for n in self._continuous},
@@ -222,14 +284,16 @@ class SharedVocabulary:
             "separators": self.separators,
             "grids": {n: list(g) for n, g in self.grids.items()},
             "size": self.size,
+            **(shared if self.shared_codebooks else {}),  # absent unless used: version-1 files stay as they were
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], text: TextVocabulary | None = None) -> SharedVocabulary:
         """Rebuild from :meth:`to_dict`; ``text`` replaces the saved text vocabulary (e.g. a local tokenizer)."""
-        if data.get("format_version") != FORMAT_VERSION:
+        if data.get("format_version") not in (FORMAT_VERSION, SHARED_FORMAT_VERSION):
             raise ConfigError(
-                f"unsupported vocabulary format {data.get('format_version')!r}; expected {FORMAT_VERSION}"
+                f"unsupported vocabulary format {data.get('format_version')!r}; expected {FORMAT_VERSION} or "
+                f"{SHARED_FORMAT_VERSION}"
             )
         try:
             vocab = cls(
@@ -240,6 +304,7 @@ class SharedVocabulary:
                 delays=data["delays"],
                 separators=data["separators"],
                 grids=data["grids"],
+                shared_codebooks=data.get("shared_codebooks") or {},
             )
         except (KeyError, TypeError) as err:
             raise ConfigError(f"not a SharedVocabulary layout: {err!r}") from err
@@ -249,4 +314,16 @@ class SharedVocabulary:
 
     def __repr__(self) -> str:
         parts = ", ".join(f"{n}={list(self._specs[n].codebook_sizes) or 'continuous'}" for n in self.names)
-        return f"SharedVocabulary(size={self.size}, text={self.text.size}, {parts}, layout={self.layout!r})"
+        shared = "".join(f", {g} shared by {'+'.join(m)}" for g, m in self.shared_codebooks.items())
+        return f"SharedVocabulary(size={self.size}, text={self.text.size}, {parts}{shared}, layout={self.layout!r})"
+
+
+def _shared_quantizers(tokenizers: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Groups of discrete tokenizer objects whose ``quantizer`` is one object (an omni tokenizer's views), each
+    named by its members joined with "+"; specs (no quantizer) never group."""
+    by_quantizer: dict[int, list[str]] = {}
+    for name, tokenizer in tokenizers.items():
+        quantizer = None if isinstance(tokenizer, TokenizerSpec) else getattr(tokenizer, "quantizer", None)
+        if quantizer is not None:
+            by_quantizer.setdefault(id(quantizer), []).append(name)
+    return {"+".join(names): names for names in by_quantizer.values() if len(names) > 1}
