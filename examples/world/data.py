@@ -4,7 +4,7 @@
 world's image tokenizer exactly as it trains any image tokenizer.
 
 ``world_sequences`` builds the Transformer's data with the library's ``captioned_sequences`` (caption -> image
-and image -> caption tasks, drawn per item from a seed that is a pure function of the stream position): each
+and image -> caption tasks, and with spoken captions caption -> speech and speech -> caption, drawn per item from a seed that is a pure function of the stream position): each
 training scene is encoded once by the (frozen) image tokenizer, in memory (``EncodedScenes``) or by ``omnitok
 tokenize`` into a token corpus (``write_scene_files`` lays the scenes out as PNGs with caption sidecars for it).
 """
@@ -101,6 +101,28 @@ class EncodedScenes(Dataset):
         }
 
 
+class EncodedSpokenScenes(Dataset):
+    """Scenes with their image tokens and the speech tokens of their spoken captions: item i -> ``{"text": caption,
+    "media": {"image": LongTensor [*grid], "speech": LongTensor [frames(, levels)]}, "labels": [3]}``."""
+
+    def __init__(self, scenes: EncodedScenes, speech_tokens: Tensor, image_name: str, speech_name: str) -> None:
+        if speech_tokens.shape[0] != len(scenes):
+            raise ConfigError(f"{speech_tokens.shape[0]} spoken captions for {len(scenes)} scenes")
+        self.scenes, self.speech_tokens, self.names = scenes, speech_tokens, (image_name, speech_name)
+
+    def __len__(self) -> int:
+        return len(self.scenes)
+
+    def __getitem__(self, index: int) -> dict:
+        item = self.scenes[index]
+        image, speech = self.names
+        return {
+            "text": item["text"],
+            "media": {image: item["tokens"], speech: self.speech_tokens[index]},
+            "labels": item["labels"],
+        }
+
+
 def write_scene_files(scenes: WorldScenes, folder: Path) -> Path:
     """Each scene as ``NNNNNN.png`` with its caption in ``NNNNNN.txt`` (the sidecar ``omnitok tokenize`` reads), so
     the corpus rows (sorted by key) come in scene order. Returns ``folder``."""
@@ -126,22 +148,25 @@ def encode_scenes(tokenizer: Any, scenes: WorldScenes, batch_size: int = 256) ->
 def world_sequences(
     encoded: Any,
     vocab: Any,
-    image_name: str = "image",
+    names: str | list[str] = "image",
     task_weights: dict[str, float] | None = None,
     caption_dropout: float = 0.1,
     batch_size: int = 32,
     seed: int = 0,
+    media_weights: dict[str, float] | None = None,
 ) -> SequenceDataModule:
     """Interleaved world sequences for ``UnifiedTrainer`` (built by the world run, not from YAML: it needs the
     trained tokenizer and the shared vocabulary): the library's caption <-> media tasks over the training scenes.
 
     Args:
         encoded: training scenes with their tokens (``EncodedScenes``), or the token corpus ``omnitok tokenize``
-            wrote from them (``omnitok.corpus.TokenCorpus``; same rows, same order, same batches).
+            wrote from them (``omnitok.corpus.TokenCorpus``; same rows, same order, same batches), or scenes with
+            their spoken captions' tokens as well (``EncodedSpokenScenes``).
         vocab: the ``omnitok.unified.SharedVocabulary``.
-        image_name: the image tokenizer's name in the vocabulary.
+        names: the image tokenizer's name in the vocabulary, or the image and speech tokenizers' names.
+        media_weights: with image and speech, how often each item trains on each (default: equally).
         task_weights: relative frequency of "generation" and "understanding" items.
         caption_dropout: probability that a generation item drops its caption (CFG training).
         batch_size, seed: per device; data order and task draws.
     """
-    return captioned_sequences(encoded, vocab, image_name, task_weights, caption_dropout, batch_size, seed)
+    return captioned_sequences(encoded, vocab, names, task_weights, caption_dropout, batch_size, seed, media_weights)

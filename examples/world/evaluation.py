@@ -52,6 +52,14 @@ class WorldEvalSettings:
     seed: int = 0
     split: str = "test"
 
+    def sampling(self) -> Any:
+        """Media sampling as an ``omnitok.unified.GenerationConfig``."""
+        from omnitok.unified import GenerationConfig
+
+        return GenerationConfig(
+            temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, cfg_scale=self.cfg_scale
+        )
+
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> WorldEvalSettings:
         settings = settings_from_section(cls, data, "evaluation")
@@ -76,6 +84,7 @@ class WorldEvaluation:
         samples: ``{"caption", "judged", "right", "image" uint8 [3, S, S]}`` for generated images;
         captions: ``{"truth", "written", "image"}`` for understanding examples.
         seconds: wall time per direction.
+        speech: the two speech directions (``SpeechEvaluation``), in a world with speech; else None.
     """
 
     understanding: dict[str, float]
@@ -90,14 +99,23 @@ class WorldEvaluation:
     samples: list[dict[str, Any]]
     captions: list[dict[str, Any]]
     seconds: dict[str, float]
+    speech: Any = None  # examples.world.speech_eval.SpeechEvaluation, in a world with speech
 
     def headline(self) -> dict[str, float]:
-        """The two numbers the world is judged by, with their chance levels."""
+        """The numbers the world is judged by (two per medium), with their chance levels."""
         return {
             "understanding_exact": self.understanding["exact"],
             "understanding_chance": self.chance["exact"],
             "generation_attribute_accuracy": self.generation["mean_attribute"],
             "generation_chance": self.chance["mean_attribute"],
+            **(
+                {
+                    "speech_understanding_exact": self.speech.understanding["exact"],
+                    "speech_generation_attribute_accuracy": self.speech.generation["mean_attribute"],
+                }
+                if self.speech is not None
+                else {}
+            ),
         }
 
 
@@ -116,19 +134,18 @@ def _to_unit8(images: Tensor) -> Tensor:
 
 @torch.no_grad()
 def evaluate_world(
-    model: Any,
-    vocab: Any,
+    backend: Any,
     tokenizer: Any,
     judge: WorldJudge,
     world: World,
     settings: WorldEvalSettings | None = None,
     image_name: str = "image",
 ) -> WorldEvaluation:
-    """Score ``model`` both ways on ``settings.scenes`` held-out scenes (see the module docstring)."""
-    from omnitok.unified import GenerationConfig, MediaSpan, generate_batch
+    """Score the model behind ``backend`` (:class:`examples.world.backends.WorldBackend`) both ways on
+    ``settings.scenes`` held-out scenes (see the module docstring)."""
+    from omnitok.unified import MediaSpan
 
     settings = settings or WorldEvalSettings()
-    model.eval()
     held_out = WorldScenes(world, settings.split, settings.scenes)  # type: ignore[arg-type]
     images = held_out.images.float() / 127.5 - 1  # (N, 3, S, S)
     truth = [s.caption for s in held_out.scenes]
@@ -138,24 +155,20 @@ def evaluate_world(
     seconds: dict[str, float] = {}
 
     start = time.perf_counter()
-    greedy = GenerationConfig(temperature=0.0, max_text_tokens=64)
     written: list[str] = []
     for i in range(0, len(truth), settings.batch_size):
-        prompts = [[MediaSpan(image_name, t)] for t in tokens[i : i + settings.batch_size]]
-        written += [str(s).strip() for s in generate_batch(model, vocab, prompts, "text", config=greedy)]
+        written += backend.text([[MediaSpan(image_name, t)] for t in tokens[i : i + settings.batch_size]])
     understanding = attribute_accuracy(caption_labels(written), labels)
     understanding["exact"] = sum(w == t for w, t in zip(written, truth)) / len(truth)
     seconds["understanding"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    sampling = GenerationConfig(
-        temperature=settings.temperature, top_k=settings.top_k, top_p=settings.top_p, cfg_scale=settings.cfg_scale
-    )
+    sampling = settings.sampling()
     generator = torch.Generator().manual_seed(settings.seed)
     generated = []
     for i in range(0, len(truth), settings.batch_size):
         prompts = [[caption] for caption in truth[i : i + settings.batch_size]]
-        spans = generate_batch(model, vocab, prompts, image_name, grid=grid, config=sampling, generator=generator)
+        spans = backend.media(prompts, image_name, grid, sampling, generator)
         generated.append(torch.cat([span.tokens.reshape(1, *span.tokens.shape[-len(grid) :]) for span in spans]))
     generated_images = torch.cat([tokenizer.decode(t) for t in generated]).float()
     judged = judge.read(generated_images)

@@ -44,9 +44,70 @@ def metrics_document(evaluation: WorldEvaluation, setup: dict[str, Any]) -> dict
         "shuffled_captions": evaluation.shuffled_captions,
         "unseen_combinations": evaluation.unseen,
         "heldout_scenes": evaluation.scenes,
+        **({"speech": _speech_document(evaluation.speech)} if evaluation.speech is not None else {}),
         "evaluation": {**vars(evaluation.settings), "seconds": evaluation.seconds},
         "setup": setup,
     }
+
+
+def _speech_document(speech: Any) -> dict[str, Any]:
+    return {
+        "understanding": speech.understanding,
+        "generation": speech.generation,
+        "judge_true_heldout": speech.judge_true,
+        "judge_reconstructed_heldout": speech.judge_reconstructed,
+        "unseen_combinations": speech.unseen,
+        "heldout_utterances": speech.utterances,
+        "seconds": speech.seconds,
+    }
+
+
+def _speech_html(speech: Any, chance: dict[str, float], cfg_scale: float) -> list[str]:
+    """The speech directions: headline rows, the per-attribute table, combinations never seen, captions written."""
+    ratio_u = speech.understanding["exact"] / chance["exact"]
+    ratio_g = speech.generation["mean_attribute"] / chance["mean_attribute"]
+    parts = [
+        (
+            '<h2>Speech</h2><table class="headline" id="speech-headline"><thead><tr><th>direction</th><th>measure</th>'
+            "<th>held-out</th><th>chance</th><th>x chance</th></tr></thead><tbody>"
+        ),
+        (
+            f"<tr><td>speech → caption</td><td>exact-match caption</td><td>{_percent(speech.understanding['exact'])}"
+            f"</td><td>{_percent(chance['exact'])}</td><td>{ratio_u:.1f}</td></tr>"
+        ),
+        (
+            f"<tr><td>caption → speech (CFG {cfg_scale:g})</td><td>attribute accuracy (speech judge)</td>"
+            f"<td>{_percent(speech.generation['mean_attribute'])}</td><td>{_percent(chance['mean_attribute'])}</td>"
+            f"<td>{ratio_g:.1f}</td></tr>"
+        ),
+        "</tbody></table>",
+        (
+            '<p class="note">Held-out captions are spoken in voices (speeds, pitches) training never heard. Generated '
+            "speech is decoded by the speech codec and read by an independent log-mel classifier trained on true "
+            "speech only.</p>"
+        ),
+    ]
+    rows = [
+        ("speech → caption: caption written for held-out speech", speech.understanding),
+        ("caption → speech: speech judge reading of the generated speech", speech.generation),
+        ("speech judge on the true held-out speech (ceiling)", speech.judge_true),
+        ("speech judge on the codec's reconstructions", speech.judge_reconstructed),
+        ("chance (uniform guessing)", chance),
+    ]
+    parts.append(_accuracy_table("Speech accuracy per attribute", rows))
+    if speech.unseen:
+        count = int(speech.unseen["scenes"]["count"])
+        unseen_rows = [(f"speech {k} ({count} scenes)", v) for k, v in speech.unseen.items() if k != "scenes"]
+        parts.append(_accuracy_table("Speech: combinations never seen in training", unseen_rows))
+    parts.append("<h2>Captions written for held-out speech</h2><ul>")
+    for item in speech.samples:
+        cls = "ok" if item["written"] == item["caption"] else "bad"
+        parts.append(
+            f'<li>heard: {html.escape(item["caption"])} — wrote: <span class="{cls}">{html.escape(item["written"])}'
+            "</span></li>"
+        )
+    parts.append("</ul>")
+    return parts
 
 
 def _png(image: Tensor, side: int = 96) -> str:
@@ -143,6 +204,8 @@ def render_world_html(evaluation: WorldEvaluation, setup: dict[str, Any]) -> str
             f"truth: {html.escape(item['truth'])}</figcaption></figure>"
         )
     parts.append("</div>")
+    if e.speech is not None:
+        parts += _speech_html(e.speech, chance, e.settings.cfg_scale)
     items = [(key, json.dumps(value) if not isinstance(value, str) else value) for key, value in setup.items()]
     items.append(("evaluation", json.dumps({**vars(e.settings), "seconds": e.seconds})))
     rows_html = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items)

@@ -8,7 +8,8 @@ A world recipe (``examples/world/world_image.yaml``) has these top-level keys::
     judge:      {steps: 300, ...}             # examples.world.judge.train_judge arguments (not the world)
     text:       words                         # or bytes
     data:       {train_scenes: 4096, task_weights: {...}, caption_dropout: 0.1, batch_size: 32, pretokenize: false}
-    model:      {dim: 128, depth: 4, heads: 4}   # TransformerConfig fields except vocab_size
+    model:      {kind: reference, dim: 128, depth: 4, heads: 4}   # or kind: llama / qwen2 (examples.world.backends)
+    speech:     {tokenizer: {recipe: ...}, utterances: 1024, judge: {...}}   # optional (examples.world.speech_run)
     training:   {max_steps: 1500, learning_rate: 1.0e-3, ...}   # UnifiedTrainer arguments + accelerator, precision
     evaluation: {scenes: 256, cfg_scale: 3.0, ...}              # WorldEvalSettings
 
@@ -38,9 +39,9 @@ import torch
 from omnitok.config import check_config, load_yaml_config, set_by_path
 from omnitok.errors import ConfigError
 
-TOP_LEVEL_KEYS = {"seed", "world", "tokenizer", "judge", "text", "data", "model", "training", "evaluation"}
+TOP_LEVEL_KEYS = {"seed", "world", "tokenizer", "judge", "text", "data", "model", "training", "evaluation", "speech"}
 TOKENIZER_KEYS = {"recipe", "pretrained", "overrides"}
-DATA_KEYS = {"train_scenes", "task_weights", "caption_dropout", "batch_size", "pretokenize"}
+DATA_KEYS = {"train_scenes", "task_weights", "caption_dropout", "batch_size", "pretokenize", "media_weights"}
 TRAINING_RUN_KEYS = {"max_steps", "accelerator", "precision", "log_every"}
 IMAGE = "image"
 WORLD_CLASS = "examples.world.scenes.World"
@@ -73,6 +74,16 @@ def check_world_recipe(config: dict[str, Any]) -> None:
     bad = sorted(set(config.get("data") or {}) - DATA_KEYS)
     if bad:
         raise ConfigError(f"unknown data key(s) {bad}; known: {sorted(DATA_KEYS)}")
+    from examples.world.backends import model_kind
+    from examples.world.speech_run import check_speech_section
+
+    model_kind(config.get("model"))
+    if "speech" in config:
+        check_speech_section(config["speech"])
+        if (config.get("data") or {}).get("pretokenize"):
+            raise ConfigError("data.pretokenize covers the images only; a world with speech keeps its tokens in memory")
+    elif (config.get("data") or {}).get("media_weights"):
+        raise ConfigError("data.media_weights needs a speech section (the world has images only without it)")
 
 
 def _tokenizer(config: dict[str, Any], out: Path, base: Path) -> tuple[Any, str, dict[str, Any]]:
@@ -192,14 +203,15 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
     """Run the world recipe ``config`` in the folder ``out``; ``base`` resolves the tokenizer recipe's path."""
     import lightning.pytorch as pl
 
+    from examples.world.backends import WorldBackend, build_model, save_model, text_vocabulary
     from examples.world.data import world_sequences
     from examples.world.evaluation import WorldEvalSettings, evaluate_world
     from examples.world.report import write_world_report
-    from examples.world.scenes import WorldScenes
-    from examples.world.text import world_text_vocabulary
+    from examples.world.speech_eval import SPEECH, evaluate_speech
+    from examples.world.speech_run import speech_parts
     from omnitok.trainers.run import _quiet_lightning_tips
     from omnitok.trainers.unified import UnifiedTrainer
-    from omnitok.unified import SharedVocabulary, TransformerConfig, UnifiedTransformer, save_unified
+    from omnitok.unified import SharedVocabulary
 
     check_world_recipe(config)
     out, base = Path(out), Path(base)
@@ -220,19 +232,29 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
     judge, judge_info = _judge(world, dict(config.get("judge") or {}), out, seed)
     seconds["judge"] = time.perf_counter() - start
 
+    speech = None
+    if "speech" in config:
+        start = time.perf_counter()
+        speech = speech_parts(config["speech"], world, out, base, seed)
+        seconds["speech_codec_and_judge"] = time.perf_counter() - start
+
     start = time.perf_counter()
     data_section = {"train_scenes": 4096, "batch_size": 32, **(config.get("data") or {})}
-    scenes = WorldScenes(world, "train", int(data_section.pop("train_scenes")))
+    train_scenes = int(data_section.pop("train_scenes"))
     pretokenize = bool(data_section.pop("pretokenize", False))
-    encoded = _corpus(scenes, tokenizer_reference, out) if pretokenize else _in_memory(scenes, tokenizer)
+    encoded, names = _training_tokens(world, train_scenes, tokenizer, tokenizer_reference, speech, pretokenize, out)
     pl.seed_everything(seed, workers=True, verbose=False)  # after the tokens: Ray and litdata draw from the RNGs
-    vocab = SharedVocabulary(world_text_vocabulary(str(config.get("text", "words"))), {IMAGE: tokenizer})
-    model = UnifiedTransformer(TransformerConfig(vocab_size=vocab.size, **(config.get("model") or {})))
+    media = {IMAGE: tokenizer, **({SPEECH: speech.codec} if speech else {})}
+    model_section = dict(config.get("model") or {})
+    vocab = SharedVocabulary(
+        text_vocabulary(model_section.get("kind", "reference"), str(config.get("text", "words"))), media
+    )
+    world_model = build_model(model_section, vocab)
     training = dict(config.get("training") or {})
     run = {k: training.pop(k) for k in list(training) if k in TRAINING_RUN_KEYS}
     max_steps = int(run.get("max_steps", 1500))
-    module = UnifiedTrainer(model, vocab, max_steps=max_steps, **training)
-    data = world_sequences(encoded, vocab, IMAGE, seed=seed, **data_section)
+    module = UnifiedTrainer(world_model.trained, vocab, max_steps=max_steps, **training)
+    data = world_sequences(encoded, vocab, names, seed=seed, **data_section)
     from lightning.pytorch.loggers import CSVLogger
 
     trainer = pl.Trainer(
@@ -248,13 +270,18 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
         use_distributed_sampler=False,
     )
     trainer.fit(module, datamodule=data)
-    model = module.model.cpu().eval()
-    save_unified(model, vocab, out / "transformer")
+    world_model.trained.cpu().eval()
+    save_model(world_model, vocab, out / "transformer")
     seconds["transformer"] = time.perf_counter() - start
     final = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/")}
 
     start = time.perf_counter()
-    evaluation = evaluate_world(model, vocab, tokenizer, judge, world, evaluation_settings, IMAGE)
+    backend = WorldBackend(world_model, vocab)
+    evaluation = evaluate_world(backend, tokenizer, judge, world, evaluation_settings, IMAGE)
+    if speech is not None:
+        evaluation.speech = evaluate_speech(
+            backend, speech.codec, speech.judge, world, speech.bank, evaluation_settings
+        )
     seconds["evaluation"] = time.perf_counter() - start
     seconds["total"] = sum(seconds.values())
     setup = {
@@ -265,12 +292,13 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
             "grid": list(tokenizer.spec.grid((world.size, world.size))),
         },
         "judge": judge_info,
+        **({"speech": {**speech.info, "spec": speech.codec.spec.to_dict()}} if speech else {}),
         "text_vocabulary": str(config.get("text", "words")),
         "vocabulary_size": vocab.size,
-        "transformer": {**model.config.to_dict(), "parameters": sum(p.numel() for p in model.parameters())},
+        "transformer": {"kind": world_model.kind, **_model_config(world_model), "parameters": world_model.parameters()},
         "training": {
             "max_steps": max_steps,
-            "train_scenes": len(scenes),
+            "train_scenes": train_scenes,
             "tokens_from": "token corpus (omnitok tokenize)" if pretokenize else "memory",
             **data_section,
             **training,
@@ -283,3 +311,33 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
     from examples.world.report import metrics_document
 
     return WorldResult(out, report, metrics_document(evaluation, setup), seconds)
+
+
+def _model_config(world_model: Any) -> dict[str, Any]:
+    model = world_model.model
+    return model.config.to_dict() if world_model.kind == "reference" else {"hf_config": model.config.to_diff_dict()}
+
+
+def _training_tokens(
+    world: Any,
+    count: int,
+    tokenizer: Any,
+    tokenizer_reference: str,
+    speech: Any,
+    pretokenize: bool,
+    out: Path,
+) -> tuple[Any, str | list[str]]:
+    """The training scenes' tokens (and their spoken captions', with speech) and the tokenizer names they train."""
+    from examples.world.scenes import WorldScenes
+
+    scenes = WorldScenes(world, "train", count)
+    if speech is None:
+        encoded = _corpus(scenes, tokenizer_reference, out) if pretokenize else _in_memory(scenes, tokenizer)
+        return encoded, IMAGE
+    from examples.world.data import EncodedSpokenScenes
+    from examples.world.speech import WorldSpeech
+    from examples.world.speech_eval import SPEECH, encode_speech
+
+    spoken = WorldSpeech(world, "train", count, speech.bank)
+    tokens = encode_speech(speech.codec, spoken.waves)
+    return EncodedSpokenScenes(_in_memory(scenes, tokenizer), tokens, IMAGE, SPEECH), [IMAGE, SPEECH]

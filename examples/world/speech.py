@@ -237,8 +237,8 @@ def train_speech_judge(
     noise: float = 0.01,
     seed: int = 0,
 ) -> SpeechJudgeResult:
-    """Train a :class:`SpeechJudge` on true speech of training scenes (with noise and a random shift, so decoded
-    speech does not throw it) and score it on held-out ("val") scenes spoken in held-out voice variants."""
+    """Train a :class:`SpeechJudge` on true speech of training scenes (with white noise up to ``noise`` RMS and a
+    random shift, so decoded speech does not throw it) and score it on held-out ("val") scenes spoken in held-out voice variants."""
     from examples.world.judge import attribute_accuracy
 
     start = time.perf_counter()
@@ -252,7 +252,8 @@ def train_speech_judge(
         index = torch.randint(0, len(train), (batch_size,), generator=generator)
         audio = train.waves[index]
         shift = int(torch.randint(-1600, 1601, (), generator=generator))  # +-0.1 s
-        audio = torch.roll(audio, shift, dims=-1) + noise * torch.randn(audio.shape, generator=generator)
+        level = noise * torch.rand(audio.shape[0], 1, 1, generator=generator)  # from clean to ``noise`` per clip
+        audio = torch.roll(audio, shift, dims=-1) + level * torch.randn(audio.shape, generator=generator)
         logits = judge(audio)
         loss = sum(F.cross_entropy(logits[a], train.labels[index, i]) for i, a in enumerate(ATTRIBUTES))
         optimizer.zero_grad(set_to_none=True)

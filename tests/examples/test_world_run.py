@@ -154,3 +154,69 @@ def test_evaluation_settings_are_checked():
         WorldEvalSettings.from_dict({"split": "train"})  # training scenes are never scored
     with pytest.raises(ConfigError, match="unknown evaluation"):
         WorldEvalSettings.from_dict({"cfg": 3.0})
+
+
+SPEECH_TINY = {
+    "speech.tokenizer.overrides": {
+        "trainer.max_steps": 3,
+        "trainer.val_every": 3,
+        "trainer.heldout_samples": 4,
+        "data.init_args.batch_size": 4,
+        "data.init_args.max_val_samples": 4,
+        "model.init_args.tokenizer.init_args.encoder.init_args.channels": 16,
+        "model.init_args.tokenizer.init_args.encoder.init_args.blocks": 1,
+        "model.init_args.tokenizer.init_args.decoder.init_args.channels": 16,
+        "model.init_args.tokenizer.init_args.decoder.init_args.blocks": 1,
+    },
+    "speech.utterances": 24,
+    "speech.judge": {"train_utterances": 24, "heldout_utterances": 8, "steps": 2, "batch_size": 8, "width": 8},
+    "world.unseen_combinations": 8,
+}
+
+
+@pytest.mark.parametrize("kind", ["llama", "reference"])
+def test_tiny_world_with_speech_runs_all_four_directions(tmp_path, kind):
+    from omnitok.data.speech import espeak_available
+
+    if not espeak_available():
+        pytest.skip("needs espeak-ng")
+    config = load_yaml_config(CONFIGS / "world_speech.yaml")
+    for key, value in {**TINY, **SPEECH_TINY, "model": {"kind": kind, "dim": 32, "depth": 1, "heads": 2}}.items():
+        set_by_path(config, key, value)
+    result = run_world(config, tmp_path / "run", base=CONFIGS)
+    run = tmp_path / "run"
+    assert (run / "speech" / "codec" / "tokenizer" / "config.json").is_file()
+    assert (run / "speech" / "judge.safetensors").is_file()
+    metrics = json.loads((run / "report" / "metrics.json").read_text())
+    headline = metrics["headline"]
+    assert {"speech_understanding_exact", "speech_generation_attribute_accuracy"} <= set(headline)
+    for table in ("understanding", "generation", "judge_true_heldout", "judge_reconstructed_heldout"):
+        assert set(metrics["speech"][table]) == {"shape", "colour", "cell", "mean_attribute", "exact"}
+    assert metrics["setup"]["transformer"]["kind"] == kind
+    assert metrics["setup"]["speech"]["spec"]["token_rate"] == 12.5
+    if kind == "llama":  # a standard folder that transformers loads
+        from transformers import AutoModelForCausalLM
+
+        AutoModelForCausalLM.from_pretrained(run / "transformer")
+    html = (run / "report" / "report.html").read_text()
+    assert "speech → caption" in html and "caption → speech" in html
+    assert result.seconds["speech_codec_and_judge"] > 0
+
+
+def test_speech_recipe_errors():
+    config = load_yaml_config(CONFIGS / "world_speech.yaml")
+    check_world_recipe(config)
+    for key, value, match in [
+        ("speech.voices", 3, "unknown speech key"),
+        ("speech.tokenizer", {"recipe": "a.yaml", "pretrained": "b"}, "exactly one"),
+        ("data.pretokenize", True, "pretokenize covers the images only"),
+        ("model.kind", "gpt9", "model.kind"),
+    ]:
+        bad = load_yaml_config(CONFIGS / "world_speech.yaml")
+        set_by_path(bad, key, value)
+        with pytest.raises(ConfigError, match=match):
+            check_world_recipe(bad)
+    images_only = load_yaml_config(CONFIGS / "world_image.yaml")
+    set_by_path(images_only, "data.media_weights", {"image": 1.0})
+    with pytest.raises(ConfigError, match="media_weights needs a speech section"):
+        check_world_recipe(images_only)

@@ -64,7 +64,7 @@ def test_speech_judge_hears_held_out_voices_far_above_chance(tmp_path):
     assert result.heldout_accuracy["colour"] > 0.75 and result.heldout_accuracy["mean_attribute"] > 0.6  # chance .28
 
 
-def test_speech_codec_recipe_codes_a_caption_in_32_frames_of_4_levels():
+def test_speech_codec_recipe_codes_a_caption_in_32_frames_of_2_levels():
     from pathlib import Path
 
     from omnitok.config import instantiate, load_yaml_config
@@ -73,4 +73,4 @@ def test_speech_codec_recipe_codes_a_caption_in_32_frames_of_4_levels():
     tokenizer = instantiate(recipe["model"]["init_args"]["tokenizer"]).eval()
     assert tokenizer.spec.token_rate == 12.5 and tokenizer.spec.downsample == (1280,)
     codes = tokenizer.encode(torch.zeros(1, 1, round(2.56 * 16000)))
-    assert codes.shape == (1, 32, 4)  # 64 tokens at 2 levels, 128 at 4
+    assert codes.shape == (1, 32, 2)  # 64 tokens per caption
