@@ -97,37 +97,20 @@ class HeldOutEvaluation(pl.Callback):
     def _measure(self, trainer: pl.Trainer, module: Any) -> dict[str, Any] | None:
         """Reconstruct the held-out samples, each rank its share of the batches, gathered in order on rank 0 (so the
         figures are the single-process figures), which alone scores them; the other ranks get None. A collective
-        under data parallelism."""
-        model = module.inference_model
-        spec = module.tokenizer.spec
-        modality = get_modality(spec.modality)
+        under data parallelism (FSDP included: the whole weights are gathered on every rank first)."""
+        model = whole_weights(module)
+        loader = trainer.datamodule.test_dataloader()
         key = getattr(module, "media_key", "image")
-        was_training = model.training
-        model.eval()
-        mine: dict[int, tuple[Tensor, Tensor]] = {}
-        seen = 0
-        for index, batch in enumerate(trainer.datamodule.test_dataloader()):
-            x = batch[key][: self.max_samples - seen]
-            if x.shape[0] and is_mine(index, trainer):
-                x_hat = model(x.to(module.device)).reconstruction.float().cpu()
-                mine[index] = (x.cpu(), modality.fit_reconstruction(x_hat, x.cpu()))
-            seen += x.shape[0]
-            if seen >= self.max_samples:
-                break
-        model.train(was_training)
-        batches = gather_in_order(mine, trainer, everywhere=False)
-        if batches is None:
-            return None
-        x, x_hat = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
-        return {"x": x, "x_hat": x_hat, "scores": modality.heldout_scores(spec, x, x_hat), "samples": seen}
+        spec = module.tokenizer.spec
+        figures = reconstruct_heldout(trainer, model, spec, loader, key, self.max_samples, module.device)
+        return None if figures is None else {**figures, "model": model}
 
     @torch.no_grad()
-    def _showcase(self, module: Any, data: Any) -> list[float]:
+    def _showcase(self, model: Any, module: Any, data: Any) -> list[float]:
         """Reconstruct a few whole held-out images (larger than the training crops) into showcase.png."""
         images = data.showcase_images() if hasattr(data, "showcase_images") else []
         if not images:
             return []
-        model = module.inference_model
         was_training = model.training
         model.eval()
         pairs, figures = [], []
@@ -141,6 +124,11 @@ class HeldOutEvaluation(pl.Callback):
         return figures
 
     def on_fit_start(self, trainer: pl.Trainer, module: Any) -> None:
+        if hasattr(module, "heldout_views"):  # an omni run: a section per modality and the shared codebook
+            from omnitok.trainers.omni_heldout import measure_before
+
+            measure_before(self.folder, self.max_samples, trainer, module)
+            return
         before = self.folder / "heldout_before.json"
         if not _has_test_data(trainer) or broadcast_flag(before.exists(), trainer):
             return
@@ -151,43 +139,90 @@ class HeldOutEvaluation(pl.Callback):
             tmp.write_text(json.dumps({"step": module.step, **figures["scores"]}))
 
     def on_train_end(self, trainer: pl.Trainer, module: Any) -> None:
+        if hasattr(module, "heldout_views"):
+            from omnitok.trainers.omni_heldout import measure_after
+
+            measure_after(self.folder, self.max_samples, trainer, module)
+            return
         if not _has_test_data(trainer):
             return
         after = self._measure(trainer, module)
         if after is None:  # not rank 0: rank 0 writes the figures, once
             return
         spec = module.tokenizer.spec
-        modality = get_modality(spec.modality)
-        x, x_hat = after["x"], after["x_hat"]
-        names = modality.heldout_metrics()
+        names = get_modality(spec.modality).heldout_metrics()
         before_path = self.folder / "heldout_before.json"
         before = json.loads(before_path.read_text()) if before_path.exists() else {}
-        candidates, note = modality.heldout_baselines(spec, x)
-        figures = {name: modality.heldout_scores(spec, x, value) for name, value in candidates.items()}
-        result: dict[str, Any] = {
-            "modality": spec.modality,
-            "unit": modality.plural,
-            "samples": after["samples"],
-            "shape": list(x.shape[2:]),
-            "step": module.step,
-        }
-        for metric in names:
-            result[f"{metric}_before"] = heldout.finite(before.get(metric))
-            result[f"{metric}_after"] = heldout.finite(after["scores"][metric])
-        result["baselines"] = {name: heldout.finite(values[names[0]]) for name, values in figures.items()}
-        result["baseline_figures"] = {n: {m: heldout.finite(v) for m, v in f.items()} for n, f in figures.items()}
-        result["baseline_note"] = note
-        result.update(modality.heldout_details(spec, x, x_hat))
+        result = heldout_result(spec, after, before, module.step)
         result["skipped_files"] = len(module.skipped_files)
-        result["showcase_psnr"] = self._showcase(module, trainer.datamodule)
+        result["showcase_psnr"] = self._showcase(after["model"], module, trainer.datamodule)
         with atomic_path(self.folder / "heldout.json") as tmp:
             tmp.write_text(json.dumps(result, indent=2) + "\n")
         with atomic_path(self.folder / "heldout.md") as tmp:
             tmp.write_text(_markdown(result, names))
-        picture = modality.heldout_picture(spec, x, x_hat)
+        picture = get_modality(spec.modality).heldout_picture(spec, after["x"], after["x_hat"])
         if picture is not None:
             with atomic_path(self.folder / "reconstructions.png") as tmp:
                 tmp.write_bytes(picture)
+
+
+@torch.no_grad()
+def reconstruct_heldout(
+    trainer: pl.Trainer, model: Any, spec: Any, loader: Any, key: str, max_samples: int, device: torch.device
+) -> dict[str, Any] | None:
+    """Reconstruct up to ``max_samples`` held-out samples of ``loader`` (batches holding the media under ``key``) with
+    ``model`` (its ``forward(x).reconstruction``), each rank its share of the batches, gathered in order on rank 0,
+    which scores them: ``{"x", "x_hat", "scores", "samples"}`` there, None on the other ranks (a collective)."""
+    modality = get_modality(spec.modality)
+    was_training = model.training
+    model.eval()
+    mine: dict[int, tuple[Tensor, Tensor]] = {}
+    seen = 0
+    for index, batch in enumerate(loader):
+        x = batch[key][: max_samples - seen]
+        if x.shape[0] and is_mine(index, trainer):
+            x_hat = model(x.to(device)).reconstruction.float().cpu()
+            mine[index] = (x.cpu(), modality.fit_reconstruction(x_hat, x.cpu()))
+        seen += x.shape[0]
+        if seen >= max_samples:
+            break
+    model.train(was_training)
+    batches = gather_in_order(mine, trainer, everywhere=False)
+    if batches is None:
+        return None
+    x, x_hat = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+    return {"x": x, "x_hat": x_hat, "scores": modality.heldout_scores(spec, x, x_hat), "samples": seen}
+
+
+def heldout_result(spec: Any, after: dict[str, Any], before: dict[str, Any], step: int) -> dict[str, Any]:
+    """heldout.json's figures for one modality: ``after`` from :func:`reconstruct_heldout`, ``before`` the scores
+    measured before training (may be empty), the trivial baselines and the modality's details."""
+    modality = get_modality(spec.modality)
+    x, x_hat = after["x"], after["x_hat"]
+    names = modality.heldout_metrics()
+    candidates, note = modality.heldout_baselines(spec, x)
+    figures = {name: modality.heldout_scores(spec, x, value) for name, value in candidates.items()}
+    result: dict[str, Any] = {
+        "modality": spec.modality,
+        "unit": modality.plural,
+        "samples": after["samples"],
+        "shape": list(x.shape[2:]),
+        "step": step,
+    }
+    for metric in names:
+        result[f"{metric}_before"] = heldout.finite(before.get(metric))
+        result[f"{metric}_after"] = heldout.finite(after["scores"][metric])
+    result["baselines"] = {name: heldout.finite(values[names[0]]) for name, values in figures.items()}
+    result["baseline_figures"] = {n: {m: heldout.finite(v) for m, v in f.items()} for n, f in figures.items()}
+    result["baseline_note"] = note
+    result.update(modality.heldout_details(spec, x, x_hat))
+    return result
+
+
+def whole_weights(module: Any) -> Any:
+    """The module's inference model with whole weights on this rank (gathered under FSDP: a collective)."""
+    gather = getattr(module, "whole_inference_model", None)
+    return gather() if gather is not None else module.inference_model
 
 
 def _has_test_data(trainer: pl.Trainer) -> bool:

@@ -1,4 +1,6 @@
-"""Exponential moving average of a model's weights (buffers such as EMA codebooks are copied, not averaged)."""
+"""Exponential moving average of a model's weights (buffers such as EMA codebooks are copied, not averaged).
+
+Under FSDP the average is sharded into the same units as the model and each process averages its own shards."""
 
 from __future__ import annotations
 
@@ -25,8 +27,8 @@ class WeightEma(nn.Module):
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
         decay = min(self.decay, (1 + step) / (10 + step))
-        averaged = list(self.average.parameters())
-        current = [p.detach() for p in model.parameters()]
+        averaged = [_local(p) for p in self.average.parameters()]
+        current = [_local(p.detach()) for p in model.parameters()]
         torch._foreach_lerp_(averaged, [c.to(a.dtype) for a, c in zip(averaged, current)], 1.0 - decay)
         for mine, theirs in zip(self.average.buffers(), model.buffers()):
             mine.copy_(theirs)
@@ -35,3 +37,8 @@ class WeightEma(nn.Module):
         super().train(mode)
         self.average.eval()
         return self
+
+
+def _local(tensor: torch.Tensor) -> torch.Tensor:
+    """This process's shard of a weight under FSDP (the average is sharded as the model is, so shards line up)."""
+    return tensor.to_local() if hasattr(tensor, "to_local") else tensor

@@ -19,9 +19,17 @@ from omnitok.hub import CONFIG_NAME, WEIGHTS_NAME, save_pretrained
 _PREFIXES = {"ema": "ema.average.", "live": "tokenizer."}
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Load a training checkpoint safely (tensors and plain containers only)."""
+def read_checkpoint(path: str | os.PathLike, weights: bool = True) -> dict[str, Any]:
+    """Load a training checkpoint safely (tensors and plain containers only). An FSDP run's checkpoint (a folder of
+    shards) is gathered into whole tensors in CPU memory; ``weights=False`` reads only its metadata (step, loops)."""
+    from omnitok.trainers.sharding import is_sharded_checkpoint, read_sharded_checkpoint
+
     path = Path(path)
+    if is_sharded_checkpoint(path):
+        try:
+            return read_sharded_checkpoint(path, weights)
+        except Exception as err:
+            raise WeightsError(f"cannot read sharded checkpoint {path}: {err}") from err
     if not path.is_file():
         raise WeightsError(f"checkpoint not found: {path}")
     try:

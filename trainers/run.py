@@ -29,7 +29,7 @@ from omnitok.utils import atomic_path
 
 TOP_LEVEL_KEYS = {"seed", "model", "data", "trainer"}
 PRECISIONS = {"32-true", "32", "bf16-mixed", "bf16-true"}
-STRATEGIES = ("auto", "ddp", "ddp_spawn")  # tested; FSDP's sharded parameters are not wired into the trainer yet
+STRATEGIES = ("auto", "ddp", "ddp_spawn", "fsdp")  # fsdp: omnitok.trainers.sharding
 
 
 @dataclasses.dataclass
@@ -78,7 +78,8 @@ class RunSettings:
         if settings.strategy not in STRATEGIES:
             raise ConfigError(
                 f"trainer.strategy {settings.strategy!r} is not supported; choose from {list(STRATEGIES)} "
-                "(ddp on one or many machines, started by Lightning, torchrun or SLURM)"
+                "(ddp on one or many machines, started by Lightning, torchrun or SLURM; fsdp to shard weights and "
+                "optimizer states)"
             )
         bad = [name for name in settings.loggers if isinstance(name, str) and name not in LOGGERS]
         if bad:
@@ -139,7 +140,7 @@ def check_lightning_settings(settings: RunSettings) -> None:
         _AcceleratorConnector(
             accelerator=settings.accelerator,
             devices=settings.devices,
-            strategy=settings.strategy,
+            strategy=_strategy(settings.strategy, None),
             num_nodes=settings.num_nodes,
             precision=settings.precision,
         )
@@ -184,7 +185,7 @@ def train(
     if resume is not None:
         from omnitok.trainers.export import read_checkpoint
 
-        resumed = read_checkpoint(resume)
+        resumed = read_checkpoint(resume, weights=False)
         done = int(resumed.get("omnitok", {}).get("step", 0))
         if done >= settings.max_steps:
             raise ConfigError(f"{resume} already reached step {done}; raise trainer.max_steps to train further")
@@ -242,10 +243,13 @@ def train(
         # ModelCheckpoint under manual optimization warns at every save that it stores the state after the
         # optimizer step: that is the state a resume continues from (the batch is done), so the note is noise
         warnings.filterwarnings("ignore", message=r".*no pre-optimization state was saved.*")
+        # FSDP notes that a tokenizer output is a view (an in-place op on it would skip a gather); none is made
+        warnings.filterwarnings("ignore", message=r".*FSDP2-wrapped module .* returned a view tensor.*")
         trainer.fit(module, datamodule=data, ckpt_path=str(resume) if resume else None, weights_only=True)
     exported = None
+    whole = module.whole_inference_model(everywhere=False)  # under FSDP gathered from the shards onto rank 0
     if trainer.is_global_zero:
-        exported = module.inference_model.save_pretrained(out / "tokenizer")
+        exported = whole.save_pretrained(out / "tokenizer")
         if module.skipped_files:
             print(f"skipped {len(module.skipped_files)} unreadable file(s); first: {module.skipped_files[:5]}")
     return RunResult(out, module.step, exported, list(module.skipped_files), trainer.is_global_zero)
@@ -264,9 +268,14 @@ def _quiet_lightning_tips() -> None:
 
 
 def _strategy(name: str, module: Any) -> Any:
-    """DDP with a discriminator needs find_unused_parameters: each optimizer's step leaves the other's
-    parameters without gradients (toggle_optimizer)."""
-    if name == "ddp" and module.adversarial is not None:
+    """Lightning's strategy for ``trainer.strategy``. DDP with a discriminator needs find_unused_parameters: each
+    optimizer's step leaves the other's parameters without gradients (toggle_optimizer). FSDP is Lightning's
+    ModelParallelStrategy sharding over every process (:mod:`omnitok.trainers.sharding`)."""
+    if name == "fsdp":
+        from omnitok.trainers.sharding import FSDPStrategy
+
+        return FSDPStrategy()
+    if name == "ddp" and module is not None and module.adversarial is not None:
         from lightning.pytorch.strategies import DDPStrategy
 
         return DDPStrategy(find_unused_parameters=True)
@@ -293,6 +302,11 @@ def check_resumable(module: Any, checkpoint: dict[str, Any], path: str | os.Path
     load strictly and every optimizer state fits the optimizer the recipe builds. A failed resume must leave the
     run folder as it was, so this runs before anything is written."""
 
+    from omnitok.trainers.sharding import is_sharded_checkpoint
+
+    if is_sharded_checkpoint(path):
+        _check_sharded_resumable(module, path)
+        return
     state = checkpoint.get("state_dict")
     if not isinstance(state, dict):
         raise ConfigError(f"--resume {path}: not an omnitok training checkpoint (no state_dict)")
@@ -320,13 +334,40 @@ def check_resumable(module: Any, checkpoint: dict[str, Any], path: str | os.Path
             raise ConfigError(f"--resume {path}: optimizer {index}'s state does not fit this recipe ({err})") from None
 
 
+def _check_sharded_resumable(module: Any, path: str | os.PathLike) -> None:
+    """check_resumable for a sharded (FSDP) checkpoint, from its index: every weight's name and shape and the number
+    of optimizers (the shards themselves are read by every process when Lightning restores them)."""
+    from omnitok.trainers.sharding import sharded_shapes
+
+    shapes, optimizers = sharded_shapes(path)
+    expected = {name: tuple(value.shape) for name, value in module.state_dict().items()}
+    if shapes != expected:
+        differ = sorted(set(shapes) ^ set(expected)) or sorted(k for k in shapes if shapes[k] != expected[k])
+        raise ConfigError(
+            f"--resume {path}: the checkpoint does not fit this recipe's model (entries differ: {differ[:5]}); "
+            "resume with the recipe the run was trained with"
+        )
+    wanted = 1 + (module.adversarial is not None)
+    if optimizers != wanted:
+        raise ConfigError(
+            f"--resume {path}: the checkpoint holds {optimizers} optimizer state(s) and this recipe trains with "
+            f"{wanted} (a discriminator added or removed?); resume with the recipe the run was trained with"
+        )
+
+
 def resolve_resume(target: str | os.PathLike) -> tuple[Path, Path]:
-    """``--resume`` takes a run folder or a checkpoint file -> (run folder, checkpoint)."""
+    """``--resume`` takes a run folder or a checkpoint (a file, or an FSDP run's folder of shards) -> (run folder,
+    checkpoint)."""
     from omnitok.trainers.checkpointing import LAST
+    from omnitok.trainers.sharding import checkpoint_location, is_sharded_checkpoint
 
     target = Path(target)
+    if is_sharded_checkpoint(target):
+        return target.parent.parent if target.parent.name == "checkpoints" else target.parent, target
     if target.is_dir():
-        checkpoint = target / "checkpoints" / LAST
+        checkpoint = checkpoint_location(target / "checkpoints" / LAST)
+        if is_sharded_checkpoint(checkpoint):
+            return target, checkpoint
         if not checkpoint.is_file():
             raise ConfigError(f"--resume {target}: no checkpoints/{LAST} in that folder")
         return target, checkpoint

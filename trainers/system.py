@@ -27,6 +27,7 @@ from omnitok.quantizers.stats import CodebookStats
 from omnitok.trainers.ema import WeightEma
 from omnitok.trainers.rank_split import gather_in_order, is_mine
 from omnitok.trainers.schedule import lr_factor
+from omnitok.trainers.sharding import is_sharded, reshard, shard_trainer, whole_copy
 
 CHECKPOINT_KEY = "omnitok"
 
@@ -101,6 +102,8 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         self._val_stats: CodebookStats | None = None
         self._val_figures: dict[int, dict[str, Tensor]] = {}
         self._val_rounds = 0
+        self._config_of_tokenizer: dict[str, Any] | None = None
+        self._whole: dict[str, nn.Module] = {}  # under FSDP: the gathered inference weights during validation
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> TokenizerTrainer:
@@ -134,6 +137,34 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
     def inference_model(self) -> nn.Module:
         """The weights to evaluate and export: the EMA average when kept, else the live tokenizer."""
         return self.ema.average if self.ema is not None else self.tokenizer
+
+    @property
+    def tokenizer_config(self) -> dict[str, Any]:
+        """The config that rebuilds the tokenizer (kept from before FSDP, which changes the modules' classes)."""
+        if self._config_of_tokenizer is None:
+            self._config_of_tokenizer = to_config(self.tokenizer)
+        return self._config_of_tokenizer
+
+    @property
+    def sharded(self) -> bool:
+        """Whether FSDP shards the weights (``trainer.strategy: fsdp``, see :mod:`omnitok.trainers.sharding`)."""
+        return self._device_mesh is not None and is_sharded(self.tokenizer)
+
+    def configure_model(self) -> None:
+        """Lightning's hook for sharding: under ``trainer.strategy: fsdp`` the tokenizer, its EMA copy and the
+        discriminator are sharded over the processes; under any other strategy nothing changes."""
+        if self._device_mesh is None or self.sharded:
+            return
+        self.tokenizer_config  # noqa: B018  (read while the classes are the recipe's)
+        shard_trainer(self, self._device_mesh["data_parallel"])
+
+    def whole_inference_model(self, everywhere: bool = True) -> nn.Module | None:
+        """:attr:`inference_model` with its whole weights in this process: itself, or under FSDP a plain copy gathered
+        from the shards, on every process or with ``everywhere=False`` on rank 0 only (None elsewhere). Under FSDP a
+        collective: every process calls it."""
+        if not self.sharded:
+            return self.inference_model
+        return whole_copy(self.inference_model, self.tokenizer_config, everywhere, self.device)
 
     def _last_layer(self) -> Tensor | None:
         decoder = getattr(self.tokenizer, "decoder", None)
@@ -216,7 +247,8 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         if not params:
             return torch.zeros((), device=self.device)
         max_norm = self.gradient_clip if self.gradient_clip else float("inf")
-        return torch.nn.utils.clip_grad_norm_(params, max_norm)
+        norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
+        return norm.full_tensor() if hasattr(norm, "full_tensor") else norm  # FSDP: a norm over every shard
 
     def training_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor] | None:
         x = self._media(batch)
@@ -237,6 +269,8 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
                 for scheduler in schedulers:
                     scheduler.step()
             self._count_batches()
+            if self.sharded:  # a skipped step ran forward without backward: free what it gathered
+                reshard(self)
         if logs is None:
             return None
         logs.pop("_reconstruction", None)
@@ -336,6 +370,8 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         sizes = getattr(getattr(self.tokenizer, "spec", None), "codebook_sizes", ())
         self._val_stats = CodebookStats(sizes) if sizes else None
         self._val_figures = {}
+        if self.sharded:  # every rank scores its own batches with the whole weights
+            self._whole["validation"] = self.whole_inference_model()
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """Each rank scores its share of the validation batches (see :mod:`omnitok.trainers.rank_split`)."""
@@ -344,7 +380,7 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         x = self._media(batch)
         if x.shape[0] == 0:
             return
-        model = self.inference_model
+        model = self._whole.get("validation", self.inference_model)
         out = model(x)
         x_hat = out.reconstruction
         self._val_figures[batch_idx] = {
@@ -359,6 +395,7 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
     def on_validation_epoch_end(self) -> None:
         """Per-sample figures gathered from every rank in batch order, so they equal the single-process figures."""
         self._val_rounds += 1
+        self._whole.pop("validation", None)
         batches = gather_in_order(self._val_figures, self._trainer)
         figures: dict[str, Any] = {}
         for name in ("psnr", "l1"):
@@ -400,7 +437,7 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
             "skipped_steps": self.skipped_steps,
             "consecutive_nonfinite": self.consecutive_nonfinite,
             "val_rounds": self._val_rounds,
-            "tokenizer_config": to_config(self.tokenizer),
+            "tokenizer_config": self.tokenizer_config,
             "rng": _rng_state(),
         }
 

@@ -28,7 +28,7 @@ CASES = {
     ),
     "an unknown argument": ({"model__tokenizer__quantizer__codebok_size": 3}, "takes no argument(s) ['codebok_size']"),
     "an unknown logger": ({"trainer__loggers": ["csv", "neptune"]}, "unknown logger(s) ['neptune']"),
-    "an unsupported strategy": ({"trainer__strategy": "fsdp"}, "trainer.strategy 'fsdp' is not supported"),
+    "an unsupported strategy": ({"trainer__strategy": "deepspeed"}, "trainer.strategy 'deepspeed' is not supported"),
     "a module where a number goes": (
         {"model__learning_rate": {"class_path": "omnitok.trainers.ReconstructionLoss"}},
         "model.learning_rate: must be a number",
