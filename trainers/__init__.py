@@ -17,6 +17,8 @@ from omnitok.trainers.data import ImageDataModule
 from omnitok.trainers.ema import WeightEma
 from omnitok.trainers.export import export_checkpoint, tokenizer_from_checkpoint
 from omnitok.trainers.losses import PerceptualLoss, ReconstructionLoss
+from omnitok.trainers.omni_data import OmniDataModule
+from omnitok.trainers.omni_system import OmniTrainer
 from omnitok.trainers.run import RunSettings, train
 from omnitok.trainers.semantic_losses import SemanticDistillationLoss
 from omnitok.trainers.system import TokenizerTrainer
@@ -33,6 +35,8 @@ __all__ = [
     "MultiResolutionSTFTLoss",
     "MultiScaleMelLoss",
     "MultiScaleSTFTDiscriminator",
+    "OmniDataModule",
+    "OmniTrainer",
     "PatchDiscriminator",
     "PatchDiscriminator3d",
     "PerceptualLoss",
