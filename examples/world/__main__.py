@@ -54,7 +54,14 @@ def world(args: argparse.Namespace) -> int:
         f"(chance {headline['understanding_chance']:.3f})\n"
         f"generation (held-out attribute accuracy, judge): {headline['generation_attribute_accuracy']:.3f} "
         f"(chance {headline['generation_chance']:.3f})\n"
-        f"wall time: {result.seconds['total']:.0f} s  report: {result.report / 'report.html'}"
+        + (
+            f"speech understanding (held-out voices, exact caption): {headline['speech_understanding_exact']:.3f}\n"
+            f"speech generation (held-out attribute accuracy, speech judge): "
+            f"{headline['speech_generation_attribute_accuracy']:.3f}\n"
+            if "speech_understanding_exact" in headline
+            else ""
+        )
+        + f"wall time: {result.seconds['total']:.0f} s  report: {result.report / 'report.html'}"
     )
     return 0
 

@@ -40,6 +40,7 @@ class WorldEvalSettings:
         samples_shown: generated images kept for the report.
         seed: sampling seed.
         split: "test" (the held-out report) or "val" (held-out scenes for tuning settings without touching "test").
+        speech_cfg_scale, speech_temperature: speech generation's own settings (None: the image's).
     """
 
     scenes: int = 256
@@ -51,14 +52,18 @@ class WorldEvalSettings:
     samples_shown: int = 24
     seed: int = 0
     split: str = "test"
+    speech_cfg_scale: float | None = None
+    speech_temperature: float | None = None
 
-    def sampling(self) -> Any:
-        """Media sampling as an ``omnitok.unified.GenerationConfig``."""
+    def sampling(self, medium: str = "image") -> Any:
+        """Media sampling as an ``omnitok.unified.GenerationConfig``; speech takes ``speech_cfg_scale`` and
+        ``speech_temperature`` where they are set."""
         from omnitok.unified import GenerationConfig
 
-        return GenerationConfig(
-            temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, cfg_scale=self.cfg_scale
-        )
+        speech = medium == "speech"
+        cfg = self.speech_cfg_scale if speech and self.speech_cfg_scale is not None else self.cfg_scale
+        temperature = self.speech_temperature if speech and self.speech_temperature is not None else self.temperature
+        return GenerationConfig(temperature=temperature, top_k=self.top_k, top_p=self.top_p, cfg_scale=cfg)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> WorldEvalSettings:

@@ -2,8 +2,8 @@
 
 - Speech understanding (speech -> caption): the Transformer reads the speech codec's tokens of a held-out spoken
   caption and writes the caption greedily; exact match and per-attribute accuracy, as for images.
-- Speech generation (caption -> speech): the Transformer writes speech tokens for a held-out caption (with
-  classifier-free guidance), the codec decodes them, and the independent :class:`~examples.world.speech.SpeechJudge`
+- Speech generation (caption -> speech): the Transformer writes speech tokens for a held-out caption (with the
+  evaluation's speech sampling settings), the codec decodes them, and the independent :class:`~examples.world.speech.SpeechJudge`
   (trained on true speech only) hears which shape, colour and cell were said.
 
 Beside them: the judge on the true held-out speech (its ceiling) and on the codec's reconstructions of it (what a
@@ -96,7 +96,7 @@ def evaluate_speech(
     generated = []
     for i in range(0, len(truth), settings.batch_size):
         prompts = [[caption] for caption in truth[i : i + settings.batch_size]]
-        spans = backend.media(prompts, SPEECH, grid, settings.sampling(), generator)
+        spans = backend.media(prompts, SPEECH, grid, settings.sampling(SPEECH), generator)
         generated.append(torch.cat([span.tokens.reshape(1, *tokens.shape[1:]) for span in spans]))
     samples = held_out.waves.shape[-1]
     judged = judge.read(decode_speech(codec, torch.cat(generated), samples))

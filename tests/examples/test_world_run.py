@@ -128,10 +128,18 @@ def test_the_tokenizer_recipe_runs_alone_through_omnitok_train(tmp_path):
     base = [sys.executable, "-m", "omnitok.cli.main", "train", "--config", str(CONFIGS / "world_tokenizer.yaml")]
     for key, value in TINY["tokenizer.overrides"].items():
         base += ["--set", f"{key}={value}"]
-    refused = subprocess.run(base + ["--out", str(tmp_path / "refused")], capture_output=True, text=True, env=env, check=False)
-    assert refused.returncode == 2 and "WorldImageDataModule" in refused.stderr and "--trust-remote-code" in refused.stderr
+    refused = subprocess.run(
+        base + ["--out", str(tmp_path / "refused")], capture_output=True, text=True, env=env, check=False
+    )
+    assert (
+        refused.returncode == 2 and "WorldImageDataModule" in refused.stderr and "--trust-remote-code" in refused.stderr
+    )
     done = subprocess.run(
-        base + ["--trust-remote-code", "--out", str(tmp_path / "run")], capture_output=True, text=True, env=env, check=False
+        base + ["--trust-remote-code", "--out", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "run" / "tokenizer" / "config.json").is_file()
@@ -144,6 +152,22 @@ def test_full_world_recipe_beats_three_times_chance(tmp_path):
     headline = run_world(config, tmp_path / "world", base=CONFIGS).metrics["headline"]
     assert headline["understanding_exact"] >= 3 * headline["understanding_chance"]
     assert headline["generation_attribute_accuracy"] >= 3 * headline["generation_chance"]
+
+
+@pytest.mark.slow
+def test_full_world_with_speech_beats_chance_in_all_four_directions(tmp_path):
+    """The README's speech world (Llama): exact captions from images and from held-out voices >= 10x chance,
+    generated images and generated speech, as the two judges read them, >= 2x chance."""
+    from omnitok.data.speech import espeak_available
+
+    if not espeak_available():
+        pytest.skip("needs espeak-ng")
+    result = run_world(load_yaml_config(CONFIGS / "world_speech.yaml"), tmp_path / "world", base=CONFIGS)
+    headline = result.metrics["headline"]
+    assert headline["understanding_exact"] >= 10 * headline["understanding_chance"]
+    assert headline["speech_understanding_exact"] >= 10 * headline["understanding_chance"]
+    assert headline["generation_attribute_accuracy"] >= 2 * headline["generation_chance"]
+    assert headline["speech_generation_attribute_accuracy"] >= 2 * headline["generation_chance"]
 
 
 def test_evaluation_settings_are_checked():
