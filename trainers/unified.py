@@ -111,8 +111,8 @@ class UnifiedTrainer(pl.LightningModule):
             tags = tags.unsqueeze(-1).expand_as(targets)
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), reduction="none")
         ce, tags, mask = ce.view(targets.shape), tags.clamp(max=len(self.weight_by_tag) - 1), mask.bool()
-        count = mask.sum().clamp_min(1)
-        total = (ce * self.weight_by_tag[tags] * mask).sum() / count
+        count, world = _global_count(mask.sum())
+        total = (ce * self.weight_by_tag[tags] * mask).sum() * world / count  # this rank's share of the global mean
         figures: dict[str, Tensor] = {"loss": total.detach()}
         with torch.no_grad():
             right = logits.argmax(-1) == targets
@@ -149,3 +149,16 @@ class UnifiedTrainer(pl.LightningModule):
     ) -> None:
         if self.gradient_clip:
             self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip, gradient_clip_algorithm="norm")
+
+
+def _global_count(count: Tensor) -> tuple[Tensor, int]:
+    """(loss tokens over all ranks, world size). Ranks hold different numbers of loss tokens, so each divides its
+    summed loss by the global count and multiplies by the world size: DDP's gradient average is then the gradient
+    of the global token mean, as one process holding the whole global batch would take it."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return count.clamp_min(1), 1
+    count = count.detach().clone()
+    dist.all_reduce(count)
+    return count.clamp_min(1), dist.get_world_size()

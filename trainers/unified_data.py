@@ -37,9 +37,11 @@ class SequenceSampler(EndlessSampler):
     position alone."""
 
     def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
-        position = self.start() * self.batch_size * self.world + self.rank * self.batch_size
+        first_step, global_batch = self.start(), self.batch_size * self.world
         for offset, index in enumerate(super().__iter__()):
-            yield (index, self.seed * 1_000_003 + position + offset)
+            step, slot = divmod(offset, self.batch_size)  # this rank's slot in global batch first_step + step
+            position = (first_step + step) * global_batch + self.rank * self.batch_size + slot
+            yield (index, self.seed * 1_000_003 + position)
 
 
 class SequenceDataModule(pl.LightningDataModule):
