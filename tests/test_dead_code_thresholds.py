@@ -33,6 +33,11 @@ BATCH_AND_TOKENS = {  # recipe: (batch size, tokens per sample), by hand
     "video/quickstart_vq": (4, 3 * 8 * 8),  # 9 frames -> 1 + 8 / 4 latent frames, 32 px / 4
 }
 
+TOKENS_PER_STEP = {  # omni recipes: one batch of every modality per step, quantized together; by hand
+    "omni/quickstart": 16 * 8 * 8 + 4 * 3 * 8 * 8 + 8 * 25,  # images 32 px / 4, clips as video/quickstart_vq, 0.5 s
+    "omni/vq16k_image_video_speech": 16 * 16 * 16 + 4 * 5 * 16 * 16 + 16 * 100,  # 256 px / 16, 17x128 / 4x8x8, 2 s
+}
+
 
 def thresholds(node: object) -> list[tuple[float, int]]:
     """(dead_code_threshold, codebook_size) of every codebook configured under ``node``."""
@@ -59,7 +64,15 @@ def recipes_with_restarts() -> list[str]:
 
 
 def test_every_recipe_with_restarts_is_listed():
-    assert set(recipes_with_restarts()) == set(BATCH_AND_TOKENS)
+    assert set(recipes_with_restarts()) == set(BATCH_AND_TOKENS) | set(TOKENS_PER_STEP)
+
+
+@pytest.mark.parametrize("name", sorted(TOKENS_PER_STEP))
+def test_omni_threshold_is_at_most_a_quarter_of_the_pooled_mean_count(name):
+    config = load_yaml_config(ROOT / f"{name}.yaml")
+    for threshold, codebook_size in thresholds(config["model"]):
+        mean_count = TOKENS_PER_STEP[name] / codebook_size
+        assert threshold <= CHURN_FRACTION * mean_count, (threshold, mean_count)
 
 
 @pytest.mark.parametrize("name", sorted(BATCH_AND_TOKENS))
