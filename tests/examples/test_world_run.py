@@ -244,3 +244,28 @@ def test_speech_recipe_errors():
     set_by_path(images_only, "data.media_weights", {"image": 1.0})
     with pytest.raises(ConfigError, match="media_weights needs a speech section"):
         check_world_recipe(images_only)
+
+
+@pytest.mark.parametrize("kind", ["reference", "llama", "qwen2"])
+def test_every_model_kind_trains_and_generates_over_the_same_vocabulary(kind):
+    """Each kind reads the same ids (the world's words first, then the media codes) and generates a decodable span."""
+    import torch
+
+    from examples.world.backends import WorldBackend, build_model, text_vocabulary
+    from omnitok.protocol import TokenizerSpec
+    from omnitok.unified import GenerationConfig, MediaSpan, SharedVocabulary
+
+    spec = TokenizerSpec("image", True, codebook_sizes=(16,), downsample=(4, 4))
+    vocab = SharedVocabulary(text_vocabulary(kind, "words"), {"image": spec})
+    reference = SharedVocabulary(text_vocabulary("reference", "words"), {"image": spec})
+    caption = "a red circle at the top left"
+    assert vocab.pack([caption]).ids.tolist() == reference.pack([caption]).ids.tolist()
+    world_model = build_model({"kind": kind, "dim": 32, "depth": 1, "heads": 2}, vocab)
+    batch = vocab.collate([vocab.pack([caption, MediaSpan("image", torch.zeros(2, 2, dtype=torch.long))])])
+    logits = world_model.trained(batch["ids"], batch["positions"], attention_mask=batch["attention_mask"])
+    assert logits.shape[:2] == batch["ids"].shape and logits.shape[-1] >= vocab.size
+    backend = WorldBackend(world_model, vocab)
+    config = GenerationConfig(temperature=1.0, cfg_scale=2.0)
+    (span,) = backend.media([[caption]], "image", (2, 2), config, torch.Generator().manual_seed(0))
+    assert span.tokens.shape[-2:] == (2, 2) and int(span.tokens.max()) < 16
+    assert isinstance(backend.text([[span]], max_tokens=8)[0], str)
