@@ -283,24 +283,9 @@ class OmniTrainer(TokenizerTrainer):
                 ).mean()
             for name, value in out.quantizer.metrics.items():
                 logs[f"{modality}/{'usage' if name == 'batch_usage' else name}"] = value.detach().float()
-        if not self._all_finite(total):
-            optimizer.zero_grad(set_to_none=True)
-            self.untoggle_optimizer(optimizer)
-            self._note_nonfinite("the joint loss")
+        grad_norm = self._generator_update(optimizer, total, step, "the joint loss", "the joint gradient norm")
+        if grad_norm is None:
             return None
-        self.manual_backward(total)
-        grad_norm = self._clip(optimizer)
-        if not self._all_finite(grad_norm):
-            optimizer.zero_grad(set_to_none=True)
-            self.untoggle_optimizer(optimizer)
-            self._note_nonfinite("the joint gradient norm")
-            return None
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        self.untoggle_optimizer(optimizer)
-        self.consecutive_nonfinite = 0
-        if self.ema is not None:
-            self.ema.update(self.tokenizer, step)
         logs.update(
             loss=total.detach(),
             loss_quantizer=joint.quantizer.loss.detach(),

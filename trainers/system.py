@@ -89,11 +89,18 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         self.losses = nn.ModuleList(losses)
         self.adversarial = adversarial
         self.ema = WeightEma(tokenizer, ema_decay) if ema_decay else None
-        self.learning_rate, self.discriminator_learning_rate = learning_rate, discriminator_learning_rate or learning_rate
+        self.learning_rate, self.discriminator_learning_rate = (
+            learning_rate,
+            discriminator_learning_rate or learning_rate,
+        )
         self.betas, self.weight_decay = tuple(betas), weight_decay
         self.warmup_steps, self.lr_schedule, self.min_lr_ratio = warmup_steps, lr_schedule, min_lr_ratio
         self.max_steps, self.gradient_clip = max_steps, gradient_clip
-        self.max_nonfinite_steps, self.media_key, self.log_images_every = max_nonfinite_steps, media_key, log_images_every
+        self.max_nonfinite_steps, self.media_key, self.log_images_every = (
+            max_nonfinite_steps,
+            media_key,
+            log_images_every,
+        )
         self.step = 0  # batches consumed, skipped ones included
         self.skipped_steps = 0
         self.consecutive_nonfinite = 0
@@ -189,7 +196,9 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         optimizers = [self._make_optimizer(params, self.learning_rate)]
         if self.adversarial is not None:
             optimizers.append(
-                self._make_optimizer(list(self.adversarial.discriminator.parameters()), self.discriminator_learning_rate)
+                self._make_optimizer(
+                    list(self.adversarial.discriminator.parameters()), self.discriminator_learning_rate
+                )
             )
         schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, self._schedule) for opt in optimizers]
         return optimizers, schedulers
@@ -241,6 +250,32 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
                 f"{what} was NaN/Inf for {self.consecutive_nonfinite} consecutive steps (last at step {self.step}); "
                 "lower the learning rate, enable gradient_clip, or train in fp32 instead of bf16"
             )
+
+    def _generator_update(
+        self, optimizer: Any, total: Tensor, step: int, loss_name: str, norm_name: str
+    ) -> Tensor | None:
+        """Backward, clip and step the (toggled) generator optimizer on ``total``, then the EMA; a loss or gradient
+        norm that is not finite skips the step (counted, named by ``loss_name`` / ``norm_name``) and returns None,
+        else the gradient norm."""
+        if not self._all_finite(total):
+            optimizer.zero_grad(set_to_none=True)
+            self.untoggle_optimizer(optimizer)
+            self._note_nonfinite(loss_name)
+            return None
+        self.manual_backward(total)
+        grad_norm = self._clip(optimizer)
+        if not self._all_finite(grad_norm):
+            optimizer.zero_grad(set_to_none=True)
+            self.untoggle_optimizer(optimizer)
+            self._note_nonfinite(norm_name)
+            return None
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        self.untoggle_optimizer(optimizer)
+        self.consecutive_nonfinite = 0
+        if self.ema is not None:
+            self.ema.update(self.tokenizer, step)
+        return grad_norm
 
     def _clip(self, optimizer: Any) -> Tensor:
         params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
@@ -295,28 +330,17 @@ class TokenizerTrainer(pl.LightningModule, Configurable):
         logs: dict[str, Tensor] = {f"loss_{name}": value.detach() for name, value in terms.items()}
         if self.adversarial is not None and self.adversarial.active(step):
             gen = self.adversarial.generator_loss(x_hat, x)  # real media too, for feature matching
-            weight = self.adversarial.balance(reconstruction, gen, self._last_layer()) if self._all_finite(gen) else None
+            weight = (
+                self.adversarial.balance(reconstruction, gen, self._last_layer()) if self._all_finite(gen) else None
+            )
             if weight is not None:
                 total = total + weight * gen
                 logs.update(loss_generator=gen.detach(), adversarial_weight=weight)
-        if not self._all_finite(total):
-            optimizer.zero_grad(set_to_none=True)
-            self.untoggle_optimizer(optimizer)
-            self._note_nonfinite("the generator loss")
+        grad_norm = self._generator_update(
+            optimizer, total, step, "the generator loss", "the generator's gradient norm"
+        )
+        if grad_norm is None:
             return None
-        self.manual_backward(total)
-        grad_norm = self._clip(optimizer)
-        if not self._all_finite(grad_norm):
-            optimizer.zero_grad(set_to_none=True)
-            self.untoggle_optimizer(optimizer)
-            self._note_nonfinite("the generator's gradient norm")
-            return None
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        self.untoggle_optimizer(optimizer)
-        self.consecutive_nonfinite = 0
-        if self.ema is not None:
-            self.ema.update(self.tokenizer, step)
         with torch.no_grad():
             quality = psnr(to_unit_range(x_hat.detach()), to_unit_range(x)).mean()
         logs.update(

@@ -133,6 +133,39 @@ def caption_labels(captions: list[str]) -> Tensor:
     return torch.stack(rows)
 
 
+def write_captions(
+    backend: Any, name: str, tokens: Tensor, truth: list[str], labels: Tensor, batch_size: int
+) -> tuple[list[str], dict[str, float]]:
+    """The captions the model writes greedily for each ``name`` token grid, and their accuracy against ``truth``
+    (per attribute, and ``exact``)."""
+    from omnitok.unified import MediaSpan
+
+    written: list[str] = []
+    for i in range(0, len(truth), batch_size):
+        written += backend.text([[MediaSpan(name, t)] for t in tokens[i : i + batch_size]])
+    accuracy = attribute_accuracy(caption_labels(written), labels)
+    accuracy["exact"] = sum(w == t for w, t in zip(written, truth)) / len(truth)
+    return written, accuracy
+
+
+def unseen_figures(
+    world: World, written: list[str], truth: list[str], labels: Tensor, judged: Tensor
+) -> dict[str, dict[str, float]]:
+    """Both directions' figures on the held-out scenes whose combination training never showed (empty if none)."""
+    rows = [i for i, caption in enumerate(truth) if world.is_unseen(parse_caption(caption))]
+    if not rows:
+        return {}
+    index = torch.tensor(rows)
+    return {
+        "understanding": {
+            **attribute_accuracy(caption_labels([written[i] for i in rows]), labels[index]),
+            "exact": sum(written[i] == truth[i] for i in rows) / len(rows),
+        },
+        "generation": attribute_accuracy(judged[index], labels[index]),
+        "scenes": {"count": float(len(rows))},
+    }
+
+
 def _to_unit8(images: Tensor) -> Tensor:
     return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
 
@@ -148,7 +181,6 @@ def evaluate_world(
 ) -> WorldEvaluation:
     """Score the model behind ``backend`` (:class:`examples.world.backends.WorldBackend`) both ways on
     ``settings.scenes`` held-out scenes (see the module docstring)."""
-    from omnitok.unified import MediaSpan
 
     settings = settings or WorldEvalSettings()
     held_out = WorldScenes(world, settings.split, settings.scenes)  # type: ignore[arg-type]
@@ -160,11 +192,7 @@ def evaluate_world(
     seconds: dict[str, float] = {}
 
     start = time.perf_counter()
-    written: list[str] = []
-    for i in range(0, len(truth), settings.batch_size):
-        written += backend.text([[MediaSpan(image_name, t)] for t in tokens[i : i + settings.batch_size]])
-    understanding = attribute_accuracy(caption_labels(written), labels)
-    understanding["exact"] = sum(w == t for w, t in zip(written, truth)) / len(truth)
+    written, understanding = write_captions(backend, image_name, tokens, truth, labels, settings.batch_size)
     seconds["understanding"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -183,18 +211,7 @@ def evaluate_world(
     reconstructed = torch.cat([tokenizer.decode(t) for t in tokens.split(settings.batch_size)]).float()
     judged_true = judge.read(images)
     shuffle = torch.randperm(len(truth), generator=torch.Generator().manual_seed(settings.seed + 1))
-    unseen_rows = [i for i, s in enumerate(held_out.scenes) if world.is_unseen(s)]
-    unseen: dict[str, dict[str, float]] = {}
-    if unseen_rows:
-        rows = torch.tensor(unseen_rows)
-        unseen = {
-            "understanding": {
-                **attribute_accuracy(caption_labels([written[i] for i in unseen_rows]), labels[rows]),
-                "exact": sum(written[i] == truth[i] for i in unseen_rows) / len(unseen_rows),
-            },
-            "generation": attribute_accuracy(judged[rows], labels[rows]),
-            "scenes": {"count": float(len(unseen_rows))},
-        }
+    unseen = unseen_figures(world, written, truth, labels, judged)
 
     names = {attr: values for attr, values in zip(ATTRIBUTES, _class_names())}
     samples = []

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from examples.world.judge import attribute_accuracy
-from examples.world.scenes import World, parse_caption
+from examples.world.scenes import World
 from examples.world.speech import SpeechBank, SpeechJudge, WorldSpeech
 
 SPEECH = "speech"
@@ -73,8 +73,7 @@ def evaluate_speech(
 ) -> SpeechEvaluation:
     """Score both speech directions on ``settings.scenes`` held-out scenes (``settings``: ``WorldEvalSettings``);
     ``levels``: the residual levels the Transformer reads and writes (None: all of the codec's)."""
-    from examples.world.evaluation import caption_labels
-    from omnitok.unified import MediaSpan
+    from examples.world.evaluation import unseen_figures, write_captions
 
     held_out = WorldSpeech(world, settings.split, settings.scenes, bank)
     tokens = encode_speech(codec, held_out.waves)
@@ -83,11 +82,7 @@ def evaluate_speech(
     seconds: dict[str, float] = {}
 
     start = time.perf_counter()
-    written: list[str] = []
-    for i in range(0, len(truth), settings.batch_size):
-        written += backend.text([[MediaSpan(SPEECH, t)] for t in tokens[i : i + settings.batch_size]])
-    understanding = attribute_accuracy(caption_labels(written), labels)
-    understanding["exact"] = sum(w == t for w, t in zip(written, truth)) / len(truth)
+    written, understanding = write_captions(backend, SPEECH, tokens, truth, labels, settings.batch_size)
     seconds["understanding"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -105,18 +100,7 @@ def evaluate_speech(
 
     judged_true = judge.read(held_out.waves)
     judged_reconstructed = judge.read(decode_speech(codec, tokens, samples))
-    unseen_rows = [i for i, caption in enumerate(truth) if world.is_unseen(parse_caption(caption))]
-    unseen: dict[str, dict[str, float]] = {}
-    if unseen_rows:
-        rows = torch.tensor(unseen_rows)
-        unseen = {
-            "understanding": {
-                **attribute_accuracy(caption_labels([written[i] for i in unseen_rows]), labels[rows]),
-                "exact": sum(written[i] == truth[i] for i in unseen_rows) / len(unseen_rows),
-            },
-            "generation": attribute_accuracy(judged[rows], labels[rows]),
-            "scenes": {"count": float(len(unseen_rows))},
-        }
+    unseen = unseen_figures(world, written, truth, labels, judged)
     shown = [{"caption": truth[i], "written": written[i]} for i in range(min(settings.samples_shown, len(truth)))]
     return SpeechEvaluation(
         understanding=understanding,
