@@ -62,25 +62,39 @@ def _speech_document(speech: Any) -> dict[str, Any]:
     }
 
 
-def _speech_html(speech: Any, chance: dict[str, float], cfg_scale: float) -> list[str]:
+def _headline_table(table_id: str, rows: list[tuple[str, str, float, float]]) -> str:
+    """A headline table: (direction, measure, held-out value, chance) per row, with the ratio to chance."""
+    body = "".join(
+        f"<tr><td>{html.escape(direction)}</td><td>{html.escape(measure)}</td><td>{_percent(value)}</td>"
+        f"<td>{_percent(chance)}</td><td>{value / chance:.1f}</td></tr>"
+        for direction, measure, value, chance in rows
+    )
+    head = "<th>direction</th><th>measure</th><th>held-out</th><th>chance</th><th>x chance</th>"
+    return f'<table class="headline" id="{table_id}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _sampling_label(config: Any) -> str:
+    """How a direction sampled: "greedy" or "temperature T", and the guidance scale when there is guidance."""
+    how = "greedy" if config.temperature == 0 else f"temperature {config.temperature:g}"
+    return how + (f", CFG {config.cfg_scale:g}" if config.cfg_scale != 1.0 else "")
+
+
+def _speech_html(speech: Any, chance: dict[str, float], sampling: Any) -> list[str]:
     """The speech directions: headline rows, the per-attribute table, combinations never seen, captions written."""
-    ratio_u = speech.understanding["exact"] / chance["exact"]
-    ratio_g = speech.generation["mean_attribute"] / chance["mean_attribute"]
     parts = [
-        (
-            '<h2>Speech</h2><table class="headline" id="speech-headline"><thead><tr><th>direction</th><th>measure</th>'
-            "<th>held-out</th><th>chance</th><th>x chance</th></tr></thead><tbody>"
+        "<h2>Speech</h2>",
+        _headline_table(
+            "speech-headline",
+            [
+                ("speech → caption", "exact-match caption", speech.understanding["exact"], chance["exact"]),
+                (
+                    f"caption → speech ({_sampling_label(sampling)})",
+                    "attribute accuracy (speech judge)",
+                    speech.generation["mean_attribute"],
+                    chance["mean_attribute"],
+                ),
+            ],
         ),
-        (
-            f"<tr><td>speech → caption</td><td>exact-match caption</td><td>{_percent(speech.understanding['exact'])}"
-            f"</td><td>{_percent(chance['exact'])}</td><td>{ratio_u:.1f}</td></tr>"
-        ),
-        (
-            f"<tr><td>caption → speech (CFG {cfg_scale:g})</td><td>attribute accuracy (speech judge)</td>"
-            f"<td>{_percent(speech.generation['mean_attribute'])}</td><td>{_percent(chance['mean_attribute'])}</td>"
-            f"<td>{ratio_g:.1f}</td></tr>"
-        ),
-        "</tbody></table>",
         (
             '<p class="note">Held-out captions are spoken in voices (speeds, pitches) training never heard. Generated '
             "speech is decoded by the speech codec and read by an independent log-mel classifier trained on true "
@@ -140,8 +154,6 @@ def render_world_html(evaluation: WorldEvaluation, setup: dict[str, Any]) -> str
     """The whole page as a string."""
     e, chance = evaluation, evaluation.chance
     headline = e.headline()
-    ratio_u = headline["understanding_exact"] / chance["exact"]
-    ratio_g = headline["generation_attribute_accuracy"] / chance["mean_attribute"]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -150,21 +162,23 @@ def render_world_html(evaluation: WorldEvaluation, setup: dict[str, Any]) -> str
         f"<style>{_STYLE}{_EXTRA_STYLE}</style></head><body>",
         "<h1>Captioned world: understanding and generation</h1>",
         f'<p class="subtitle">{html.escape(str(setup.get("world", "")))}. {e.scenes} held-out scenes ("{e.settings.split}" split).</p>',
-        (
-            '<table class="headline" id="headline"><thead><tr><th>direction</th><th>measure</th><th>held-out</th>'
-            "<th>chance</th><th>x chance</th></tr></thead><tbody>"
+        _headline_table(
+            "headline",
+            [
+                (
+                    "understanding (image → caption)",
+                    "exact-match caption",
+                    headline["understanding_exact"],
+                    chance["exact"],
+                ),
+                (
+                    f"generation (caption → image, {_sampling_label(e.settings.sampling())})",
+                    "attribute accuracy (judge)",
+                    headline["generation_attribute_accuracy"],
+                    chance["mean_attribute"],
+                ),
+            ],
         ),
-        (
-            f"<tr><td>understanding (image → caption)</td><td>exact-match caption</td>"
-            f"<td>{_percent(headline['understanding_exact'])}</td><td>{_percent(chance['exact'])}</td>"
-            f"<td>{ratio_u:.1f}</td></tr>"
-        ),
-        (
-            f"<tr><td>generation (caption → image, CFG {e.settings.cfg_scale:g})</td><td>attribute accuracy (judge)</td>"
-            f"<td>{_percent(headline['generation_attribute_accuracy'])}</td><td>{_percent(chance['mean_attribute'])}</td>"
-            f"<td>{ratio_g:.1f}</td></tr>"
-        ),
-        "</tbody></table>",
         (
             '<p class="note">Chance = uniform guessing over the grammar (3 shapes, 4 colours, 4 cells; 48 captions), which '
             "is how held-out scenes are drawn. Generated images are read by an independent CNN trained on true scenes "
@@ -205,7 +219,7 @@ def render_world_html(evaluation: WorldEvaluation, setup: dict[str, Any]) -> str
         )
     parts.append("</div>")
     if e.speech is not None:
-        parts += _speech_html(e.speech, chance, e.settings.cfg_scale)
+        parts += _speech_html(e.speech, chance, e.settings.sampling("speech"))
     items = [(key, json.dumps(value) if not isinstance(value, str) else value) for key, value in setup.items()]
     items.append(("evaluation", json.dumps({**vars(e.settings), "seconds": e.seconds})))
     rows_html = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items)

@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from omnitok.config import check_config, load_yaml_config, set_by_path
+from omnitok.config import check_config, set_by_path
 from omnitok.errors import ConfigError
 
 TOP_LEVEL_KEYS = {"seed", "world", "tokenizer", "judge", "text", "data", "model", "training", "evaluation", "speech"}
@@ -89,29 +89,14 @@ def check_world_recipe(config: dict[str, Any]) -> None:
 def _tokenizer(config: dict[str, Any], out: Path, base: Path) -> tuple[Any, str, dict[str, Any]]:
     """Train the image tokenizer from its recipe on this world's scenes (or load a pretrained / earlier one):
     (tokenizer, the reference it loads from, what the report says of it)."""
-    from omnitok.hub import load_tokenizer
+    from examples.world.stages import tokenizer_stage
 
-    section = config["tokenizer"]
-    if section.get("pretrained"):
-        reference = str(section["pretrained"])
-        return load_tokenizer(reference).eval(), reference, {"pretrained": reference}
-    exported = out / "tokenizer" / "tokenizer"
-    if exported.is_dir():
-        print(f"reusing the image tokenizer in {exported}")
-        return load_tokenizer(exported).eval(), str(exported), {"reused": str(exported)}
-    from omnitok.trainers.run import train
+    def prepare(recipe: dict[str, Any]) -> None:
+        _check_tokenizer_recipe(recipe)
+        world = {"class_path": WORLD_CLASS, "init_args": dict(config["world"])}
+        set_by_path(recipe, "data.world", world)  # the tokenizer sees the same world as the Transformer
 
-    recipe = load_yaml_config(base / section["recipe"])
-    for key, value in _dotted(section.get("overrides") or {}):
-        set_by_path(recipe, key, value)
-    _check_tokenizer_recipe(recipe)
-    world = {"class_path": WORLD_CLASS, "init_args": dict(config["world"])}
-    set_by_path(recipe, "data.world", world)  # the tokenizer sees the same world as the Transformer
-    result = train(recipe, out / "tokenizer", trust_remote_code=True)
-    if result.tokenizer is None:
-        raise ConfigError("the tokenizer run exported no tokenizer")
-    info = {"steps": result.step, "recipe": str(section["recipe"])}
-    return load_tokenizer(result.tokenizer).eval(), str(result.tokenizer), info
+    return tokenizer_stage(config["tokenizer"], out / "tokenizer", base, "image tokenizer", prepare, True)
 
 
 def _check_tokenizer_recipe(recipe: dict[str, Any]) -> None:
@@ -126,42 +111,22 @@ def _check_tokenizer_recipe(recipe: dict[str, Any]) -> None:
     check_logger_entries(RunSettings.from_config(recipe.get("trainer")).loggers, False)
 
 
-def _dotted(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """``{"trainer.max_steps": 5}`` or ``{"trainer": {"max_steps": 5}}`` -> ``[("trainer.max_steps", 5)]``."""
-    items: list[tuple[str, Any]] = []
-    for key, value in tree.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value and "class_path" not in value:
-            items += _dotted(value, path + ".")
-        else:
-            items.append((path, value))
-    return items
-
-
 def _judge(world: Any, section: dict[str, Any], out: Path, seed: int) -> tuple[Any, dict[str, Any]]:
-    from safetensors.torch import load_file, save_file
-
     from examples.world.judge import WorldJudge, train_judge
+    from examples.world.stages import judge_stage
 
-    path = out / "judge.safetensors"
-    width = int(section.get("width", 32))
-    if path.is_file():
-        judge = WorldJudge(world.size, width)
-        judge.load_state_dict(load_file(path))
-        print(f"reusing the judge in {path}")
-        return judge.eval(), {"reused": str(path)}
-    result = train_judge(world, seed=seed, **section)
-    from omnitok.utils import atomic_path
+    def trained() -> tuple[Any, dict[str, Any]]:
+        result = train_judge(world, seed=seed, **section)
+        info = {
+            "heldout_accuracy": result.heldout_accuracy,
+            "train_scenes": result.train_scenes,
+            "heldout_scenes": result.heldout_scenes,
+            "steps": result.steps,
+        }
+        return result.judge, info
 
-    with atomic_path(path) as tmp:
-        save_file(result.judge.state_dict(), str(tmp))
-    info = {
-        "heldout_accuracy": result.heldout_accuracy,
-        "train_scenes": result.train_scenes,
-        "heldout_scenes": result.heldout_scenes,
-        "steps": result.steps,
-    }
-    return result.judge.eval(), info
+    empty = lambda: WorldJudge(world.size, int(section.get("width", 32)))
+    return judge_stage(out / "judge.safetensors", empty, trained, "judge")
 
 
 def _world(arguments: dict[str, Any]) -> Any:

@@ -18,7 +18,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from omnitok.config import load_yaml_config, set_by_path
+from omnitok.config import set_by_path
 from omnitok.errors import ConfigError
 
 SPEECH_KEYS = {"tokenizer", "utterances", "judge"}
@@ -63,57 +63,38 @@ def speech_parts(section: dict[str, Any], world: Any, out: Path, base: Path, see
 
 
 def _codec(section: dict[str, Any], world: Any, bank: Any, folder: Path, base: Path) -> tuple[Any, dict[str, Any]]:
-    from examples.world.run import _dotted
     from examples.world.speech import WorldSpeech, write_speech_files
-    from omnitok.hub import load_tokenizer
-
-    entry = section["tokenizer"]
-    if entry.get("pretrained"):
-        return load_tokenizer(str(entry["pretrained"])).eval(), {"pretrained": str(entry["pretrained"])}
-    exported = folder / "codec" / "tokenizer"
-    if exported.is_dir():
-        print(f"reusing the speech codec in {exported}")
-        return load_tokenizer(exported).eval(), {"reused": str(exported)}
+    from examples.world.stages import tokenizer_stage
     from omnitok.config import check_config
-    from omnitok.trainers.run import train
 
-    clips = folder / "train"
-    if not clips.is_dir():
-        utterances = int(section.get("utterances", 1024))
-        write_speech_files(WorldSpeech(world, "train", utterances, bank), clips)
-    recipe = load_yaml_config(base / entry["recipe"])
-    for key, value in _dotted(entry.get("overrides") or {}):
-        set_by_path(recipe, key, value)
-    check_config(recipe.get("model"), key="model")
-    check_config(recipe.get("data"), key="data")
-    set_by_path(recipe, "data.init_args.root", str(clips))
-    result = train(recipe, folder / "codec")
-    if result.tokenizer is None:
-        raise ConfigError("the speech codec run exported no tokenizer")
-    return load_tokenizer(result.tokenizer).eval(), {"steps": result.step, "recipe": str(entry["recipe"])}
+    def prepare(recipe: dict[str, Any]) -> None:
+        check_config(recipe.get("model"), key="model")
+        check_config(recipe.get("data"), key="data")
+        clips = folder / "train"
+        if not clips.is_dir():
+            write_speech_files(WorldSpeech(world, "train", int(section.get("utterances", 1024)), bank), clips)
+        set_by_path(recipe, "data.init_args.root", str(clips))
+
+    codec, _, info = tokenizer_stage(section["tokenizer"], folder / "codec", base, "speech codec", prepare)
+    return codec, info
 
 
 def _judge(section: dict[str, Any], world: Any, bank: Any, folder: Path, seed: int) -> tuple[Any, dict[str, Any]]:
-    from safetensors.torch import load_file, save_file
-
     from examples.world.speech import SpeechJudge, train_speech_judge
-    from omnitok.utils import atomic_path
+    from examples.world.stages import judge_stage
 
     arguments = dict(section.get("judge") or {})
-    path = folder / "judge.safetensors"
-    if path.is_file():
-        judge = SpeechJudge(int(arguments.get("width", 32)), bank.sample_rate)
-        judge.load_state_dict(load_file(path))
-        print(f"reusing the speech judge in {path}")
-        return judge.eval(), {"reused": str(path)}
-    result = train_speech_judge(world, bank, seed=seed, **arguments)
-    with atomic_path(path) as tmp:
-        save_file(result.judge.state_dict(), str(tmp))
-    info = {
-        "heldout_accuracy": result.heldout_accuracy,
-        "train_utterances": result.train_utterances,
-        "heldout_utterances": result.heldout_utterances,
-        "steps": result.steps,
-        "seconds": result.seconds,
-    }
-    return result.judge, info
+
+    def trained() -> tuple[Any, dict[str, Any]]:
+        result = train_speech_judge(world, bank, seed=seed, **arguments)
+        info = {
+            "heldout_accuracy": result.heldout_accuracy,
+            "train_utterances": result.train_utterances,
+            "heldout_utterances": result.heldout_utterances,
+            "steps": result.steps,
+            "seconds": result.seconds,
+        }
+        return result.judge, info
+
+    empty = lambda: SpeechJudge(int(arguments.get("width", 32)), bank.sample_rate)
+    return judge_stage(folder / "judge.safetensors", empty, trained, "speech judge")

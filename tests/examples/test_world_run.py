@@ -195,6 +195,8 @@ SPEECH_TINY = {
     "speech.utterances": 24,
     "speech.judge": {"train_utterances": 24, "heldout_utterances": 8, "steps": 2, "batch_size": 8, "width": 8},
     "world.unseen_combinations": 8,
+    "evaluation.speech_cfg_scale": 1.0,
+    "evaluation.speech_temperature": 0.0,
 }
 
 
@@ -223,7 +225,9 @@ def test_tiny_world_with_speech_runs_all_four_directions(tmp_path, kind):
 
         AutoModelForCausalLM.from_pretrained(run / "transformer")
     html = (run / "report" / "report.html").read_text()
-    assert "speech → caption" in html and "caption → speech" in html
+    assert "speech → caption" in html
+    assert "caption → speech (greedy)" in html  # each medium's headline names its own sampling
+    assert "caption → image, temperature 1, CFG 2)" in html
     assert result.seconds["speech_codec_and_judge"] > 0
 
 

@@ -26,13 +26,14 @@ from tests.models.omni_models import inputs, tiny_branches
 from tests.trainers.omni_recipes import CONFIGS, TOKENS_PER_STEP, overrides_as_cli, tiny_omni_recipe
 
 QUICKSTART = CONFIGS / "quickstart.yaml"
+from tests.trainers.test_training import Crash, RecordLosses
 
 
-class Record(pl.Callback):
+class Record(RecordLosses):
     """Losses per step, the live weights before training, and every call of the shared quantizer in training."""
 
     def __init__(self) -> None:
-        self.losses: dict[int, float] = {}
+        super().__init__()
         self.before: dict[str, torch.Tensor] = {}
         self.quantizer_rows: list[int] = []
 
@@ -47,19 +48,6 @@ class Record(pl.Callback):
             return inner(x, active)
 
         quantizer.quantize_flat = spy
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        if outputs:
-            self.losses[module.step] = float(outputs["loss"])
-
-
-class Crash(pl.Callback):
-    def __init__(self, at: int) -> None:
-        self.at = at
-
-    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
-        if module.step == self.at:
-            raise RuntimeError("simulated crash")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,78 @@
+"""The two ways a world run gets each part it needs, shared by the image and speech stages: a tokenizer (load a
+pretrained one, reuse the one an earlier run exported into the folder, or train it from its recipe) and a judge
+(reuse its saved weights, or train it and save them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from omnitok.config import load_yaml_config, set_by_path
+from omnitok.errors import ConfigError
+
+
+def dotted(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"trainer.max_steps": 5}`` or ``{"trainer": {"max_steps": 5}}`` -> ``[("trainer.max_steps", 5)]``."""
+    items: list[tuple[str, Any]] = []
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value and "class_path" not in value:
+            items += dotted(value, path + ".")
+        else:
+            items.append((path, value))
+    return items
+
+
+def tokenizer_stage(
+    entry: dict[str, Any],
+    run_folder: Path,
+    base: Path,
+    what: str,
+    prepare: Callable[[dict[str, Any]], None],
+    trust_remote_code: bool = False,
+) -> tuple[Any, str, dict[str, Any]]:
+    """``entry`` (``{pretrained: REF}`` or ``{recipe: YAML, overrides: {...}}``) -> (tokenizer, the reference it
+    loads from, what the report says of it). A recipe is read relative to ``base``, overridden, handed to
+    ``prepare`` (checks, and the data this world trains it on) and trained in ``run_folder``; a tokenizer already
+    exported there is reused."""
+    from omnitok.hub import load_tokenizer
+
+    if entry.get("pretrained"):
+        reference = str(entry["pretrained"])
+        return load_tokenizer(reference).eval(), reference, {"pretrained": reference}
+    exported = run_folder / "tokenizer"
+    if exported.is_dir():
+        print(f"reusing the {what} in {exported}")
+        return load_tokenizer(exported).eval(), str(exported), {"reused": str(exported)}
+    from omnitok.trainers.run import train
+
+    recipe = load_yaml_config(base / entry["recipe"])
+    for key, value in dotted(entry.get("overrides") or {}):
+        set_by_path(recipe, key, value)
+    prepare(recipe)
+    result = train(recipe, run_folder, trust_remote_code=trust_remote_code)
+    if result.tokenizer is None:
+        raise ConfigError(f"the {what} run exported no tokenizer")
+    info = {"steps": result.step, "recipe": str(entry["recipe"])}
+    return load_tokenizer(result.tokenizer).eval(), str(result.tokenizer), info
+
+
+def judge_stage(
+    path: Path, empty: Callable[[], Any], train: Callable[[], tuple[Any, dict[str, Any]]], what: str
+) -> tuple[Any, dict[str, Any]]:
+    """The judge saved at ``path`` (loaded into ``empty()``), or ``train()``'s (judge, info), saved there
+    atomically."""
+    from safetensors.torch import load_file, save_file
+
+    from omnitok.utils import atomic_path
+
+    if path.is_file():
+        judge = empty()
+        judge.load_state_dict(load_file(path))
+        print(f"reusing the {what} in {path}")
+        return judge.eval(), {"reused": str(path)}
+    judge, info = train()
+    with atomic_path(path) as tmp:
+        save_file(judge.state_dict(), str(tmp))
+    return judge.eval(), info
