@@ -39,7 +39,19 @@ import torch
 from omnitok.config import check_config, set_by_path
 from omnitok.errors import ConfigError
 
-TOP_LEVEL_KEYS = {"seed", "world", "tokenizer", "judge", "text", "data", "model", "training", "evaluation", "speech"}
+TOP_LEVEL_KEYS = {
+    "seed",
+    "world",
+    "tokenizer",
+    "judge",
+    "text",
+    "data",
+    "model",
+    "training",
+    "evaluation",
+    "speech",
+    "omni",
+}
 TOKENIZER_KEYS = {"recipe", "pretrained", "overrides"}
 DATA_KEYS = {"train_scenes", "task_weights", "caption_dropout", "batch_size", "pretokenize", "media_weights"}
 TRAINING_RUN_KEYS = {"max_steps", "accelerator", "precision", "log_every"}
@@ -65,12 +77,10 @@ def check_world_recipe(config: dict[str, Any]) -> None:
         raise ConfigError(f"unknown top-level world key(s) {unknown}; a world recipe has {sorted(TOP_LEVEL_KEYS)}")
     if not isinstance(config.get("world"), dict) or "class_path" in config["world"]:
         raise ConfigError("a world recipe needs a 'world' section of World arguments (size, unseen_combinations, seed)")
-    tokenizer = config.get("tokenizer") or {}
-    bad = sorted(set(tokenizer) - TOKENIZER_KEYS)
-    if bad:
-        raise ConfigError(f"unknown tokenizer key(s) {bad}; known: {sorted(TOKENIZER_KEYS)}")
-    if bool(tokenizer.get("recipe")) == bool(tokenizer.get("pretrained")):
-        raise ConfigError("tokenizer needs exactly one of 'recipe' (train it) or 'pretrained' (load it)")
+    if "omni" in config:
+        _check_omni(config)
+    else:
+        _check_tokenizer_entry(config.get("tokenizer") or {})
     bad = sorted(set(config.get("data") or {}) - DATA_KEYS)
     if bad:
         raise ConfigError(f"unknown data key(s) {bad}; known: {sorted(DATA_KEYS)}")
@@ -79,11 +89,30 @@ def check_world_recipe(config: dict[str, Any]) -> None:
 
     model_kind(config.get("model"))
     if "speech" in config:
-        check_speech_section(config["speech"])
+        check_speech_section(config["speech"], codec_elsewhere="omni" in config)
         if (config.get("data") or {}).get("pretokenize"):
             raise ConfigError("data.pretokenize covers the images only; a world with speech keeps its tokens in memory")
     elif (config.get("data") or {}).get("media_weights"):
         raise ConfigError("data.media_weights needs a speech section (the world has images only without it)")
+
+
+def _check_tokenizer_entry(tokenizer: dict[str, Any]) -> None:
+    bad = sorted(set(tokenizer) - TOKENIZER_KEYS)
+    if bad:
+        raise ConfigError(f"unknown tokenizer key(s) {bad}; known: {sorted(TOKENIZER_KEYS)}")
+    if bool(tokenizer.get("recipe")) == bool(tokenizer.get("pretrained")):
+        raise ConfigError("tokenizer needs exactly one of 'recipe' (train it) or 'pretrained' (load it)")
+
+
+def _check_omni(config: dict[str, Any]) -> None:
+    """``omni`` makes both the image tokenizer and the speech codec (examples.world.omni_run)."""
+    from examples.world.omni_run import check_omni_section
+
+    check_omni_section(config["omni"])
+    if config.get("tokenizer"):
+        raise ConfigError("tokenizer and omni both make the image tokenizer; remove tokenizer (or set it to null)")
+    if "speech" not in config:
+        raise ConfigError("omni makes an image tokenizer and a speech codec; the recipe needs a speech section")
 
 
 def _tokenizer(config: dict[str, Any], out: Path, base: Path) -> tuple[Any, str, dict[str, Any]]:
@@ -190,7 +219,14 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
     _quiet_lightning_tips()
 
     start = time.perf_counter()
-    tokenizer, tokenizer_reference, tokenizer_info = _tokenizer(config, out, base)
+    omni = None
+    if "omni" in config:
+        from examples.world.omni_run import omni_parts
+
+        omni = omni_parts(config["omni"], config["world"], config["speech"], world, out, base)
+        tokenizer, tokenizer_reference, tokenizer_info = omni.image, "", omni.info
+    else:
+        tokenizer, tokenizer_reference, tokenizer_info = _tokenizer(config, out, base)
     seconds["tokenizer"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -200,7 +236,7 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
     speech = None
     if "speech" in config:
         start = time.perf_counter()
-        speech = speech_parts(config["speech"], world, out, base, seed)
+        speech = speech_parts(config["speech"], world, out, base, seed, omni.codec if omni else None)
         seconds["speech_codec_and_judge"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -260,6 +296,8 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
         **({"speech": {**speech.info, "spec": speech.codec.spec.to_dict()}} if speech else {}),
         "text_vocabulary": str(config.get("text", "words")),
         "vocabulary_size": vocab.size,
+        **({"shared_codebooks": {g: list(m) for g, m in vocab.shared_codebooks.items()}} if speech else {}),
+        **({"training_codes": _training_codes(encoded, vocab)} if speech else {}),
         "transformer": {"kind": world_model.kind, **_model_config(world_model), "parameters": world_model.parameters()},
         "training": {
             "max_steps": max_steps,
@@ -276,6 +314,27 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
     from examples.world.report import metrics_document
 
     return WorldResult(out, report, metrics_document(evaluation, setup), seconds)
+
+
+def _training_codes(encoded: Any, vocab: Any) -> dict[str, float]:
+    """Per medium, how the training tokens use their codebook (level 0), and with a shared codebook the overlap:
+    :func:`omnitok.quantizers.stats.shared_codebook_stats` over each id range's media."""
+    from omnitok.quantizers.stats import shared_codebook_stats
+
+    tokens = {IMAGE: encoded.scenes.tokens, encoded.names[1]: encoded.speech_tokens}
+    groups: dict[str, list[str]] = {}
+    for name in tokens:
+        groups.setdefault(vocab.codebook_of(name), []).append(name)
+    figures: dict[str, float] = {}
+    for members in groups.values():
+        level0 = {m: tokens[m][..., 0] if vocab.spec(m).num_levels > 1 else tokens[m] for m in members}
+        stats = shared_codebook_stats(level0, vocab.spec(members[0]).codebook_sizes[0])
+        figures.update(
+            stats.to_dict()
+            if len(members) > 1
+            else {k: v for k, v in stats.to_dict().items() if not k.startswith(("all/", "overlap/"))}
+        )
+    return figures
 
 
 def _model_config(world_model: Any) -> dict[str, Any]:

@@ -34,12 +34,17 @@ class SpeechParts:
     info: dict[str, Any]
 
 
-def check_speech_section(section: Any) -> None:
+def check_speech_section(section: Any, codec_elsewhere: bool = False) -> None:
+    """``codec_elsewhere``: the recipe's ``omni`` section makes the codec, so ``speech.tokenizer`` must be absent."""
     if not isinstance(section, dict):
         raise ConfigError("speech must be a mapping with 'tokenizer', 'utterances' and 'judge'")
     unknown = sorted(set(section) - SPEECH_KEYS)
     if unknown:
         raise ConfigError(f"unknown speech key(s) {unknown}; known: {sorted(SPEECH_KEYS)}")
+    if codec_elsewhere:
+        if section.get("tokenizer"):
+            raise ConfigError("speech.tokenizer and omni both make the speech codec; set speech.tokenizer to null")
+        return
     tokenizer = section.get("tokenizer") or {}
     if not isinstance(tokenizer, dict) or bool(tokenizer.get("recipe")) == bool(tokenizer.get("pretrained")):
         raise ConfigError("speech.tokenizer needs exactly one of 'recipe' (train it) or 'pretrained' (load it)")
@@ -49,31 +54,53 @@ def check_speech_section(section: Any) -> None:
         )
 
 
-def speech_parts(section: dict[str, Any], world: Any, out: Path, base: Path, seed: int) -> SpeechParts:
-    """Synthesise (or reuse) the utterances, then train (or reuse / load) the codec and the judge."""
+def speech_parts(
+    section: dict[str, Any], world: Any, out: Path, base: Path, seed: int, codec: Any = None
+) -> SpeechParts:
+    """Synthesise (or reuse) the utterances, then train (or reuse / load) the codec and the judge. ``codec``: one
+    made elsewhere (an omni tokenizer's audio view, ``examples.world.omni_run``) instead of ``section["tokenizer"]``."""
     from examples.world.speech import SpeechBank
 
     folder = out / "speech"
     folder.mkdir(parents=True, exist_ok=True)
     bank = SpeechBank(cache=folder / "bank.safetensors")
-    codec, codec_info = _codec(section, world, bank, folder, base)
+    if codec is None:
+        codec, codec_info = _codec(section, world, bank, folder, base)
+    else:
+        codec_info = {"from": "omni"}
     judge, judge_info = _judge(section, world, bank, folder, seed)
     bank.save()
     return SpeechParts(bank, codec, judge, {"codec": codec_info, "judge": judge_info})
 
 
+def training_clips(section: dict[str, Any], world: Any, out: Path, bank: Any = None) -> Path:
+    """``out/speech/train``: the spoken training captions a codec trains on (wav + caption sidecars), written once
+    (into a temporary folder, renamed when complete) and reused. ``bank``: the run's utterances (default: the bank
+    cached in ``out/speech``)."""
+    from examples.world.speech import SpeechBank, WorldSpeech, write_speech_files
+
+    clips = out / "speech" / "train"
+    if not clips.is_dir():
+        bank = bank if bank is not None else SpeechBank(cache=out / "speech" / "bank.safetensors")
+        partial = clips.with_name(clips.name + ".partial")
+        if partial.exists():
+            import shutil
+
+            shutil.rmtree(partial)
+        write_speech_files(WorldSpeech(world, "train", int(section.get("utterances", 1024)), bank), partial)
+        bank.save()
+        partial.rename(clips)
+    return clips
+
+
 def _codec(section: dict[str, Any], world: Any, bank: Any, folder: Path, base: Path) -> tuple[Any, dict[str, Any]]:
-    from examples.world.speech import WorldSpeech, write_speech_files
     from examples.world.stages import tokenizer_stage
     from omnitok.config import check_config
 
     def prepare(recipe: dict[str, Any]) -> None:
         check_config(recipe.get("model"), key="model")
         check_config(recipe.get("data"), key="data")
-        clips = folder / "train"
-        if not clips.is_dir():
-            write_speech_files(WorldSpeech(world, "train", int(section.get("utterances", 1024)), bank), clips)
-        set_by_path(recipe, "data.init_args.root", str(clips))
+        set_by_path(recipe, "data.init_args.root", str(training_clips(section, world, folder.parent, bank)))
 
     codec, _, info = tokenizer_stage(section["tokenizer"], folder / "codec", base, "speech codec", prepare)
     return codec, info

@@ -4,7 +4,8 @@ pretrained one, reuse the one an earlier run exported into the folder, or train 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,16 @@ def dotted(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
     return items
 
 
+def load_recipe(entry: dict[str, Any], base: Path) -> dict[str, Any]:
+    """``entry["recipe"]`` (a YAML path relative to ``base``, or a recipe built in code) with ``entry["overrides"]``
+    applied, as a new mapping."""
+    source = entry["recipe"]
+    recipe = copy.deepcopy(dict(source)) if isinstance(source, Mapping) else load_yaml_config(base / source)
+    for key, value in dotted(entry.get("overrides") or {}):
+        set_by_path(recipe, key, value)
+    return recipe
+
+
 def tokenizer_stage(
     entry: dict[str, Any],
     run_folder: Path,
@@ -32,8 +43,8 @@ def tokenizer_stage(
     prepare: Callable[[dict[str, Any]], None],
     trust_remote_code: bool = False,
 ) -> tuple[Any, str, dict[str, Any]]:
-    """``entry`` (``{pretrained: REF}`` or ``{recipe: YAML, overrides: {...}}``) -> (tokenizer, the reference it
-    loads from, what the report says of it). A recipe is read relative to ``base``, overridden, handed to
+    """``entry`` (``{pretrained: REF}`` or ``{recipe: YAML or mapping, overrides: {...}}``) -> (tokenizer, the
+    reference it loads from, what the report says of it). A recipe is read relative to ``base``, overridden, handed to
     ``prepare`` (checks, and the data this world trains it on) and trained in ``run_folder``; a tokenizer already
     exported there is reused."""
     from omnitok.hub import load_tokenizer
@@ -47,14 +58,13 @@ def tokenizer_stage(
         return load_tokenizer(exported).eval(), str(exported), {"reused": str(exported)}
     from omnitok.trainers.run import train
 
-    recipe = load_yaml_config(base / entry["recipe"])
-    for key, value in dotted(entry.get("overrides") or {}):
-        set_by_path(recipe, key, value)
+    source = entry["recipe"]
+    recipe = load_recipe(entry, base)
     prepare(recipe)
     result = train(recipe, run_folder, trust_remote_code=trust_remote_code)
     if result.tokenizer is None:
         raise ConfigError(f"the {what} run exported no tokenizer")
-    info = {"steps": result.step, "recipe": str(entry["recipe"])}
+    info = {"steps": result.step, **({} if isinstance(source, Mapping) else {"recipe": str(source)})}
     return load_tokenizer(result.tokenizer).eval(), str(result.tokenizer), info
 
 
