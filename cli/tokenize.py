@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from omnitok.cli.codec import positive_float, positive_int
+from omnitok.cli.codec import add_modality_option, positive_float, positive_int
 from omnitok.cli.options import add_size_option
 from omnitok.extras import extra_hint
 
@@ -25,8 +25,9 @@ def add_tokenize_parser(commands: argparse._SubParsersAction) -> None:
     tokenize = commands.add_parser(
         "tokenize",
         help="tokenize a corpus (folder or file list) into Parquet token shards on Ray Data",
-        description="Tokenize every image, video or audio file (the tokenizer's modality decides) of a folder, or "
-        "of a file list (.txt, one path per line), into Parquet token shards plus manifest.json, on Ray Data: an "
+        description="Tokenize every image, video or audio file (the tokenizer's modality decides; --modality picks "
+        "one of an omni tokenizer folder) of a folder, or of a file list (.txt, one path per line), into Parquet "
+        "token shards plus manifest.json, on Ray Data: an "
         "actor pool holds the tokenizer once per worker. Shards are deterministic (rows sorted by key) and written "
         "atomically; running the same command again continues an interrupted job without redoing finished shards. "
         "Unreadable inputs are skipped and listed in the manifest.",
@@ -72,6 +73,7 @@ def add_tokenize_parser(commands: argparse._SubParsersAction) -> None:
         type=positive_float,
         help="audio, causal tokenizers: encode this many seconds at a time (default: the whole file)",
     )
+    add_modality_option(tokenize)
     tokenize.add_argument("--trust-remote-code", action="store_true", help="allow configs naming non-omnitok classes")
     tokenize.set_defaults(run=run_tokenize)
 
@@ -90,6 +92,7 @@ def _run_tokenize(args: argparse.Namespace) -> int:
 
     job = TokenizeJob(
         tokenizer=args.tokenizer,
+        modality=args.modality,
         data=args.data,
         out=Path(args.out),
         protocol={k: getattr(args, k) for k in PROTOCOL_KEYS},

@@ -7,7 +7,10 @@ modality, each at its own batch size):
 1. each modality's encoder (and the shared bottleneck) turns its batch into latents;
 2. **the shared quantizer runs once**, on all modalities' latents pooled into one token list
    ``[1, D, N_image + N_video + N_audio]`` (:func:`joint_forward`): its k-means initialisation, its EMA statistics
-   and its dead-code restarts see the tokens of every modality in that step, in proportion to their token counts;
+   and its dead-code restarts see the tokens of every modality in that step, in proportion to their token counts.
+   Under data parallelism each rank pools its share of every modality's batch, and the quantizer's random draws
+   (k-means seeds, restarts, residual dropout) follow the pool of the global batch, modality by modality
+   (:func:`omnitok.distributed.pooled_rows`): N processes at batch B/N train as one process at batch B;
 3. each decoder reconstructs its modality from its slice of the quantized tokens;
 4. the loss is ``sum_m modality_weights[m] * sum_t t.weight * t(x_hat_m, x_m)`` (each modality's own loss terms, the
    same classes as the single-modality recipes: L1/L2, LPIPS, multi-scale mel, SI-SDR, ...) plus the quantizer's
@@ -19,7 +22,7 @@ The step, schedules, gradient clipping, non-finite skipping, EMA of the weights 
 checkpoints and exact resume are :class:`omnitok.trainers.TokenizerTrainer`'s (this class extends it by one level so
 ``omnitok train`` runs it as it runs every tokenizer recipe). No adversarial term: an omni run trains without
 discriminators (the CPU quickstarts run without them too). With a residual quantizer, quantizer dropout draws one
-depth per step for all modalities (the pooled tokens count as one sample).
+depth per step for all modalities (the pooled tokens count as one sample, on every rank).
 
 Validation logs ``val/{modality}/psnr`` and ``val/{modality}/l1`` per modality and the shared codebook's statistics
 per modality (``val/codes/{modality}/codebook_usage``, ``.../perplexity``, ``val/codes/overlap/used_by_{k}``, ...:
@@ -39,6 +42,7 @@ import torch
 from torch import Tensor, nn
 
 from omnitok.config import config_value
+from omnitok.distributed import pooled_rows
 from omnitok.errors import ConfigError
 from omnitok.metrics import psnr, to_unit_range
 from omnitok.models.autoencoder import AutoencoderOutput
@@ -86,7 +90,8 @@ def joint_forward(omni: Any, batches: Mapping[str, Tensor]) -> JointOutput:
     flat = [z.movedim(1, -1).reshape(-1, z.shape[1]) for z in latents.values()]  # each [B * prod(grid), D]
     sizes = [f.shape[0] for f in flat]
     pooled = torch.cat([f.float() for f in flat]).t().unsqueeze(0)  # [1, D, N]
-    q = omni.quantizer(pooled)
+    with pooled_rows(sizes):  # draws over the pool in the 1-process order, whatever the number of ranks
+        q = omni.quantizer(pooled)
     quantized = q.quantized[0].t().split(sizes)  # each [N_m, D]
     indices = None if q.indices is None else q.indices[0].split(sizes)  # each [N_m] or [N_m, Q]
     codebook_sizes = omni.quantizer.codebook_sizes

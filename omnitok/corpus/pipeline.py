@@ -45,6 +45,9 @@ class TokenizeJob:
         batch_size: inputs per Ray Data batch (each stage pays a fixed cost per batch: 32 images of 64x64 tokenize
             1.4x faster than 8 on 2 CPUs; lower it for long videos, whose decoded frames travel between the stages).
         shard_size: inputs per shard (a shard holds fewer rows when some of its inputs are skipped).
+        modality: the modality to tokenize from a tokenizer of several (an omni folder: every worker loads that
+            view, :func:`omnitok.resolve.select_modality`); for a single-modality tokenizer, a check that it is that
+            modality. None for a single-modality tokenizer.
     """
 
     tokenizer: str
@@ -57,6 +60,7 @@ class TokenizeJob:
     gpus_per_worker: float = 0.0
     batch_size: int = 32
     shard_size: int = 1000
+    modality: str | None = None
 
 
 @dataclasses.dataclass
@@ -89,11 +93,12 @@ def plan(job: TokenizeJob) -> Plan:
     """Load the tokenizer, list the inputs and check ``job.out``, before any Ray work (refusals raise here)."""
     from omnitok.fingerprint import weights_fingerprint
     from omnitok.modalities import get_modality
-    from omnitok.resolve import resolve_tokenizer
+    from omnitok.resolve import load_tokenizer, select_modality
 
     if job.out.exists() and not job.out.is_dir():
         raise OutputError(f"--out {job.out} is a file, not a folder")
-    tokenizer = resolve_tokenizer(job.tokenizer, trust_remote_code=job.trust_remote_code, map_location="cpu")
+    tokenizer = load_tokenizer(job.tokenizer, trust_remote_code=job.trust_remote_code, device="cpu")
+    tokenizer = select_modality(tokenizer, job.modality, str(job.tokenizer))  # an omni folder: the view asked for
     spec = tokenizer.spec
     modality = get_modality(spec.modality)
     modality.check_codec_options(tokenizer, dict(job.protocol))
@@ -264,6 +269,7 @@ def _encode_shards(plan: Plan, pending: list[int]):
             num_gpus=job.gpus_per_worker or None,
             fn_constructor_kwargs={
                 "tokenizer": job.tokenizer,
+                "modality": job.modality,
                 "trust_remote_code": job.trust_remote_code,
                 "weights_sha256": plan.identity["tokenizer"]["weights_sha256"],
                 "options": dict(job.protocol),

@@ -70,18 +70,21 @@ def read_inputs(batch: dict[str, Any], data: str, spec: Any, modality: Any, opti
 
 
 class EncodeInputs:
-    """Ray Data actor: loads the tokenizer once, then encodes batches of read inputs with its modality."""
+    """Ray Data actor: loads the tokenizer once (its ``modality`` view when the job names one: an omni folder), then
+    encodes batches of read inputs with its modality."""
 
-    def __init__(self, tokenizer: str, trust_remote_code: bool, weights_sha256: str | None, options: dict[str, Any],
-                 dtype: str, device: str, threads: int) -> None:  # fmt: skip
+    def __init__(self, tokenizer: str, modality: str | None, trust_remote_code: bool, weights_sha256: str | None,
+                 options: dict[str, Any], dtype: str, device: str, threads: int) -> None:  # fmt: skip
         import torch
 
         from omnitok.fingerprint import weights_fingerprint
         from omnitok.modalities import get_modality
-        from omnitok.resolve import resolve_tokenizer
+        from omnitok.resolve import load_tokenizer
 
         torch.set_num_threads(threads)
-        self.tokenizer = resolve_tokenizer(tokenizer, trust_remote_code=trust_remote_code, map_location=device)
+        self.tokenizer = load_tokenizer(
+            tokenizer, trust_remote_code=trust_remote_code, device=device, modality=modality
+        )
         if weights_fingerprint(self.tokenizer) != weights_sha256:
             raise ConfigError(f"{tokenizer} resolves to other weights on this Ray node than on the driver")
         self.modality = get_modality(self.tokenizer.spec.modality)

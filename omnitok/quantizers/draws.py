@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from omnitok.distributed import rank_offset
+from omnitok.distributed import row_positions, sample_offset
 
 _MASK = (1 << 63) - 1
 
@@ -50,10 +50,20 @@ class RandomDraws(nn.Module):
 
     def per_sample(self, local_count: int, device: torch.device | str = "cpu") -> list[torch.Generator]:
         """One CPU generator per local sample of the next draw, seeded by the sample's place in the global batch
-        (a collective under data parallelism: every rank calls it, with its own ``local_count``)."""
+        (a collective under data parallelism: every rank calls it, with its own ``local_count``). Inside
+        :func:`omnitok.distributed.pooled_rows` the pool is one sample, the first of the global batch on every rank."""
         base = self._next_seed()
-        offset, _ = rank_offset(local_count, device)
+        offset = sample_offset(local_count, device)
         return [torch.Generator().manual_seed(_mix(base, offset + i)) for i in range(local_count)]
+
+    def per_row(self, local_count: int, device: torch.device | str = "cpu") -> list[torch.Generator]:
+        """One CPU generator per local row of the next draw, seeded by the row's place among the global batch's rows
+        (:func:`omnitok.distributed.row_positions`; a collective under data parallelism). The same generators as
+        :meth:`per_sample` when each row is a sample, and inside :func:`omnitok.distributed.pooled_rows` the rows in
+        the pool's order."""
+        base = self._next_seed()
+        positions, _ = row_positions(local_count, device)
+        return [torch.Generator().manual_seed(_mix(base, position)) for position in positions.tolist()]
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
         # weights saved before quantizers had a draw state load with a fresh one

@@ -53,13 +53,15 @@ class ResidualQuantizer(Quantizer):
         self.dropout, self.min_levels = dropout, min_levels
         self.draws = RandomDraws()
 
-    def _kept_levels(self, n: int, device: torch.device) -> Tensor:
-        """Levels each of n samples keeps: all, or with probability ``dropout`` a random count >= min_levels."""
+    def _kept_levels(self, n: int, device: torch.device, rows: bool = False) -> Tensor:
+        """Levels each of n samples (``rows``: each of n rows) keeps: all, or with probability ``dropout`` a random
+        count >= min_levels."""
         kept = torch.full((n,), self.num_codebooks, device=device)
-        if self.training and self.dropout > 0:  # drawn per sample by its place in the global batch
+        if self.training and self.dropout > 0:  # drawn per sample (row) by its place in the global batch
+            generators = self.draws.per_row(n, device) if rows else self.draws.per_sample(n, device)
             draws = [
                 (torch.rand((), generator=g) < self.dropout, torch.randint(self.min_levels, self.num_codebooks + 1, (), generator=g))
-                for g in self.draws.per_sample(n, device)
+                for g in generators
             ]
             if draws:
                 drop, random = (torch.stack(values).to(device) for values in zip(*draws))
@@ -72,7 +74,7 @@ class ResidualQuantizer(Quantizer):
 
     def quantize_flat(self, x: Tensor, active: Tensor | None = None, kept: Tensor | None = None) -> FlatQuantized:
         """``kept`` [N]: levels each row keeps (drawn per row when not given, e.g. inside a grouped quantizer)."""
-        kept = self._kept_levels(x.shape[0], x.device) if kept is None else kept
+        kept = self._kept_levels(x.shape[0], x.device, rows=True) if kept is None else kept
         active = torch.ones(x.shape[0], dtype=torch.bool, device=x.device) if active is None else active
         residual, quantized, loss = x, torch.zeros_like(x), x.new_zeros(())
         indices, metrics = [], {}

@@ -276,3 +276,81 @@ def test_video_and_audio_corpora_hold_encodes_tokens_and_media_records(ray_addre
             assert row["shape"] == list(file.tokens.shape[1:]) and json.loads(row["media"]) == file.media
             assert row["levels"] == (file.tokens.shape[-1] if media == "audio" else 1)
             assert torch.equal(torch.tensor(row["tokens"]).reshape(file.tokens.shape), file.tokens.cpu())
+
+
+@pytest.fixture(scope="module")
+def omni_media(tmp_path_factory) -> tuple[Path, Path]:
+    """A tiny random-init omni tokenizer (image + audio, one codebook) saved with save_pretrained, and a folder of
+    two 16x16 PNGs and one 160-sample wav (``tests/cli/test_omni_commands.py``'s media)."""
+    from tests.cli.test_omni_commands import _media
+    from tests.models.omni_models import tiny_omni
+
+    root = tmp_path_factory.mktemp("omni")
+    _media(root / "media")
+    return tiny_omni(("image", "audio")).save_pretrained(root / "tokenizer"), root / "media"
+
+
+def test_an_omni_folder_tokenizes_the_view_of_modality(omni_media, tmp_path, ray_address):
+    """``--modality`` reaches the Ray workers: each corpus holds the chosen view's ids (the in-memory omni model's
+    ``view(m).encode`` of the same inputs), lists only that modality's files and records that view's spec."""
+    import soundfile
+    from PIL import Image
+
+    from omnitok.cli.main import main
+    from omnitok.fingerprint import file_sha256
+    from tests.models.omni_models import tiny_omni
+
+    folder, media = omni_media
+    omni = tiny_omni(("image", "audio"))
+    for modality in ("image", "audio"):
+        out = tmp_path / modality
+        argv = ["tokenize", "--tokenizer", str(folder), "--modality", modality, "--data", str(media)]
+        assert main([*argv, "--out", str(out), "--batch-size", "4"]) == 0
+        manifest = json.loads((out / "manifest.json").read_text())
+        assert manifest["tokenizer"]["spec"] == json.loads(omni.view(modality).spec.to_json())
+        assert manifest["tokenizer"]["weights_sha256"] == file_sha256(folder / "model.safetensors")
+        rows = _rows(out)
+        assert [r["key"] for r in rows] == (["a.png", "b.png"] if modality == "image" else ["c.wav"])
+        for row in rows:
+            if modality == "image":
+                pixels = np.asarray(Image.open(media / row["key"]), dtype=np.float32)
+                x = torch.from_numpy(pixels).permute(2, 0, 1)[None] / 127.5 - 1  # [1, 3, 16, 16] in [-1, 1]
+            else:
+                wave, rate = soundfile.read(str(media / row["key"]), dtype="float32")
+                x = torch.from_numpy(wave)[None, None]  # [1, 1, 160] at 16 kHz, the view's rate
+                assert rate == omni.audio.spec.sample_rate
+            expected = omni.view(modality).encode(x)
+            assert row["grid"] == list(expected.shape[1:]) == ([4, 4] if modality == "image" else [20])
+            assert torch.equal(torch.tensor(row["tokens"]).reshape(expected.shape), expected)
+
+
+@pytest.mark.parametrize(
+    "which, modality, message",
+    [
+        ("omni", None, "holds several modalities (image, audio); choose one with --modality"),
+        ("omni", "video", "has no 'video' modality; it holds image, audio"),
+        ("single", "audio", "tokenizes image, not audio"),
+    ],
+)
+def test_a_missing_or_absent_modality_is_refused_before_ray_starts(
+    omni_media, tokenizer, tmp_path, capsys, which, modality, message
+):
+    """The errors of ``encode``/``decode``/``eval`` (the same resolver), raised while planning: no Ray, no output."""
+    from omnitok.cli.main import main
+
+    folder, media = omni_media
+    ref = folder if which == "omni" else tokenizer
+    argv = ["tokenize", "--tokenizer", str(ref), "--data", str(media), "--out", str(tmp_path / "corpus")]
+    assert main([*argv, *(["--modality", modality] if modality else [])]) == 2
+    err = capsys.readouterr().err
+    assert f"omnitok: error: {ref} {message}" in err and "Traceback" not in err
+    assert not (tmp_path / "corpus").exists()
+
+
+def test_a_single_modality_tokenizer_takes_its_own_modality(tokenizer, images, tmp_path):
+    """``--modality image`` on an image tokenizer is a check that passes: planning reads the tokenizer as it is."""
+    from omnitok.corpus.pipeline import PROTOCOL_KEYS, TokenizeJob, plan
+
+    protocol = dict.fromkeys(PROTOCOL_KEYS)
+    job = TokenizeJob(str(tokenizer), str(images), tmp_path / "corpus", protocol, modality="image")
+    assert plan(job).identity == plan(TokenizeJob(str(tokenizer), str(images), tmp_path / "corpus", protocol)).identity

@@ -209,6 +209,35 @@ def test_precision_keeps_the_shared_codebook_float32():
     assert view.decode(tokens).dtype == torch.bfloat16
 
 
+def test_bf16_codes_image_and_audio_with_the_float32_codebook():
+    """Cast to bf16 (``load_tokenizer(dtype="bf16")``) and under bf16 autocast (Lightning's ``bf16-mixed``), as for an
+    Autoencoder (tests/models/test_precision.py, whose bounds apply): the networks run in bf16, the shared quantizer
+    keeps its float32 state bit for bit, and the tokens are the float32 code search's on the bf16 latents."""
+    import copy
+
+    from tests.models.test_precision import BOUNDS
+
+    lowest, _, decode_bound = BOUNDS[torch.bfloat16]
+    full = tiny_omni(("image", "audio"))
+    half = copy.deepcopy(full).to(torch.bfloat16)
+    kept = half.quantizer.state_dict()
+    assert all(torch.equal(v, kept[k]) and kept[k].dtype == v.dtype for k, v in full.quantizer.state_dict().items())
+    for modality in ("image", "audio"):
+        x = inputs()[modality]
+        tokens, wanted = half.view(modality).encode(x), full.view(modality).encode(x)
+        latents = half.latents(x.to(torch.bfloat16), modality)
+        assert latents.dtype == torch.bfloat16 and torch.equal(tokens, full.quantizer.encode(latents.float()))
+        assert (tokens == wanted).float().mean() >= lowest
+        decoded, expected = half.view(modality).decode(wanted), full.view(modality).decode(wanted)
+        assert decoded.dtype == torch.bfloat16 and decoded.shape == x.shape
+        assert (decoded.float() - expected).norm() / expected.norm() <= decode_bound
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # float32 weights, bf16 compute
+            out, latents = full(x, modality=modality), full.latents(x, modality)
+        assert out.reconstruction.dtype == latents.dtype == torch.bfloat16
+        assert out.quantizer.quantized.dtype == torch.float32
+        assert torch.equal(out.quantizer.indices, full.quantizer.encode(latents.float()))
+
+
 def test_a_residual_codebook_is_shared_level_by_level():
     from omnitok.quantizers import ResidualQuantizer
     from omnitok.unified import ByteTextVocabulary, MediaSpan, SharedVocabulary
