@@ -59,7 +59,9 @@ def test_shared_arm_gives_images_and_speech_one_id_range(runs):
     codes = setup["training_codes"]
     assert codes["image/tokens"] == 32 * 4 * 4 and codes["speech/tokens"] == 32 * 32  # 2.56 s at 12.5 Hz
     assert codes["overlap/used_by_1"] + codes["overlap/used_by_2"] + codes["overlap/unused"] == 64
-    vocab = load_unified(run / "transformer").vocabulary  # the saved Transformer reads both media's codes from one range
+    vocab = load_unified(
+        run / "transformer"
+    ).vocabulary  # the saved Transformer reads both media's codes from one range
     assert vocab.range_of("image") == vocab.range_of("speech") and len(vocab.range_of("image")) == 64
     assert {"speech_understanding_exact", "speech_generation_attribute_accuracy"} <= set(result.metrics["headline"])
 
@@ -100,3 +102,18 @@ def test_omni_recipe_errors():
     del no_speech["speech"]
     with pytest.raises(ConfigError, match="needs a speech section"):
         check_world_recipe(no_speech)
+
+
+def test_compare_prints_each_arms_mean_and_runs(runs, capsys):
+    from examples.world.compare import main
+
+    shared, separate = runs["shared"][1], runs["separate"][1]
+    assert main([f"shared={shared},{shared}", f"separate={separate}"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == "| held-out figure | shared (2 runs) | separate (1 runs) |" and len(table) == 2 + 8
+    exact = json.loads((shared / "report" / "metrics.json").read_text())["headline"]["understanding_exact"]
+    assert table[2].startswith(
+        f"| image -> caption, exact | {100 * exact:.1f}% ({100 * exact:.1f} / {100 * exact:.1f})"
+    )
+    assert main([f"missing={shared.parent / 'nothing'}"]) == 2
+    assert "nothing/report/metrics.json does not exist" in capsys.readouterr().err
