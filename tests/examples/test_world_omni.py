@@ -117,3 +117,20 @@ def test_compare_prints_each_arms_mean_and_runs(runs, capsys):
     )
     assert main([f"missing={shared.parent / 'nothing'}"]) == 2
     assert "nothing/report/metrics.json does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("codebook", ["shared", "separate"])
+def test_full_world_over_each_vocabulary_beats_chance_in_all_four_directions(tmp_path, codebook):
+    """The README's comparison, one arm per case: every direction far above chance with either vocabulary."""
+    from omnitok.data.speech import espeak_available
+
+    if not espeak_available():
+        pytest.skip("needs espeak-ng")
+    config = load_yaml_config(CONFIGS / "world_omni.yaml")
+    set_by_path(config, "omni.codebook", codebook)
+    headline = run_world(config, tmp_path / "world", base=CONFIGS).metrics["headline"]
+    assert headline["understanding_exact"] >= 10 * headline["understanding_chance"]
+    assert headline["speech_understanding_exact"] >= 10 * headline["understanding_chance"]
+    assert headline["generation_attribute_accuracy"] >= 2 * headline["generation_chance"]
+    assert headline["speech_generation_attribute_accuracy"] >= 2 * headline["generation_chance"]
