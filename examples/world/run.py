@@ -10,6 +10,8 @@ A world recipe (``examples/world/world_image.yaml``) has these top-level keys::
     data:       {train_scenes: 4096, task_weights: {...}, caption_dropout: 0.1, batch_size: 32, pretokenize: false}
     model:      {kind: reference, dim: 128, depth: 4, heads: 4}   # or kind: llama / qwen2 (examples.world.backends)
     speech:     {tokenizer: {recipe: ...}, utterances: 1024, judge: {...}}   # optional (examples.world.speech_run)
+    omni:       {recipe: world_omni_tokenizer.yaml, codebook: shared}   # optional, instead of tokenizer and
+                                              # speech.tokenizer: both from one omni recipe (examples.world.omni_run)
     training:   {max_steps: 1500, learning_rate: 1.0e-3, ...}   # UnifiedTrainer arguments + accelerator, precision
     evaluation: {scenes: 256, cfg_scale: 3.0, ...}              # WorldEvalSettings
 

@@ -3,12 +3,16 @@
 Backends (see :mod:`omnitok.ops.backend`):
 
 - ``"triton"``: a fused kernel streaming over codebook tiles with a running min per row (never N x K);
-- ``"torch"``: row chunks x codebook tiles of a fixed size, ``addmm`` + ``min`` with a running min, so extra memory
-  is bounded whatever K is (the CPU default);
+- ``"torch"``: the CPU default. On CPUs with native bf16 matmuls (AVX512-BF16 or AMX) and problems of at least
+  ``_SHORTLIST_MIN_WORK`` multiply-adds, the exact bf16 shortlist search of :mod:`omnitok.ops.nearest_code_shortlist`
+  (one bf16 matmul pass, a proven error bound, an exact float64 re-rank of the few codes it cannot rule out);
+  otherwise, and for the rows the shortlist leaves open, row chunks x codebook tiles of a fixed size, float32
+  ``addmm`` + ``min`` with a running min. Extra memory is bounded whatever N and K are;
 - ``"reference"``: the plain formula ``||x||^2 - 2 x C^T + ||C||^2`` over the whole N x K matrix (for tests).
 
 All backends compute in float32 (bf16/fp16 products are exact in float32, so only the summation order differs) and
-break ties towards the lowest index. ``distance`` is recomputed from the chosen code in every backend, so two
+break ties towards the lowest index; the shortlist returns the exactly nearest code of the float32 values, which
+differs from a float32 argmin only where float32 rounding decides a near-tie. ``distance`` is recomputed from the chosen code in every backend, so two
 backends that pick the same index report the same distance bit for bit.
 
 Metrics: ``"l2"`` (nearest in euclidean distance), ``"cosine"`` (largest cosine) and ``"inner"`` (largest inner
@@ -26,6 +30,7 @@ from torch import Tensor
 
 from omnitok.errors import DTypeError, ShapeError
 from omnitok.ops.backend import Backend, resolve_backend, same_device, with_fallback
+from omnitok.ops.nearest_code_shortlist import bf16_matmul_is_fast, shortlist_indices
 
 Metric = Literal["l2", "cosine", "inner"]
 Fp32Precision = Literal["ieee", "tf32"]
@@ -34,6 +39,8 @@ _MIN_TILE_ROWS = 2048  # rows per matmul: smaller tiles pay a thread fork/join p
 # (2048 x 4096 tiles ran as fast as one whole N x K matmul at N=16384, D=256, K=8192 on 2 cores; 1024 x 4096 ~30%
 # slower)
 _KERNEL_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+_SHORTLIST_MIN_WORK = 2**30  # N K D at which the bf16 shortlist beats the float32 path (measured on 2 cores: see
+# benchmarks/quantizers.py; its fixed costs, a codebook pass and small per-chunk ops, dominate below)
 
 __all__ = ["Backend", "Metric", "NearestCode", "code_distances", "nearest_code"]
 
@@ -104,13 +111,13 @@ def nearest_code(
     if chosen == "reference":
         indices = _reference_indices(x, codebook, metric)
     elif chosen == "torch":
-        indices = _chunked_indices(x, codebook, metric, chunk_rows)
+        indices = _torch_indices(x, codebook, metric, chunk_rows)
     else:
         indices = with_fallback(
             "nearest_code",
             backend,
             lambda: _triton_indices(x, codebook, metric, fp32_precision),
-            lambda: _chunked_indices(x, codebook, metric, chunk_rows),
+            lambda: _torch_indices(x, codebook, metric, chunk_rows),
         )
     return NearestCode(indices, code_distance(x, codebook, indices, metric))
 
@@ -148,6 +155,19 @@ def _prepared_tile(codebook: Tensor, start: int, stop: int, metric: Metric) -> t
     if metric == "inner":
         return codes, codes.new_zeros(codes.shape[0]), -1.0
     return codes, (codes * codes).sum(1), -2.0
+
+
+def uses_shortlist(x: Tensor, codebook: Tensor) -> bool:
+    """Whether the torch backend searches x [N, D] against codebook [K, D] with the bf16 shortlist."""
+    n, d = x.shape
+    big = n * codebook.shape[0] * d >= _SHORTLIST_MIN_WORK
+    return big and x.device.type == "cpu" and codebook.device.type == "cpu" and bf16_matmul_is_fast()
+
+
+def _torch_indices(x: Tensor, codebook: Tensor, metric: Metric, chunk_rows: int | None) -> Tensor:
+    if uses_shortlist(x, codebook):
+        return shortlist_indices(x, codebook, metric, chunk_rows).indices
+    return _chunked_indices(x, codebook, metric, chunk_rows)
 
 
 def _chunked_indices(x: Tensor, codebook: Tensor, metric: Metric, chunk_rows: int | None) -> Tensor:
