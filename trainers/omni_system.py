@@ -24,6 +24,10 @@ checkpoints and exact resume are :class:`omnitok.trainers.TokenizerTrainer`'s (t
 discriminators (the CPU quickstarts run without them too). With a residual quantizer, quantizer dropout draws one
 depth per step for all modalities (the pooled tokens count as one sample, on every rank).
 
+Under ``trainer.strategy: fsdp`` (:mod:`omnitok.trainers.sharding`) each block of every branch's encoder and decoder
+is an FSDP unit, the bottleneck another; the quantizer stays in the tokenizer's root unit, whose weights the step's one
+call ``omni(batches)`` gathers, and its codebook buffers are kept equal across processes as under DDP.
+
 Validation logs ``val/{modality}/psnr`` and ``val/{modality}/l1`` per modality and the shared codebook's statistics
 per modality (``val/codes/{modality}/codebook_usage``, ``.../perplexity``, ``val/codes/overlap/used_by_{k}``, ...:
 :func:`omnitok.quantizers.stats.shared_codebook_stats`). The held-out report (:mod:`omnitok.trainers.omni_heldout`)
@@ -32,7 +36,6 @@ adds them to ``heldout.json`` / ``heldout.md``.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import warnings
 from collections.abc import Mapping, Sequence
@@ -42,68 +45,29 @@ import torch
 from torch import Tensor, nn
 
 from omnitok.config import config_value
-from omnitok.distributed import pooled_rows
 from omnitok.errors import ConfigError
 from omnitok.metrics import psnr, to_unit_range
-from omnitok.models.autoencoder import AutoencoderOutput
-from omnitok.protocol import check_media
-from omnitok.quantizers.base import QuantizerOutput
-from omnitok.quantizers.stats import CodebookStats, batch_code_metrics, shared_codebook_stats
+from omnitok.models.omni import JointOutput, OmniTokenizer
+from omnitok.quantizers.stats import CodebookStats, shared_codebook_stats
 from omnitok.trainers.rank_split import gather_in_order, is_mine
 from omnitok.trainers.sharding import reshard
 from omnitok.trainers.system import TokenizerTrainer, _built
 
 
-@dataclasses.dataclass
-class JointOutput:
-    """What :func:`joint_forward` returns.
-
-    Attributes:
-        outputs: modality -> its reconstruction and its slice of the quantizer output (quantized [B, D, *grid],
-            indices [B, *grid(, Q)], the pooled loss, this modality's batch code metrics).
-        quantizer: the one quantizer call on the pooled tokens: quantized [1, D, N], indices [1, N(, Q)], loss,
-            metrics over all modalities' tokens.
-        tokens: modality -> its number of token positions N_m in the pool (in pool order).
-    """
-
-    outputs: dict[str, AutoencoderOutput]
-    quantizer: QuantizerOutput
-    tokens: dict[str, int]
-
-
-def joint_forward(omni: Any, batches: Mapping[str, Tensor]) -> JointOutput:
-    """Reconstruct a batch of every modality with ONE call of the shared quantizer on all their latents.
+def joint_forward(omni: OmniTokenizer, batches: Mapping[str, Tensor]) -> JointOutput:
+    """Reconstruct a batch of every modality with ONE call of the shared quantizer on all their latents:
+    ``omni(batches)`` (:meth:`omnitok.models.OmniTokenizer.forward`), through the module's call so that FSDP's hooks
+    gather the root unit's weights (the quantizer's, see :mod:`omnitok.trainers.sharding`).
 
     Args:
-        omni: an :class:`omnitok.models.OmniTokenizer` (or anything with ``latents``, ``quantizer``, ``branches``,
-            ``specs`` and ``to_compute_dtype``).
+        omni: an :class:`omnitok.models.OmniTokenizer`.
         batches: modality -> media [B_m, C, *axes] of that modality's spec (batch sizes may differ).
 
     Returns:
-        :class:`JointOutput`. Token positions are pooled modality by modality in ``batches`` order, each modality's
-        positions in ``[B, *grid]`` row-major order, so the pool is ``[1, D, N_1 + N_2 + ...]``.
+        :class:`~omnitok.models.omni.JointOutput`. Token positions are pooled modality by modality in ``batches``
+        order, each modality's positions in ``[B, *grid]`` row-major order, so the pool is ``[1, D, N_1 + N_2 + ...]``.
     """
-    latents: dict[str, Tensor] = {}
-    for modality, x in batches.items():
-        check_media(x, omni.specs[modality])
-        latents[modality] = omni.latents(x, modality)  # [B, D, *grid]
-    flat = [z.movedim(1, -1).reshape(-1, z.shape[1]) for z in latents.values()]  # each [B * prod(grid), D]
-    sizes = [f.shape[0] for f in flat]
-    pooled = torch.cat([f.float() for f in flat]).t().unsqueeze(0)  # [1, D, N]
-    with pooled_rows(sizes):  # draws over the pool in the 1-process order, whatever the number of ranks
-        q = omni.quantizer(pooled)
-    quantized = q.quantized[0].t().split(sizes)  # each [N_m, D]
-    indices = None if q.indices is None else q.indices[0].split(sizes)  # each [N_m] or [N_m, Q]
-    codebook_sizes = omni.quantizer.codebook_sizes
-    outputs: dict[str, AutoencoderOutput] = {}
-    for index, (modality, z) in enumerate(latents.items()):
-        batch_grid = (z.shape[0], *z.shape[2:])
-        part = quantized[index].reshape(*batch_grid, -1).movedim(-1, 1)  # [B, D, *grid]
-        ids = None if indices is None else indices[index].reshape(*batch_grid, *indices[index].shape[1:])
-        metrics = {} if ids is None else batch_code_metrics(ids, codebook_sizes)
-        reconstruction = omni.branches[modality].decoder(omni.to_compute_dtype(part))
-        outputs[modality] = AutoencoderOutput(reconstruction, QuantizerOutput(part, ids, q.loss, metrics))
-    return JointOutput(outputs, q, dict(zip(latents, sizes)))
+    return omni(batches)
 
 
 class OmniTrainer(TokenizerTrainer):
@@ -266,7 +230,7 @@ class OmniTrainer(TokenizerTrainer):
 
     def _joint_step(self, xs: dict[str, Tensor], step: int, optimizer: Any) -> dict[str, Tensor] | None:
         self.toggle_optimizer(optimizer)
-        joint = joint_forward(self.tokenizer, xs)
+        joint = self.tokenizer(xs)  # joint_forward: one call of the module (FSDP gathers the root unit there)
         total = joint.quantizer.loss.float()
         logs: dict[str, Tensor] = {}
         for modality, out in joint.outputs.items():

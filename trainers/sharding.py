@@ -4,11 +4,16 @@ Built on Lightning's ``ModelParallelStrategy`` and torch's FSDP2 (``fully_shard`
 the tokenizer, its EMA copy and the discriminator, and of both optimizers' states; a layer's whole weights exist only
 while it runs. :func:`shard_trainer` is what ``TokenizerTrainer.configure_model`` applies under that strategy.
 
-- **Units.** Each block of the encoder and decoder (a direct child, or each entry of a ``ModuleList`` child) is one
-  FSDP unit, the rest of the tokenizer (quantizer projections, ...) belongs to the tokenizer's root unit. The EMA
-  copy is sharded into the same units, so its local shards line up with the live weights' shards (the EMA update
-  is local, no communication). Buffers (EMA codebooks, counters) are not sharded: every process keeps them, and the
-  quantizers keep them equal across processes as under DDP.
+- **Units** (:func:`shard_units`). Each block of every encoder and decoder (a direct child, or each entry of a
+  ``ModuleList`` / ``Sequential`` child) is one FSDP unit: an ``Autoencoder``'s ``encoder`` and ``decoder``, every
+  branch's ``encoder`` and ``decoder`` of an ``OmniTokenizer``, whose shared ``bottleneck`` is one more unit (called
+  once per modality in a step: gathered for each call, its gradients reduced after each call's backward and summed
+  into its shards). The rest of the tokenizer (quantizer projections, ...) belongs to the tokenizer's root unit,
+  gathered when the tokenizer itself is called and kept until the backward: training enters through the tokenizer's
+  call (``tokenizer(x)``, an omni step's ``omni(batches)``), never through its parts alone. The EMA copy is sharded
+  into the same units, so its local shards line up with the live weights' shards (the EMA update is local, no
+  communication). Buffers (EMA codebooks, counters) are not sharded: every process keeps them, and the quantizers
+  keep them equal across processes as under DDP (an omni step's one pooled quantizer call included).
 - **The adaptive GAN weight** differentiates the losses by the decoder's last layer. That layer is its own unit and
   stays gathered from its forward until its backward, so the weight the decoder reports is the one in the graph.
 - **Checkpoints** are sharded: ``checkpoints/last.ckpt`` is a folder (torch.distributed.checkpoint, one file per
@@ -128,16 +133,38 @@ def is_sharded(model: nn.Module) -> bool:
     return any(isinstance(m, FSDPModule) for m in model.modules())
 
 
-def _units(model: nn.Module) -> list[nn.Module]:
-    """The blocks of ``model``'s encoder and decoder, innermost first (FSDP units are applied bottom-up)."""
+def _coders(model: nn.Module) -> list[nn.Module]:
+    """The encoders and decoders of a tokenizer: an ``Autoencoder``'s (and its subclasses') ``encoder`` and
+    ``decoder``; an ``OmniTokenizer``'s, branch by branch (``branches[m].encoder``, ``branches[m].decoder``)."""
+    branches = getattr(model, "branches", None)
+    holders = list(branches.values()) if isinstance(branches, nn.ModuleDict) else [model]
+    parts = [getattr(holder, name, None) for holder in holders for name in ("encoder", "decoder")]
+    return [part for part in parts if isinstance(part, nn.Module)]
+
+
+def shard_units(model: nn.Module) -> list[nn.Module]:
+    """The modules of ``model`` (a tokenizer) that FSDP shards as units of their own, innermost first (units are
+    applied bottom-up); whatever they leave out belongs to the tokenizer's root unit.
+
+    - each block of every encoder and decoder (see :func:`_coders`): a direct child holding trainable weights, or
+      each entry of a ``ModuleList`` / ``Sequential`` child;
+    - the shared ``bottleneck`` of an ``OmniTokenizer``, whole.
+
+    The quantizer is not among them: it stays in the root unit (its codebooks are buffers; see the module docstring).
+    """
     units = []
-    for part in (getattr(model, "encoder", None), getattr(model, "decoder", None)):
-        if part is None:
-            continue
+    for part in _coders(model):
         for child in part.children():
             blocks = list(child) if isinstance(child, (nn.ModuleList, nn.Sequential)) else [child]
-            units += [b for b in blocks if any(p.requires_grad for p in b.parameters())]
+            units += [b for b in blocks if _trainable(b)]
+    bottleneck = getattr(model, "bottleneck", None)
+    if isinstance(bottleneck, nn.Module) and _trainable(bottleneck):
+        units.append(bottleneck)
     return units
+
+
+def _trainable(module: nn.Module) -> bool:
+    return any(p.requires_grad for p in module.parameters())
 
 
 def shard_tokenizer(model: nn.Module, mesh: Any, keep_gathered: nn.Module | None = None) -> None:
@@ -145,7 +172,7 @@ def shard_tokenizer(model: nn.Module, mesh: Any, keep_gathered: nn.Module | None
     gathered from its forward until its backward."""
     from torch.distributed.fsdp import fully_shard
 
-    units = _units(model)
+    units = shard_units(model)
     if keep_gathered is not None and not any(keep_gathered is u for u in units):
         fully_shard(keep_gathered, mesh=mesh, reshard_after_forward=False)
     for unit in units:
@@ -225,6 +252,7 @@ __all__ = [
     "read_sharded_checkpoint",
     "reshard",
     "shard_trainer",
+    "shard_units",
     "sharded_shapes",
     "whole_copy",
 ]

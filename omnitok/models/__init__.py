@@ -3,7 +3,7 @@
 from omnitok.models.autoencoder import Autoencoder, AutoencoderOutput
 from omnitok.models.hybrid import HybridOutput, ParallelEncoder, SemanticAutoencoder
 from omnitok.models.hybrid_decoupled import DecoupledTokenizer, TeacherTokenizer
-from omnitok.models.omni import OmniBranch, OmniTokenizer, OmniView
+from omnitok.models.omni import JointOutput, OmniBranch, OmniTokenizer, OmniView
 from omnitok.models.streaming import decode_chunked, decode_stream, encode_chunked, encode_stream
 from omnitok.models.video_chunked import (
     decode_video_chunked,
@@ -19,6 +19,7 @@ __all__ = [
     "AutoencoderOutput",
     "DecoupledTokenizer",
     "HybridOutput",
+    "JointOutput",
     "OmniBranch",
     "OmniTokenizer",
     "OmniView",

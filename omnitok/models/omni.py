@@ -31,19 +31,41 @@ Example (YAML, any encoder/decoder pairs of the single-modality recipes)::
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import overload
 
 import torch
 from torch import Tensor, nn
 
 from omnitok.config import Configurable
+from omnitok.distributed import pooled_rows
 from omnitok.errors import ConfigError
 from omnitok.fingerprint import record_fingerprint, weights_fingerprint
 from omnitok.models.autoencoder import AutoencoderOutput, _check_channels, _downsample, _pad_to_multiple
 from omnitok.models.precision import MixedPrecisionModule
 from omnitok.protocol import TokenizerSpec, check_decodable, check_media
 from omnitok.quantizers import Quantizer
+from omnitok.quantizers.base import QuantizerOutput
+from omnitok.quantizers.stats import batch_code_metrics
+
+
+@dataclasses.dataclass
+class JointOutput:
+    """What ``omni(batches)`` returns: a batch of several modalities reconstructed through ONE quantizer call.
+
+    Attributes:
+        outputs: modality -> its reconstruction and its slice of the quantizer output (quantized [B, D, *grid],
+            indices [B, *grid(, Q)], the pooled loss, this modality's batch code metrics).
+        quantizer: the one quantizer call on the pooled tokens: quantized [1, D, N], indices [1, N(, Q)], loss,
+            metrics over all modalities' tokens.
+        tokens: modality -> its number of token positions N_m in the pool (in pool order).
+    """
+
+    outputs: dict[str, AutoencoderOutput]
+    quantizer: QuantizerOutput
+    tokens: dict[str, int]
 
 
 class OmniBranch(nn.Module, Configurable):
@@ -114,8 +136,9 @@ class OmniTokenizer(MixedPrecisionModule, Configurable):
             run between each encoder and the quantizer (e.g. :class:`omnitok.nn.GridTransformer`).
 
     Training calls ``omni(x, modality="image")`` (an :class:`~omnitok.models.AutoencoderOutput`, as a
-    single-modality tokenizer's ``forward``); inference goes through the views (``omni.image.encode(x)``) or
-    ``omni.encode(x, "image")``. Precision as :class:`~omnitok.models.Autoencoder`: the quantizer stays float32.
+    single-modality tokenizer's ``forward``), or ``omni({"image": x, "audio": a})`` for a batch of several modalities
+    quantized together (a :class:`JointOutput`; what ``OmniTrainer`` trains on); inference goes through the views
+    (``omni.image.encode(x)``) or ``omni.encode(x, "image")``. Precision as :class:`~omnitok.models.Autoencoder`: the quantizer stays float32.
     """
 
     def __init__(self, quantizer: Quantizer, branches: Mapping[str, OmniBranch], bottleneck: nn.Module | None = None):
@@ -183,12 +206,64 @@ class OmniTokenizer(MixedPrecisionModule, Configurable):
         z = self._branch(modality).encoder(self.to_compute_dtype(x))
         return z if self.bottleneck is None else self.bottleneck(z)
 
-    def forward(self, x: Tensor, modality: str) -> AutoencoderOutput:
-        """x: a batch of ``modality``'s media -> reconstruction and the shared quantizer's output (training)."""
+    @overload
+    def forward(self, x: Tensor, modality: str) -> AutoencoderOutput: ...
+
+    @overload
+    def forward(self, x: Mapping[str, Tensor], modality: None = None) -> JointOutput: ...
+
+    def forward(self, x: Tensor | Mapping[str, Tensor], modality: str | None = None) -> AutoencoderOutput | JointOutput:
+        """Training: reconstruct media through the shared quantizer.
+
+        Args:
+            x: a batch of ``modality``'s media [B, C, *axes]; or modality -> a batch of that modality's media (batch
+                sizes may differ), quantized together (:meth:`_joint`).
+            modality: the modality of ``x`` when it is one batch; None when it is a mapping.
+
+        Returns:
+            For one batch, an :class:`~omnitok.models.AutoencoderOutput` (reconstruction and the quantizer's output);
+            for a mapping, a :class:`JointOutput`. Both pass through this module's call, so wrappers that hook the
+            forward (FSDP gathers the quantizer's weights there) see every training step.
+        """
+        if isinstance(x, Mapping):
+            if modality is not None:
+                raise ConfigError(f"omni(batches) takes modality -> media; got modality={modality!r} as well")
+            return self._joint(x)
+        if modality is None:
+            raise ConfigError(f"omni(x, modality=...): name the modality of x, one of {', '.join(self._specs)}")
         branch = self._branch(modality)
         check_media(x, self._specs[modality])
         q = self.quantizer(self.latents(x, modality))
         return AutoencoderOutput(branch.decoder(self.to_compute_dtype(q.quantized)), q)
+
+    def _joint(self, batches: Mapping[str, Tensor]) -> JointOutput:
+        """A batch of every modality in ``batches`` reconstructed with ONE call of the shared quantizer.
+
+        Token positions are pooled modality by modality in ``batches`` order, each modality's positions in
+        ``[B, *grid]`` row-major order, so the pool is ``[1, D, N_1 + N_2 + ...]``; under data parallelism the
+        quantizer's random draws follow the global pool (:func:`omnitok.distributed.pooled_rows`).
+        """
+        latents: dict[str, Tensor] = {}
+        for modality, x in batches.items():
+            self._branch(modality)
+            check_media(x, self._specs[modality])
+            latents[modality] = self.latents(x, modality)  # [B, D, *grid]
+        flat = [z.movedim(1, -1).reshape(-1, z.shape[1]) for z in latents.values()]  # each [B * prod(grid), D]
+        sizes = [f.shape[0] for f in flat]
+        pooled = torch.cat([f.float() for f in flat]).t().unsqueeze(0)  # [1, D, N]
+        with pooled_rows(sizes):  # draws over the pool in the 1-process order, whatever the number of ranks
+            q = self.quantizer(pooled)
+        quantized = q.quantized[0].t().split(sizes)  # each [N_m, D]
+        indices = None if q.indices is None else q.indices[0].split(sizes)  # each [N_m] or [N_m, Q]
+        outputs: dict[str, AutoencoderOutput] = {}
+        for index, (modality, z) in enumerate(latents.items()):
+            batch_grid = (z.shape[0], *z.shape[2:])
+            part = quantized[index].reshape(*batch_grid, -1).movedim(-1, 1)  # [B, D, *grid]
+            ids = None if indices is None else indices[index].reshape(*batch_grid, *indices[index].shape[1:])
+            metrics = {} if ids is None else batch_code_metrics(ids, self.quantizer.codebook_sizes)
+            reconstruction = self.branches[modality].decoder(self.to_compute_dtype(part))
+            outputs[modality] = AutoencoderOutput(reconstruction, QuantizerOutput(part, ids, q.loss, metrics))
+        return JointOutput(outputs, q, dict(zip(latents, sizes)))
 
     @torch.no_grad()
     def encode(self, x: Tensor, modality: str) -> Tensor:

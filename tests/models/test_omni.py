@@ -86,6 +86,29 @@ def test_training_forward_reaches_every_part():
         assert any(g is not None and g.abs().sum() > 0 for g in grads), name
 
 
+def test_a_batch_of_several_modalities_is_one_call_of_the_model_and_of_the_quantizer():
+    """``omni(batches)`` (what OmniTrainer trains on) goes through the module's call, where FSDP gathers the weights
+    outside the encoder and decoder blocks, and quantizes every modality's tokens in one quantizer call."""
+    omni = tiny_omni(("image", "audio"), bottleneck=True).train()
+    x = {m: v for m, v in inputs().items() if m != "video"}
+    calls: dict[str, int] = {"omni": 0, "quantizer": 0}
+    omni.register_forward_pre_hook(lambda *_: calls.__setitem__("omni", calls["omni"] + 1))
+    omni.quantizer.register_forward_pre_hook(lambda *_: calls.__setitem__("quantizer", calls["quantizer"] + 1))
+    joint = omni(x)
+    assert calls == {"omni": 1, "quantizer": 1}
+    assert list(joint.outputs) == ["image", "audio"] and joint.tokens == {"image": 2 * 4 * 4, "audio": 2 * 8}
+    assert joint.quantizer.indices.shape == (1, 2 * 4 * 4 + 2 * 8)
+    for m, out in joint.outputs.items():
+        grid = omni.specs[m].grid(x[m].shape[2:])
+        assert out.reconstruction.shape == x[m].shape and out.quantizer.indices.shape == (2, *grid)
+    with pytest.raises(ConfigError, match="name the modality"):
+        omni(x["image"])
+    with pytest.raises(ConfigError, match="takes modality -> media"):
+        omni(x, modality="image")
+    with pytest.raises(ConfigError, match="no 'video' branch"):
+        omni({"video": inputs()["video"]})
+
+
 def test_bottleneck_starts_as_the_identity_and_is_shared():
     plain, shared = tiny_omni(("image", "audio")), tiny_omni(("image", "audio"), bottleneck=True)
     assert isinstance(shared.bottleneck, GridTransformer)

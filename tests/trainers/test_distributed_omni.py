@@ -15,9 +15,10 @@ rank 0's pool followed by rank 1's: drawn in the latter order, they moved codebo
 Tolerance: the runs sum the same gradients and codebook statistics in another order (all-reduce of two halves against
 one sum), float32 rounding that Adam's division by the root of tiny second moments enlarges (as in
 ``test_distributed_training.py``). Measured over every exported weight, every live weight and every buffer of the
-checkpoint: at most 5.7e-5 on the codebook's EMA sums (entries up to 13: 4e-6 relative), 4.3e-5 on an audio weight
-(learning rate 1e-3), 9e-6 on the codebook. One Adam step moves a weight by up to its learning rate (3e-4 image,
-4e-4 video, 1e-3 audio), so 1e-4 (a third of the smallest step)
+checkpoint, with the recipe's earlier SEANet audio branch: at most 5.7e-5 on the codebook's EMA sums (entries up to
+13: 4e-6 relative), 4.3e-5 on an audio weight, 9e-6 on the codebook; the spectral audio branch passes the same bound.
+One Adam step moves a weight by up to its learning rate (3e-4 image, 4e-4 video, 2e-3 audio), so 1e-4 (a third of the
+smallest step)
 fails a missing gradient all-reduce or a sampler giving both ranks the same samples, and a k-means seed or restart
 drawn from another place in the pool moves codebook entries and EMA sums by O(1) (measured: up to 1.1 and 11 before
 ``pooled_rows``).
