@@ -77,24 +77,30 @@ def test_separate_recipes_are_the_omni_branches_at_equal_total_codebook_size():
             assert a == b, (modality, part)
 
 
-def test_spectral_audio_variant_changes_only_the_audio_branch_its_loss_and_rate():
+def test_seanet_audio_variant_changes_only_the_audio_branch_its_loss_and_rate():
+    """The earlier study's recipe (SEANet audio branch) stays reproducible beside the default spectral one."""
     import torch
 
     base = load_omni_recipe()
-    spectral = load_omni_recipe([ROOT / "examples" / "omni_study" / "spectral_audio.yaml"])
-    b, s = base["model"]["init_args"], spectral["model"]["init_args"]
+    seanet = load_omni_recipe([ROOT / "examples" / "omni_study" / "seanet_audio.yaml"])
+    b, s = base["model"]["init_args"], seanet["model"]["init_args"]
     for modality in ("image", "video"):  # the other branches, their losses and rates are the quickstart's
         assert s["tokenizer"]["init_args"]["branches"][modality] == b["tokenizer"]["init_args"]["branches"][modality]
         assert s["losses"][modality] == b["losses"][modality]
         assert s["learning_rates"][modality] == b["learning_rates"][modality]
     assert s["tokenizer"]["init_args"]["quantizer"] == b["tokenizer"]["init_args"]["quantizer"]
-    assert spectral["data"] == base["data"] and spectral["trainer"] == base["trainer"]
-    audio = separate_recipes(spectral)["audio"]["model"]["init_args"]
-    assert audio["tokenizer"]["init_args"]["encoder"]["class_path"] == "omnitok.nn.MelEncoder"
-    assert [t["class_path"] for t in audio["losses"]] == ["omnitok.trainers.MultiScaleMelLoss"]
-    tokenizer = instantiate(s["tokenizer"]).audio
-    assert tokenizer.spec.token_rate == 50.0  # the quickstart's rate: 0.5 s segments are 25 tokens, as before
-    assert tokenizer.encode(torch.zeros(1, 1, 8000)).shape == (1, 25)
+    assert seanet["data"] == base["data"] and seanet["trainer"] == base["trainer"]
+    encoders = {
+        name: separate_recipes(recipe)["audio"]["model"]["init_args"]["tokenizer"]["init_args"]["encoder"]["class_path"]
+        for name, recipe in (("base", base), ("seanet", seanet))
+    }
+    assert encoders == {"base": "omnitok.nn.MelEncoder", "seanet": "omnitok.nn.SEANetEncoder"}
+    assert [t["class_path"] for t in b["losses"]["audio"]] == ["omnitok.trainers.MultiScaleMelLoss"]
+    assert len(s["losses"]["audio"]) == 3 and s["learning_rates"]["audio"] == 1e-3
+    for recipe in (b, s):  # both at the quickstart's rate: 0.5 s segments are 25 tokens
+        tokenizer = instantiate(recipe["tokenizer"]).audio
+        assert tokenizer.spec.token_rate == 50.0
+        assert tokenizer.encode(torch.zeros(1, 1, 8000)).shape == (1, 25)
 
 
 def test_both_arms_run_and_the_table_has_every_figure(tmp_path, capsys):

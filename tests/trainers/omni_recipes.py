@@ -12,6 +12,9 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "omni"
 DIM = 8
 BRANCHES = "model.tokenizer.branches"
 
+SPECTRAL_AUDIO = {"channels": 16, "blocks": 1}  # the quickstart's audio branch (MelEncoder / ISTFTDecoder)
+SEANET_AUDIO = {"base_channels": 4, "dilations": [1]}  # the GPU recipe's (SEANetEncoder / SEANetDecoder)
+
 # image 16x16 -> 4x4 tokens (2 per step), video 5x16x16 -> 3x8x8 (1 per step), audio 0.2 s -> 10 tokens (2 per step)
 TINY = {
     "model.tokenizer.quantizer.dim": DIM,
@@ -44,11 +47,7 @@ TINY = {
             "gradient_checkpointing": False,
         }.items()
     },
-    **{
-        f"{BRANCHES}.audio.{part}.{k}": v
-        for part in ("encoder", "decoder")
-        for k, v in {"base_channels": 4, "dilations": [1]}.items()
-    },
+    **{f"{BRANCHES}.audio.{part}.{k}": v for part in ("encoder", "decoder") for k, v in SPECTRAL_AUDIO.items()},
     "model.warmup_steps": 2,
     "data.image.root": "builtin",
     "data.image.val_root": None,
@@ -93,8 +92,11 @@ TOKENS_PER_STEP = {"image": 2 * 4 * 4, "video": 1 * 3 * 8 * 8, "audio": 2 * 10}
 def tiny_omni_recipe(folder: Path, name: str = "quickstart", **overrides: Any) -> dict[str, Any]:
     """configs/omni/<name>.yaml shrunk by TINY (generated speech in ``folder``), then ``overrides`` ('__' for '.')."""
     config = load_yaml_config(CONFIGS / f"{name}.yaml")
+    audio = config["model"]["init_args"]["tokenizer"]["init_args"]["branches"]["audio"]["init_args"]["encoder"]
+    shrink = SEANET_AUDIO if audio["class_path"] == "omnitok.nn.SEANetEncoder" else SPECTRAL_AUDIO
     settings = {
-        **TINY,
+        **{k: v for k, v in TINY.items() if not k.startswith(f"{BRANCHES}.audio.") or k.endswith("_channels")},
+        **{f"{BRANCHES}.audio.{part}.{k}": v for part in ("encoder", "decoder") for k, v in shrink.items()},
         "data.audio.generated_folder": str(folder),
         **{k.replace("__", "."): v for k, v in overrides.items()},
     }
