@@ -4,13 +4,19 @@ Every (case, implementation) runs in its own subprocess with a memory cap, so a 
 "out of memory" instead of killing the script. Columns: median wall time over ``--repeats`` runs after one warm-up,
 peak extra memory of a run (CPU: RSS above the inputs during the first run on the case, after libraries were
 initialised on a tiny input; GPU: allocator peak above the inputs after a warm-up run),
-speed-up and memory ratio against vector-quantize-pytorch, and on the GPU the fraction of the bf16 matmul rate
-measured in the same run (VQ search counted as 2 N K D FLOPs).
+speed-up and memory ratio against vector-quantize-pytorch, speed-up against matmul+argmin (vq), and on the GPU the
+fraction of the bf16 matmul rate measured in the same run (VQ search counted as 2 N K D FLOPs). ``--rounds R`` runs
+the implementations of a case R times in turn (interleaved, so that a machine whose load changes affects them
+alike): times are medians over rounds, speed-ups medians of the per-round ratios, and the load column gives the
+1-minute load average over the case's rounds (min-max).
 
 What each row times:
 - vq: the nearest-code search (indices + distances); vqp is ``VectorQuantize(...).eval()`` forward with the same
-  codebook; "matmul+argmin" is the plain formula in torch; on the GPU also flash-kmeans' FlashAssign kernel
-  (``pip install flash-kmeans``; reported as not installed otherwise).
+  codebook; "matmul+argmin" is the plain formula in torch; "omnitok" is ``nearest_code`` with its default backend
+  (on CPUs with native bf16 matmuls and large problems: the exact bf16 shortlist; its notes give the rows re-ranked
+  exactly and the rows that fell back to the float32 path); on the CPU also "omnitok-fp32", the float32 chunked path
+  the shortlist replaces; on the GPU also flash-kmeans' FlashAssign kernel (``pip install flash-kmeans``; reported as
+  not installed otherwise).
 - fsq: forward + backward of the codes (levels multiplying to K); vqp is ``FSQ(levels)``.
 - lfq: forward + backward of sign codes and the exact one-group MAGVIT-v2 entropy loss over K = 2^d codes; vqp is
   ``LFQ(dim=d, codebook_size=K)`` in training mode (it materializes N x K distances).
@@ -26,6 +32,7 @@ What each row times:
 
     .venv/bin/python benchmarks/quantizers.py --preset cpu            # CPU table (a few minutes on 2 cores)
     .venv/bin/python benchmarks/quantizers.py --preset cpu-target     # the CPU target row alone (about a minute)
+    .venv/bin/python benchmarks/quantizers.py --preset cpu-target --rounds 3 --repeats 3  # interleaved, on a busy box
     .venv/bin/python benchmarks/quantizers.py --preset quick          # seconds: checks the script works
     python benchmarks/quantizers.py --preset gpu-target --device cuda # the GPU target row alone (gpu_check.sh)
     python benchmarks/quantizers.py --preset gpu --device cuda        # the issue's full grid on a GPU (~10-20 min)
@@ -130,6 +137,10 @@ def _make_runner(case: dict[str, Any], impl: str, device: str) -> Callable[[], A
             from omnitok.ops import nearest_code
 
             return lambda: nearest_code(x, codebook)
+        if impl == "omnitok-fp32":  # the float32 chunked path the bf16 shortlist replaces on the CPU
+            from omnitok.ops.nearest_code import _chunked_indices, code_distance
+
+            return lambda: code_distance(x, codebook, _chunked_indices(x, codebook, "l2", None), "l2")
         if impl == "flash-kmeans":  # FlashAssign, flash-kmeans' streaming argmin kernel (GPU only)
             from flash_kmeans.assign_euclid_triton import euclid_assign_triton
 
@@ -244,7 +255,29 @@ def measure(case: dict[str, Any], impl: str, device: str, repeats: int) -> dict[
         run()
         sync()
         times.append(time.perf_counter() - start)
-    return {"seconds": statistics.median(times), "extra_mib": max(0, peak - base) / 2**20}
+    result: dict[str, Any] = {"seconds": statistics.median(times), "extra_mib": max(0, peak - base) / 2**20}
+    if case["op"] == "vq" and impl == "omnitok" and device == "cpu":
+        result["notes"] = _shortlist_notes(case)
+    return result
+
+
+def _shortlist_notes(case: dict[str, Any]) -> str:
+    """Which path the default CPU search took on the case's inputs, and how many rows the shortlist left open."""
+    import torch
+
+    import omnitok.ops.nearest_code  # noqa: F401  (the module: omnitok.ops.nearest_code is also the function)
+    from omnitok.ops.nearest_code_shortlist import shortlist_indices
+
+    module = sys.modules["omnitok.ops.nearest_code"]
+    torch.manual_seed(0)  # the runner's inputs
+    dtype = getattr(torch, case.get("dtype", "float32"))
+    x = torch.randn(case["n"], case["d"]).to(dtype)
+    codebook = torch.randn(case["k"], case["d"]).to(dtype)
+    if not module.uses_shortlist(x, codebook):
+        return "float32 path"
+    result = shortlist_indices(x, codebook, "l2")
+    n = case["n"]
+    return f"shortlist: {result.reranked / n:.1%} rows re-ranked, {int(result.fallback.sum()) / n:.2%} fell back"
 
 
 def bf16_matmul_rate(device: str) -> float:
@@ -288,6 +321,7 @@ def _worker(spec: str) -> None:
 # -- driver ------------------------------------------------------------------------------------------------------
 def run_case(case: dict[str, Any], impl: str, args: argparse.Namespace) -> dict[str, Any]:
     spec = {"case": case, "impl": impl, "device": args.device, "repeats": args.repeats, "memory_gib": args.memory_gib}
+    spec["load"] = os.getloadavg()[0]
     env = dict(os.environ)
     env.pop("TRITON_INTERPRET", None)  # real kernels on the GPU; the CPU default path never imports triton
     try:
@@ -299,7 +333,7 @@ def run_case(case: dict[str, Any], impl: str, args: argparse.Namespace) -> dict[
         return {"error": f"timeout ({args.timeout} s)"}
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[7:])
+            return dict(json.loads(line[7:]), load=max(spec["load"], os.getloadavg()[0]))
     text = proc.stderr.lower()
     if proc.returncode in (-9, 137) or "memory" in text or "alloc" in text:
         return {"error": "out of memory"}
@@ -320,6 +354,7 @@ def main() -> None:
     parser.add_argument("--max-n", type=int, default=None, help="skip cases with more rows (a quicker subset)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of a case's implementations")
     parser.add_argument(
         "--memory-gib", type=float, default=None, help="memory cap of each case's subprocess (8 on cpu, 60 on cuda)"
     )
@@ -336,28 +371,48 @@ def main() -> None:
     if rate:
         print(f"measured bf16 matmul rate: {rate / 1e12:.1f} TFLOP/s (8192^3)")
     print(f"device: {args.device}, threads: {os.environ.get('OMP_NUM_THREADS', 'default')}, repeats: {args.repeats}")
-    print("| op | N | D | K | dtype | impl | median ms | peak extra MiB | speed-up vs vqp | memory vs vqp | roofline |")
-    print("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|")
+    print(
+        "| op | N | D | K | dtype | impl | median ms | peak extra MiB | speed-up vs vqp | memory vs vqp | vs matmul "
+        "| roofline | load | notes |"
+    )
+    print("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---|---|")
     for case in cases:
         impls = ["omnitok"] if case["op"] == "kmeans" else list(IMPLS[case["op"]])
-        if case["op"] == "vq" and args.device == "cuda":
-            impls.insert(-1, "flash-kmeans")
+        if case["op"] == "vq":
+            impls.insert(-1, "flash-kmeans" if args.device == "cuda" else "omnitok-fp32")
         if args.no_vqp:
             impls = [i for i in impls if i != "vqp"]
-        results = {impl: run_case(case, impl, args) for impl in impls}
-        base = results.get("vqp", {})
-        for impl, r in results.items():
-            if "error" in r:
-                print(_fmt_case(case) + f"| {impl} | {r['error']} | | | | |", flush=True)
-                continue
-            speed = f"{base['seconds'] / r['seconds']:.2f}x" if "seconds" in base else "n/a"
-            measurable = min(r["extra_mib"], base.get("extra_mib", 0)) >= 1  # below 1 MiB is page-level noise
-            memory = f"{r['extra_mib'] / base['extra_mib']:.2f}" if measurable else "n/a"
-            roofline = ""
-            if rate and case["op"] == "vq":
-                roofline = f"{2 * case['n'] * case['k'] * case['d'] / r['seconds'] / rate:.0%}"
-            cells = f"| {impl} | {r['seconds'] * 1e3:.1f} | {r['extra_mib']:.0f} | {speed} | {memory} | {roofline} |"
-            print(_fmt_case(case) + cells, flush=True)
+        rounds = [{impl: run_case(case, impl, args) for impl in impls} for _ in range(max(1, args.rounds))]
+        for impl in impls:
+            print(_fmt_case(case) + _row(impl, rounds, case, rate), flush=True)
+
+
+def _row(impl: str, rounds: list[dict[str, dict[str, Any]]], case: dict[str, Any], rate: float | None) -> str:
+    """The cells of one implementation over the rounds of a case (medians; ratios per round, then their median)."""
+    errors = [r[impl]["error"] for r in rounds if "error" in r[impl]]
+    if errors:
+        return f"| {impl} | {errors[0]} | | | | | | | |"
+
+    def ratio(baseline: str, key: str = "seconds", measurable: bool = False) -> str:
+        pairs = [(r[baseline], r[impl]) for r in rounds if key in r.get(baseline, {})]
+        if measurable:  # below 1 MiB is page-level noise
+            pairs = [(b, o) for b, o in pairs if min(b[key], o[key]) >= 1]
+        if not pairs:
+            return "n/a"
+        value = statistics.median(b[key] / o[key] for b, o in pairs)
+        return f"{value:.2f}x" if key == "seconds" else f"{1 / value:.2f}"
+
+    seconds = statistics.median(r[impl]["seconds"] for r in rounds)
+    extra = statistics.median(r[impl]["extra_mib"] for r in rounds)
+    vs_matmul = ratio("matmul+argmin") if case["op"] == "vq" else ""
+    roofline = f"{2 * case['n'] * case['k'] * case['d'] / seconds / rate:.0%}" if rate and case["op"] == "vq" else ""
+    loads = [r[impl]["load"] for r in rounds]
+    load = f"{min(loads):.1f}-{max(loads):.1f}" if len(loads) > 1 else f"{loads[0]:.1f}"
+    notes = rounds[0][impl].get("notes", "")
+    return (
+        f"| {impl} | {seconds * 1e3:.1f} | {extra:.0f} | {ratio('vqp')} | {ratio('vqp', 'extra_mib', True)} "
+        f"| {vs_matmul} | {roofline} | {load} | {notes} |"
+    )
 
 
 if __name__ == "__main__":

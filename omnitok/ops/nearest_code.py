@@ -3,17 +3,18 @@
 Backends (see :mod:`omnitok.ops.backend`):
 
 - ``"triton"``: a fused kernel streaming over codebook tiles with a running min per row (never N x K);
-- ``"torch"``: the CPU default. On CPUs with native bf16 matmuls (AVX512-BF16 or AMX) and problems of at least
-  ``_SHORTLIST_MIN_WORK`` multiply-adds, the exact bf16 shortlist search of :mod:`omnitok.ops.nearest_code_shortlist`
-  (one bf16 matmul pass, a proven error bound, an exact float64 re-rank of the few codes it cannot rule out);
-  otherwise, and for the rows the shortlist leaves open, row chunks x codebook tiles of a fixed size, float32
-  ``addmm`` + ``min`` with a running min. Extra memory is bounded whatever N and K are;
+- ``"torch"``: the CPU default. On CPUs with native bf16 matmuls (AVX512-BF16 or AMX) and large problems (K >= 4096,
+  N >= 512, N K D >= 2^30: :func:`uses_shortlist`), the exact bf16 shortlist search of
+  :mod:`omnitok.ops.nearest_code_shortlist` (one bf16 matmul pass, a proven error bound, an exact re-rank of the
+  few codes the bound cannot rule out); otherwise, and for the rows the shortlist leaves open, row chunks x codebook
+  tiles of a fixed size, float32 ``addmm`` + ``min`` with a running min. Extra memory is bounded whatever N and K
+  are;
 - ``"reference"``: the plain formula ``||x||^2 - 2 x C^T + ||C||^2`` over the whole N x K matrix (for tests).
 
 All backends compute in float32 (bf16/fp16 products are exact in float32, so only the summation order differs) and
 break ties towards the lowest index; the shortlist returns the exactly nearest code of the float32 values, which
-differs from a float32 argmin only where float32 rounding decides a near-tie. ``distance`` is recomputed from the chosen code in every backend, so two
-backends that pick the same index report the same distance bit for bit.
+differs from a float32 argmin only where float32 rounding decides a near-tie. ``distance`` is recomputed from the
+chosen code in every backend, so two backends that pick the same index report the same distance bit for bit.
 
 Metrics: ``"l2"`` (nearest in euclidean distance), ``"cosine"`` (largest cosine) and ``"inner"`` (largest inner
 product x . c, the argmax of the code logits that index-backpropagation quantization takes).
@@ -39,8 +40,13 @@ _MIN_TILE_ROWS = 2048  # rows per matmul: smaller tiles pay a thread fork/join p
 # (2048 x 4096 tiles ran as fast as one whole N x K matmul at N=16384, D=256, K=8192 on 2 cores; 1024 x 4096 ~30%
 # slower)
 _KERNEL_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
-_SHORTLIST_MIN_WORK = 2**30  # N K D at which the bf16 shortlist beats the float32 path (measured on 2 cores: see
-# benchmarks/quantizers.py; its fixed costs, a codebook pass and small per-chunk ops, dominate below)
+# Where the bf16 shortlist beats the float32 path (one thread, N x K x D: 16384 x 4096 x 16 1.35x, 1024 x 8192 x 256
+# 1.6x, 16384 x {4096, 8192, 16384} x {64, 256} 1.6-1.8x; below, its per-row costs (bounds, candidates, the
+# re-rank of about half the rows, ~6 us a row) and per-call codebook pass outweigh the cheaper matmul: 16384 x 2048
+# x 256 0.97x, 16384 x 1024 x 64 0.64x, 256 x 16384 x 256 0.77x)
+_SHORTLIST_MIN_CODES = 4096
+_SHORTLIST_MIN_ROWS = 512
+_SHORTLIST_MIN_WORK = 2**30  # N K D
 
 __all__ = ["Backend", "Metric", "NearestCode", "code_distances", "nearest_code"]
 
@@ -159,8 +165,8 @@ def _prepared_tile(codebook: Tensor, start: int, stop: int, metric: Metric) -> t
 
 def uses_shortlist(x: Tensor, codebook: Tensor) -> bool:
     """Whether the torch backend searches x [N, D] against codebook [K, D] with the bf16 shortlist."""
-    n, d = x.shape
-    big = n * codebook.shape[0] * d >= _SHORTLIST_MIN_WORK
+    (n, d), k = x.shape, codebook.shape[0]
+    big = n >= _SHORTLIST_MIN_ROWS and k >= _SHORTLIST_MIN_CODES and n * k * d >= _SHORTLIST_MIN_WORK
     return big and x.device.type == "cpu" and codebook.device.type == "cpu" and bf16_matmul_is_fast()
 
 
