@@ -370,7 +370,9 @@ def main() -> None:
     rate = bf16_matmul_rate("cuda") if args.device == "cuda" else None
     if rate:
         print(f"measured bf16 matmul rate: {rate / 1e12:.1f} TFLOP/s (8192^3)")
-    print(f"device: {args.device}, threads: {os.environ.get('OMP_NUM_THREADS', 'default')}, repeats: {args.repeats}")
+    threads, wait = os.environ.get("OMP_NUM_THREADS", "default"), os.environ.get("OMP_WAIT_POLICY", "default")
+    print(f"device: {args.device}, threads: {threads}, OpenMP wait policy: {wait}, repeats: {args.repeats}, ", end="")
+    print(f"rounds: {args.rounds}, load average at start: {os.getloadavg()[0]:.2f}")
     print(
         "| op | N | D | K | dtype | impl | median ms | peak extra MiB | speed-up vs vqp | memory vs vqp | vs matmul "
         "| roofline | load | notes |"
