@@ -115,3 +115,15 @@ def overrides_as_cli(folder: Path) -> list[str]:
         for k, v in settings.items()
         for arg in ("--set", f"{k}={yaml.safe_dump(v, default_flow_style=True).strip().removesuffix('...').strip()}")
     ]
+
+
+def short_run_recipe(folder: Path, steps: int, **overrides: Any) -> dict[str, Any]:
+    """:func:`tiny_omni_recipe` for a multi-process comparison: ``steps`` steps, one validation and checkpoint at the
+    end, no held-out scoring."""
+    settings = {"trainer__val_every": steps, "trainer__checkpoint_every": steps, "trainer__heldout_samples": 0}
+    return tiny_omni_recipe(folder, trainer__max_steps=steps, **settings, **overrides)
+
+
+def per_process_batches(batch: dict[str, int], processes: int) -> list[str]:
+    """``--set`` arguments giving each of ``processes`` processes its share of every modality's per-step batch."""
+    return [a for m, b in batch.items() for a in ("--set", f"data.{m}.batch_size={b // processes}")]

@@ -1,6 +1,6 @@
 """FSDP's units (omnitok.trainers.sharding.shard_units) for each tokenizer family, and the quantizers FSDP refuses,
 checked on the modules alone (no process group; tests/trainers/test_distributed_fsdp.py and
-test_distributed_omni_fsdp.py train under FSDP)."""
+test_distributed_omni.py train under FSDP)."""
 
 from __future__ import annotations
 
