@@ -24,46 +24,26 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from safetensors.torch import load_file
 
-from tests.trainers.recipes import tiny_recipe
-from tests.trainers.test_distributed_training import ROOT, _assert_close_states, _command, _env, _train
+from tests.trainers.test_distributed_training import (
+    ROOT,
+    _assert_close_states,
+    _command,
+    _env,
+    _state,
+    _train,
+    gan_vq_recipe,
+)
 
 pytestmark = pytest.mark.distributed  # one worker runs these one after another (tests/conftest.py)
 STEPS = 4
 FSDP = ["--set", "trainer.devices=2", "--set", "trainer.strategy=fsdp", "--set", "data.batch_size=4"]
 
 
-def _state(run: Path) -> dict[str, torch.Tensor]:
-    """The whole weights of a run's last checkpoint (a sharded folder is gathered, as ``omnitok export`` does)."""
-    from omnitok.trainers.export import read_checkpoint
-
-    return read_checkpoint(run / "checkpoints" / "last.ckpt")["state_dict"]
-
-
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory) -> Path:
-    config = tiny_recipe(
-        "quickstart_vq",
-        model__adversarial__start_step=2,
-        model__tokenizer__quantizer__codebook_size=64,
-        model__tokenizer__quantizer__dead_code_threshold=0.5,
-        trainer__max_steps=STEPS,
-        trainer__val_every=2,
-        trainer__checkpoint_every=2,
-        trainer__heldout_samples=8,
-        trainer__accelerator="cpu",
-    )
-    config["model"]["init_args"]["losses"].append(
-        {
-            "class_path": "omnitok.trainers.PerceptualLoss",
-            "init_args": {"net": "alex", "weight": 0.1, "pretrained": False},
-        }
-    )
-    path = tmp_path_factory.mktemp("recipe") / "fsdp.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+    return gan_vq_recipe(tmp_path_factory.mktemp("recipe") / "fsdp.yaml")
 
 
 @pytest.fixture(scope="module")

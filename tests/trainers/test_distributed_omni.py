@@ -36,7 +36,7 @@ import yaml
 from safetensors.torch import load_file
 
 from tests.trainers.omni_recipes import per_process_batches, short_run_recipe
-from tests.trainers.test_distributed_training import TWO_PROCESSES, _assert_close_states, _train
+from tests.trainers.test_distributed_training import TWO_PROCESSES, _assert_close_states, _state, _train
 
 pytestmark = pytest.mark.distributed  # one worker runs these one after another (tests/conftest.py)
 STEPS = 4
@@ -86,18 +86,10 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     return load_file(run / "tokenizer" / "model.safetensors")
 
 
-def _checkpoint(run: Path) -> dict[str, torch.Tensor]:
-    """The whole weights of a run's last checkpoint (a file, or a sharded folder gathered as ``omnitok export``
-    does)."""
-    from omnitok.trainers.export import read_checkpoint
-
-    return read_checkpoint(run / "checkpoints" / "last.ckpt")["state_dict"]
-
-
 def test_ddp_on_two_processes_equals_one_process(recipe, one_process, tmp_path):
     _train(recipe, tmp_path / "two", *per_process_batches(BATCH, 2), *TWO_PROCESSES)
     _assert_close_states(_weights(tmp_path / "two"), _weights(one_process), atol=DDP_ATOL)  # exported (EMA) weights
-    _assert_close_states(_checkpoint(tmp_path / "two"), _checkpoint(one_process), atol=DDP_ATOL)  # live and EMA
+    _assert_close_states(_state(tmp_path / "two"), _state(one_process), atol=DDP_ATOL)  # live and EMA
     checkpoint = torch.load(tmp_path / "two" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert checkpoint["omnitok"]["step"] == STEPS
 
@@ -119,7 +111,7 @@ def test_fsdp_on_two_processes_equals_one_process(recipe, one_process, tmp_path)
             assert len(index[f"state_dict.{copy}.{name}"].chunks) == 2, f"{copy}.{name}"
     fsdp = _weights(tmp_path / "fsdp")
     _assert_close_states(fsdp, _weights(one_process), atol=FSDP_ATOL)  # the exported (EMA) weights, gathered
-    _assert_close_states(_checkpoint(tmp_path / "fsdp"), _checkpoint(one_process), atol=FSDP_ATOL)  # live and EMA
+    _assert_close_states(_state(tmp_path / "fsdp"), _state(one_process), atol=FSDP_ATOL)  # live and EMA
     config = (tmp_path / "fsdp" / "tokenizer" / "config.json").read_text()
     assert config == (one_process / "tokenizer" / "config.json").read_text()
     import omnitok

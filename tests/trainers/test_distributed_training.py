@@ -61,7 +61,10 @@ def _train(recipe: Path, out: Path, *extra: str) -> str:
 
 
 def _state(run: Path) -> dict[str, torch.Tensor]:
-    return torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    """The whole weights of a run's last checkpoint (a sharded folder is gathered, as ``omnitok export`` does)."""
+    from omnitok.trainers.export import read_checkpoint
+
+    return read_checkpoint(run / "checkpoints" / "last.ckpt")["state_dict"]
 
 
 def _assert_close_states(actual: dict, expected: dict, atol: float) -> None:
@@ -79,8 +82,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def recipe(tmp_path_factory) -> Path:
+def gan_vq_recipe(path: Path) -> Path:
+    """The tiny VQ quickstart with every stateful part on (k-means, dead-code restarts, EMA, LPIPS with a random
+    backbone, a discriminator from step 2), written to ``path``: the recipe of the DDP and FSDP tests."""
     config = tiny_recipe(
         "quickstart_vq",
         model__adversarial__start_step=2,
@@ -98,9 +102,13 @@ def recipe(tmp_path_factory) -> Path:
             "init_args": {"net": "alex", "weight": 0.1, "pretrained": False},
         }
     )
-    path = tmp_path_factory.mktemp("recipe") / "ddp.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+@pytest.fixture(scope="session")
+def recipe(tmp_path_factory) -> Path:
+    return gan_vq_recipe(tmp_path_factory.mktemp("recipe") / "ddp.yaml")
 
 
 @pytest.fixture(scope="session")
