@@ -28,6 +28,7 @@ from omnitok.errors import ConfigError
 from omnitok.trainers import OmniTrainer, TokenizerTrainer
 
 RECIPE = Path(__file__).resolve().parent / "quickstart.yaml"
+OMNI_TRAINER = "omnitok.trainers.OmniTrainer"
 SINGLE_TRAINER = "omnitok.trainers.TokenizerTrainer"
 SINGLE_TOKENIZER = "omnitok.models.Autoencoder"
 OMNI_ONLY = {"tokenizer", "losses", "modality_weights", "learning_rate", "learning_rates", "max_steps"}
@@ -43,8 +44,8 @@ def load_omni_recipe(paths: list[str | Path] | None = None, overrides: list[str]
     """The omni recipe of the study: ``paths`` merged (default :data:`RECIPE`), then ``--set KEY=VALUE`` overrides."""
     config = load_yaml_config(*(paths or [RECIPE]))
     apply_overrides(config, list(overrides or []))
-    if config.get("model", {}).get("class_path") != "omnitok.trainers.OmniTrainer":
-        raise ConfigError(f"the study starts from an omni recipe (model: omnitok.trainers.OmniTrainer), got {paths}")
+    if config.get("model", {}).get("class_path") != OMNI_TRAINER:
+        raise ConfigError(f"the study starts from an omni recipe (model: {OMNI_TRAINER}), got {paths}")
     return config
 
 

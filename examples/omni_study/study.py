@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from examples.omni_study.recipes import modalities_of, separate_recipes, shared_codebook_size
+from examples.omni_study.recipes import modalities_of, separate_recipes, shared_codebook_size, split_codebook
 from omnitok.config import instantiate
 from omnitok.quantizers import CodebookStats
 from omnitok.quantizers.stats import shared_codebook_stats
@@ -148,10 +148,7 @@ def write_report(out: Path, omni: dict[str, Any]) -> dict[str, Any]:
             "steps": int(omni["trainer"]["max_steps"]),
             "seed": omni.get("seed", 0),
             "shared_codebook_size": shared_codebook_size(omni),
-            "separate_codebook_sizes": {
-                m: r["model"]["init_args"]["tokenizer"]["init_args"]["quantizer"]["init_args"]["codebook_size"]
-                for m, r in separate_recipes(omni).items()
-            },
+            "separate_codebook_sizes": split_codebook(shared_codebook_size(omni), modalities_of(omni)),
             "batch_sizes": {m: omni["data"]["init_args"][m]["init_args"]["batch_size"] for m in modalities_of(omni)},
             "heldout_samples": omni["trainer"].get("heldout_samples"),
             "torch": torch.__version__,

@@ -32,8 +32,6 @@ from omnitok.errors import ConfigError
 
 OMNI_KEYS = {"recipe", "pretrained", "overrides", "codebook"}
 CODEBOOKS = ("shared", "separate")
-OMNI_TRAINER = "omnitok.trainers.OmniTrainer"
-WORLD_DATA = "examples.world.data.WorldImageDataModule"
 IMAGE_BRANCH, AUDIO_BRANCH = "image", "audio"
 
 
@@ -64,60 +62,57 @@ def check_omni_section(section: Any) -> None:
 def omni_parts(
     section: dict[str, Any], world_arguments: dict[str, Any], speech: dict[str, Any], world: Any, out: Path, base: Path
 ) -> OmniParts:
-    """Train (or reuse / load) the tokenizers of ``omni.codebook``'s arm; see the module docstring."""
+    """Train (or reuse / load) the tokenizers of ``omni.codebook``'s arm; see the module docstring. The spoken
+    training captions are written only when a tokenizer trains."""
+    from examples.omni_study.recipes import separate_recipes
     from examples.world.speech_run import training_clips
-    from examples.world.stages import tokenizer_stage
+    from examples.world.stages import load_recipe, tokenizer_stage, world_entry
 
-    codebook = section.get("codebook", "shared")
     folder = out / "omni"
 
-    def prepare(recipe: dict[str, Any]) -> None:
-        _check_omni_recipe(recipe)
-        parts = recipe["data"]["init_args"]
-        parts[IMAGE_BRANCH].setdefault("init_args", {})["world"] = {
-            "class_path": "examples.world.scenes.World",
-            "init_args": dict(world_arguments),
-        }
-        set_by_path(parts[AUDIO_BRANCH], "init_args.root", str(training_clips(speech, world, out)))
+    def world_data(recipe: dict[str, Any], at: str = "data") -> None:  # the data module at ``at`` sees the run's world
+        set_by_path(recipe, f"{at}.world", world_entry(world_arguments))
 
-    if codebook == "shared":
+    def clips(recipe: dict[str, Any], at: str = "data") -> None:  # ... or reads the run's spoken training captions
+        set_by_path(recipe, f"{at}.root", str(training_clips(speech, world, out)))
+
+    if section.get("codebook", "shared") == "shared":
+
+        def prepare(recipe: dict[str, Any]) -> None:
+            _check_omni_recipe(recipe)
+            world_data(recipe, f"data.{IMAGE_BRANCH}")
+            clips(recipe, f"data.{AUDIO_BRANCH}")
+
         omni, reference, info = tokenizer_stage(section, folder, base, "omni tokenizer", prepare, True)
         missing = {IMAGE_BRANCH, AUDIO_BRANCH} - set(getattr(omni, "modalities", ()))
         if missing:
             raise ConfigError(f"the omni tokenizer {reference} has no {sorted(missing)} branch(es)")
         return OmniParts(omni.view(IMAGE_BRANCH), omni.view(AUDIO_BRANCH), {"codebook": "shared", **info})
-    from examples.omni_study.recipes import separate_recipes
-    from examples.world.stages import load_recipe
-
     recipe = load_recipe(section, base)
-    prepare(recipe)
+    _check_omni_recipe(recipe)
     derived = separate_recipes(recipe)
     tokenizers, info = {}, {"codebook": "separate", "recipe": str(section["recipe"])}
-    for branch in (IMAGE_BRANCH, AUDIO_BRANCH):
+    for branch, prepare in ((IMAGE_BRANCH, world_data), (AUDIO_BRANCH, clips)):
         entry = {"recipe": derived[branch]}
         tokenizers[branch], _, info[branch] = tokenizer_stage(
-            entry, folder / branch, base, f"{branch} tokenizer", lambda _: None, True
+            entry, folder / branch, base, f"{branch} tokenizer", prepare, True
         )
     return OmniParts(tokenizers[IMAGE_BRANCH], tokenizers[AUDIO_BRANCH], info)
 
 
 def _check_omni_recipe(recipe: dict[str, Any]) -> None:
-    """An OmniTrainer recipe with image and audio branches, drawing images from the world: the one class outside
-    omnitok the run trusts is the world's data module (model and data otherwise under omnitok's trust rule)."""
-    from omnitok.trainers.loggers import check_logger_entries
-    from omnitok.trainers.run import RunSettings
+    """An OmniTrainer recipe with image and audio branches whose images come from the world (the trust rule of
+    :func:`examples.world.stages.check_trusted_recipe`)."""
+    from examples.omni_study.recipes import OMNI_TRAINER, modalities_of
+    from examples.world.stages import check_trusted_recipe
 
     model = recipe.get("model") or {}
     if model.get("class_path") != OMNI_TRAINER:
         raise ConfigError(f"omni.recipe must be an omni recipe (model.class_path {OMNI_TRAINER})")
-    check_config(model, key="model")
-    branches = set(((model.get("init_args") or {}).get("tokenizer") or {}).get("init_args", {}).get("branches") or {})
     parts = ((recipe.get("data") or {}).get("init_args")) or {}
-    if not {IMAGE_BRANCH, AUDIO_BRANCH} <= branches or not {IMAGE_BRANCH, AUDIO_BRANCH} <= set(parts):
+    if not {IMAGE_BRANCH, AUDIO_BRANCH} <= set(modalities_of(recipe)) & set(parts):
         raise ConfigError(
             "omni.recipe needs 'image' and 'audio' branches and data modules (the world's scenes and speech)"
         )
-    if (parts[IMAGE_BRANCH] or {}).get("class_path") != WORLD_DATA:
-        raise ConfigError(f"omni.recipe's data.init_args.image must be {WORLD_DATA}")
+    check_trusted_recipe(recipe, parts[IMAGE_BRANCH], "data.init_args.image")
     check_config(parts[AUDIO_BRANCH], key="data.init_args.audio")
-    check_logger_entries(RunSettings.from_config(recipe.get("trainer")).loggers, False)

@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-from omnitok.config import check_config, set_by_path
+from omnitok.config import set_by_path
 from omnitok.errors import ConfigError
 
 TOP_LEVEL_KEYS = {
@@ -58,8 +58,6 @@ TOKENIZER_KEYS = {"recipe", "pretrained", "overrides"}
 DATA_KEYS = {"train_scenes", "task_weights", "caption_dropout", "batch_size", "pretokenize", "media_weights"}
 TRAINING_RUN_KEYS = {"max_steps", "accelerator", "precision", "log_every"}
 IMAGE = "image"
-WORLD_CLASS = "examples.world.scenes.World"
-WORLD_DATA = "examples.world.data.WorldImageDataModule"
 
 
 @dataclasses.dataclass
@@ -120,26 +118,13 @@ def _check_omni(config: dict[str, Any]) -> None:
 def _tokenizer(config: dict[str, Any], out: Path, base: Path) -> tuple[Any, str, dict[str, Any]]:
     """Train the image tokenizer from its recipe on this world's scenes (or load a pretrained / earlier one):
     (tokenizer, the reference it loads from, what the report says of it)."""
-    from examples.world.stages import tokenizer_stage
+    from examples.world.stages import check_trusted_recipe, tokenizer_stage, world_entry
 
     def prepare(recipe: dict[str, Any]) -> None:
-        _check_tokenizer_recipe(recipe)
-        world = {"class_path": WORLD_CLASS, "init_args": dict(config["world"])}
-        set_by_path(recipe, "data.world", world)  # the tokenizer sees the same world as the Transformer
+        check_trusted_recipe(recipe, recipe.get("data"), "data")
+        set_by_path(recipe, "data.world", world_entry(config["world"]))  # the Transformer's world
 
     return tokenizer_stage(config["tokenizer"], out / "tokenizer", base, "image tokenizer", prepare, True)
-
-
-def _check_tokenizer_recipe(recipe: dict[str, Any]) -> None:
-    """The tokenizer recipe may name this example's data module and otherwise only what omnitok trusts."""
-    from omnitok.trainers.loggers import check_logger_entries
-    from omnitok.trainers.run import RunSettings
-
-    data = recipe.get("data")
-    if not isinstance(data, dict) or data.get("class_path") != WORLD_DATA:
-        raise ConfigError(f"the world's tokenizer recipe trains on data.class_path {WORLD_DATA}")
-    check_config(recipe.get("model"), key="model")
-    check_logger_entries(RunSettings.from_config(recipe.get("trainer")).loggers, False)
 
 
 def _judge(world: Any, section: dict[str, Any], out: Path, seed: int) -> tuple[Any, dict[str, Any]]:
@@ -321,21 +306,19 @@ def run_world(config: dict[str, Any], out: str | os.PathLike, base: str | os.Pat
 def _training_codes(encoded: Any, vocab: Any) -> dict[str, float]:
     """Per medium, how the training tokens use their codebook (level 0), and with a shared codebook the overlap:
     :func:`omnitok.quantizers.stats.shared_codebook_stats` over each id range's media."""
+    from examples.world.speech_eval import SPEECH
     from omnitok.quantizers.stats import shared_codebook_stats
 
-    tokens = {IMAGE: encoded.scenes.tokens, encoded.names[1]: encoded.speech_tokens}
+    tokens = {IMAGE: encoded.scenes.tokens, SPEECH: encoded.speech_tokens}
     groups: dict[str, list[str]] = {}
     for name in tokens:
         groups.setdefault(vocab.codebook_of(name), []).append(name)
     figures: dict[str, float] = {}
     for members in groups.values():
         level0 = {m: tokens[m][..., 0] if vocab.spec(m).num_levels > 1 else tokens[m] for m in members}
-        stats = shared_codebook_stats(level0, vocab.spec(members[0]).codebook_sizes[0])
-        figures.update(
-            stats.to_dict()
-            if len(members) > 1
-            else {k: v for k, v in stats.to_dict().items() if not k.startswith(("all/", "overlap/"))}
-        )
+        stats = shared_codebook_stats(level0, vocab.spec(members[0]).codebook_sizes[0]).to_dict()
+        pooled = ("all/", "overlap/")  # figures over several media: only a shared codebook has them
+        figures.update({k: v for k, v in stats.items() if len(members) > 1 or not k.startswith(pooled)})
     return figures
 
 

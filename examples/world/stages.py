@@ -9,8 +9,29 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from omnitok.config import load_yaml_config, set_by_path
+from omnitok.config import check_config, load_yaml_config, set_by_path
 from omnitok.errors import ConfigError
+
+WORLD_CLASS = "examples.world.scenes.World"
+WORLD_DATA = "examples.world.data.WorldImageDataModule"
+
+
+def world_entry(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The run's world as a config entry, for a tokenizer recipe's data module (it sees the Transformer's world)."""
+    return {"class_path": WORLD_CLASS, "init_args": dict(arguments)}
+
+
+def check_trusted_recipe(recipe: dict[str, Any], world_data: Any, where: str) -> None:
+    """A tokenizer recipe a world run trains: ``world_data`` (its entry at ``where``) must be this example's
+    ``WorldImageDataModule``, the one class outside omnitok the run trusts; the model and loggers stay under
+    omnitok's trust rule."""
+    from omnitok.trainers.loggers import check_logger_entries
+    from omnitok.trainers.run import RunSettings
+
+    if not isinstance(world_data, dict) or world_data.get("class_path") != WORLD_DATA:
+        raise ConfigError(f"the world's tokenizer recipe trains on {where}.class_path {WORLD_DATA}")
+    check_config(recipe.get("model"), key="model")
+    check_logger_entries(RunSettings.from_config(recipe.get("trainer")).loggers, False)
 
 
 def dotted(tree: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

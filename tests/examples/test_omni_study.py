@@ -77,6 +77,16 @@ def test_separate_recipes_are_the_omni_branches_at_equal_total_codebook_size():
             assert a == b, (modality, part)
 
 
+def test_a_modality_weight_scales_that_modalitys_derived_loss_terms():
+    """The separate arm's loss for modality m is the omni run's share of it: each term's weight x modality_weights[m]."""
+    omni = load_omni_recipe(overrides=["model.init_args.modality_weights.audio=2.0"])
+    derived = separate_recipes(omni)
+    for modality, scale in (("image", 1.0), ("audio", 2.0)):
+        terms = omni["model"]["init_args"]["losses"][modality]
+        weights = [t["init_args"]["weight"] for t in derived[modality]["model"]["init_args"]["losses"]]
+        assert weights == [scale * t.get("init_args", {}).get("weight", 1.0) for t in terms]
+
+
 def test_seanet_audio_variant_changes_only_the_audio_branch_its_loss_and_rate():
     """The earlier study's recipe (SEANet audio branch) stays reproducible beside the default spectral one."""
     import torch
@@ -139,7 +149,7 @@ def test_both_arms_run_and_the_table_has_every_figure(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_real_study_runs_both_arms(tmp_path):
-    """The README's command: both arms at the study's sizes (about 15 minutes each on 2 cores)."""
+    """The README's command: both arms at the study's sizes (about 15 minutes each on one of 2 cores)."""
     out = tmp_path / "omni-study"
     command = [sys.executable, "-m", "examples.omni_study", "--out", str(out)]
     subprocess.run(command, check=True, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "2"})
