@@ -88,6 +88,14 @@ PRESETS: dict[str, list[dict[str, Any]]] = {
     + _anti_collapse(2048, 32, [1024], [1024]),
     "anti-collapse": _anti_collapse(4096, 32, [1024, 16384], [1024, 16384, 262144]),  # the 16k image arms' shapes
     "cpu-target": [{"op": "vq", "n": 16384, "d": 256, "k": 8192}],  # the issue's CPU target case alone
+    # the shapes that set nearest_code's shortlist gate (_SHORTLIST_MIN_*): the bf16 shortlist forced against the
+    # float32 path on each side of it (run with OMP_NUM_THREADS=1, as the gate was measured)
+    "shortlist-gate": [
+        {"op": "vq", "n": n, "d": d, "k": k, "impls": ["omnitok-fp32", "omnitok-shortlist"]}
+        for n, k, d in [
+            (16384, 4096, 16), (1024, 8192, 256), (16384, 8192, 64), (16384, 2048, 256), (16384, 1024, 64), (256, 16384, 256)
+        ]
+    ],
     "cpu": [{"op": "vq", "n": 16384, "d": 256, "k": 8192}]  # the issue's CPU target case
     + _grid(["vq", "fsq", "lfq"], [16384], [8, 64, 256], [1024, 16384], [1024, 16384, 262144])
     + [{"op": "kmeans", "n": 65536, "d": 64, "k": 1024, "iters": 5}]
@@ -124,10 +132,8 @@ def _make_runner(case: dict[str, Any], impl: str, device: str) -> Callable[[], A
 
     torch.manual_seed(0)
     n, d, k, op = case["n"], case["d"], case["k"], case["op"]
-    dtype = getattr(torch, case.get("dtype", "float32"))
     if op in ("vq", "kmeans"):
-        x = torch.randn(n, d, device=device).to(dtype)
-        codebook = torch.randn(k, d, device=device).to(dtype)
+        x, codebook = _search_inputs(case, device)
         if op == "kmeans":
             from omnitok.ops import kmeans
 
@@ -137,6 +143,10 @@ def _make_runner(case: dict[str, Any], impl: str, device: str) -> Callable[[], A
             from omnitok.ops import nearest_code
 
             return lambda: nearest_code(x, codebook)
+        if impl == "omnitok-shortlist":  # the bf16 shortlist whatever the gate says (CPU)
+            from omnitok.ops.nearest_code_shortlist import shortlist_indices
+
+            return lambda: shortlist_indices(x, codebook, "l2")
         if impl == "omnitok-fp32":  # the float32 chunked path the bf16 shortlist replaces on the CPU
             from omnitok.ops.nearest_code import _chunked_indices, code_distance
 
@@ -261,19 +271,23 @@ def measure(case: dict[str, Any], impl: str, device: str, repeats: int) -> dict[
     return result
 
 
-def _shortlist_notes(case: dict[str, Any]) -> str:
-    """Which path the default CPU search took on the case's inputs, and how many rows the shortlist left open."""
+def _search_inputs(case: dict[str, Any], device: str) -> tuple[Any, Any]:
+    """The vq / kmeans case's rows x [N, D] and codebook [K, D] (seed 0), the same for every implementation."""
     import torch
 
-    import omnitok.ops.nearest_code  # noqa: F401  (the module: omnitok.ops.nearest_code is also the function)
+    torch.manual_seed(0)
+    dtype = getattr(torch, case.get("dtype", "float32"))
+    x = torch.randn(case["n"], case["d"], device=device).to(dtype)
+    return x, torch.randn(case["k"], case["d"], device=device).to(dtype)
+
+
+def _shortlist_notes(case: dict[str, Any]) -> str:
+    """Which path the default CPU search took on the case's inputs, and how many rows the shortlist left open."""
+    from omnitok.ops.nearest_code import uses_shortlist
     from omnitok.ops.nearest_code_shortlist import shortlist_indices
 
-    module = sys.modules["omnitok.ops.nearest_code"]
-    torch.manual_seed(0)  # the runner's inputs
-    dtype = getattr(torch, case.get("dtype", "float32"))
-    x = torch.randn(case["n"], case["d"]).to(dtype)
-    codebook = torch.randn(case["k"], case["d"]).to(dtype)
-    if not module.uses_shortlist(x, codebook):
+    x, codebook = _search_inputs(case, "cpu")
+    if not uses_shortlist(x, codebook):
         return "float32 path"
     result = shortlist_indices(x, codebook, "l2")
     n = case["n"]
@@ -379,8 +393,8 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---|---|")
     for case in cases:
-        impls = ["omnitok"] if case["op"] == "kmeans" else list(IMPLS[case["op"]])
-        if case["op"] == "vq":
+        impls = ["omnitok"] if case["op"] == "kmeans" else list(case.get("impls") or IMPLS[case["op"]])
+        if case["op"] == "vq" and "impls" not in case:
             impls.insert(-1, "flash-kmeans" if args.device == "cuda" else "omnitok-fp32")
         if args.no_vqp:
             impls = [i for i in impls if i != "vqp"]

@@ -30,6 +30,15 @@ def triton_available() -> bool:
     return importlib.util.find_spec("triton") is not None
 
 
+@functools.cache
+def bf16_matmul_is_fast() -> bool:
+    """Whether this CPU multiplies bf16 matrices natively (AVX512-BF16 or AMX) through oneDNN."""
+    import torch
+
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    return torch.backends.mkldnn.is_available() and (torch.cpu._is_avx512_bf16_supported() or bool(amx()))
+
+
 def interpreting() -> bool:
     """Whether Triton kernels run under the CPU interpreter (``TRITON_INTERPRET=1``)."""
     return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")

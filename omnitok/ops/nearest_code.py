@@ -30,8 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from omnitok.errors import DTypeError, ShapeError
-from omnitok.ops.backend import Backend, resolve_backend, same_device, with_fallback
-from omnitok.ops.nearest_code_shortlist import bf16_matmul_is_fast, shortlist_indices
+from omnitok.ops.backend import Backend, bf16_matmul_is_fast, resolve_backend, same_device, with_fallback
 
 Metric = Literal["l2", "cosine", "inner"]
 Fp32Precision = Literal["ieee", "tf32"]
@@ -40,10 +39,11 @@ _MIN_TILE_ROWS = 2048  # rows per matmul: smaller tiles pay a thread fork/join p
 # (2048 x 4096 tiles ran as fast as one whole N x K matmul at N=16384, D=256, K=8192 on 2 cores; 1024 x 4096 ~30%
 # slower)
 _KERNEL_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
-# Where the bf16 shortlist beats the float32 path (one thread, N x K x D: 16384 x 4096 x 16 1.35x, 1024 x 8192 x 256
-# 1.6x, 16384 x {4096, 8192, 16384} x {64, 256} 1.6-1.8x; below, its per-row costs (bounds, candidates, the
-# re-rank of about half the rows, ~6 us a row) and per-call codebook pass outweigh the cheaper matmul: 16384 x 2048
-# x 256 0.97x, 16384 x 1024 x 64 0.64x, 256 x 16384 x 256 0.77x)
+# Where the bf16 shortlist beats the float32 path (`OMP_NUM_THREADS=1 benchmarks/quantizers.py --preset shortlist-gate
+# --no-vqp`, float32 ms / shortlist ms, N x K x D): 16384 x 4096 x 16 1.53x, 1024 x 8192 x 256 1.29x, 16384 x 8192 x
+# 64 1.86x; at and below the gate its per-row costs (bounds, candidates, the re-rank of about half the rows) and
+# per-call codebook pass eat the cheaper matmul: 16384 x 2048 x 256 1.11x, 16384 x 1024 x 64 0.72x, 256 x 16384 x
+# 256 0.79x. The case, 16384 x 8192 x 256 on 2 threads: 1.65x (--preset cpu-target).
 _SHORTLIST_MIN_CODES = 4096
 _SHORTLIST_MIN_ROWS = 512
 _SHORTLIST_MIN_WORK = 2**30  # N K D
@@ -172,6 +172,8 @@ def uses_shortlist(x: Tensor, codebook: Tensor) -> bool:
 
 def _torch_indices(x: Tensor, codebook: Tensor, metric: Metric, chunk_rows: int | None) -> Tensor:
     if uses_shortlist(x, codebook):
+        from omnitok.ops.nearest_code_shortlist import shortlist_indices  # imported where it runs, never otherwise
+
         return shortlist_indices(x, codebook, metric, chunk_rows).indices
     return _chunked_indices(x, codebook, metric, chunk_rows)
 

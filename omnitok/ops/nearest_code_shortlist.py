@@ -41,6 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from omnitok.ops.nearest_code import Metric, _chunked_indices
+
 _U_BF16 = 2.0**-8  # unit roundoff of bfloat16 (8 significant bits)
 _U_FP32 = 2.0**-24
 _RHO = 2.02 * _U_BF16  # |bf16(t) - t| <= rho |bf16(t)|: 2u / (1 - 2u) covers round-to-nearest and even truncation
@@ -73,12 +75,6 @@ class _Codes:
     error_max: float  # >= max_j ||bf16(d_j) - d_j||
     bias_error_max: float  # >= max_j |b_hi + b_lo - b_j|
     bias_abs_max: float  # max_j |b_hi| + |b_lo|
-
-
-def bf16_matmul_is_fast() -> bool:
-    """Whether this CPU multiplies bf16 matrices natively (AVX512-BF16 or AMX) through oneDNN."""
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    return torch.backends.mkldnn.is_available() and (torch.cpu._is_avx512_bf16_supported() or bool(amx()))
 
 
 def _norm_above(computed: Tensor, d: int) -> Tensor:
@@ -354,11 +350,9 @@ def _chunk_candidates(
     return found.rows.masked_select(keep), found.codes.masked_select(keep), bad
 
 
-def shortlist_indices(x: Tensor, codebook: Tensor, metric: str, chunk_rows: int | None = None) -> ShortlistResult:
+def shortlist_indices(x: Tensor, codebook: Tensor, metric: Metric, chunk_rows: int | None = None) -> ShortlistResult:
     """x: [N, D] float, codebook: [K, D] float, both on the CPU -> the exact nearest code of each row (see the module
     docstring). Rows the shortlist cannot settle go to :func:`omnitok.ops.nearest_code._chunked_indices`."""
-    from omnitok.ops.nearest_code import _chunked_indices
-
     n, d = x.shape
     codes = codebook.float()
     if metric == "cosine":
@@ -393,6 +387,6 @@ def shortlist_indices(x: Tensor, codebook: Tensor, metric: str, chunk_rows: int 
             open_rows, open_codes, first_open = [], [], row + rows_per_chunk
     if fallback.any():
         where = fallback.nonzero().squeeze(1)
-        found = _chunked_indices(x.index_select(0, where), codebook, metric, None)  # type: ignore[arg-type]
+        found = _chunked_indices(x.index_select(0, where), codebook, metric, None)
         indices.index_copy_(0, where, found)
     return ShortlistResult(indices, reranked, fallback)

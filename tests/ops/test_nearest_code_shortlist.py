@@ -44,13 +44,15 @@ def test_random_draws_take_the_shortlist_path_and_find_the_exact_nearest(metric,
     monkeypatch.setattr(dispatch, "_SHORTLIST_MIN_WORK", 10**6)
     monkeypatch.setattr(dispatch, "_SHORTLIST_MIN_CODES", 500)
     monkeypatch.setattr(dispatch, "bf16_matmul_is_fast", lambda: True)  # the path runs on any CPU, slower
-    assert dispatch.uses_shortlist(x, codebook)
+    calls = []  # what nearest_code's shortlist call returned: proof it took that path
+    monkeypatch.setattr(shortlist, "shortlist_indices", lambda *a: calls.append(shortlist_indices(*a)) or calls[-1])
     got = nearest_code(x, codebook, metric=metric, chunk_rows=400)  # 4 chunks, the last ragged
+    assert len(calls) == 1 and torch.equal(calls[0].indices, got.indices)
     assert torch.equal(got.indices, exact_nearest(x, codebook, metric)), f"seed {seed}"
     fp32 = _chunked_indices(x, codebook, metric, None)
     _, clear = clear_winners(x, codebook, metric)
     assert torch.equal(got.indices[clear], fp32[clear]), f"seed {seed}"
-    result = shortlist_indices(x, codebook, metric, 400)
+    result = calls[0]
     assert not result.fallback.any() and 0 < result.reranked < x.shape[0], result.reranked
 
 
