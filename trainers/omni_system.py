@@ -6,8 +6,9 @@ modality, each at its own batch size):
 
 1. each modality's encoder (and the shared bottleneck) turns its batch into latents;
 2. **the shared quantizer runs once**, on all modalities' latents pooled into one token list
-   ``[1, D, N_image + N_video + N_audio]`` (:func:`joint_forward`): its k-means initialisation, its EMA statistics
-   and its dead-code restarts see the tokens of every modality in that step, in proportion to their token counts.
+   ``[1, D, N_image + N_video + N_audio]`` (``omni(batches)``, :meth:`omnitok.models.OmniTokenizer.forward`): its
+   k-means initialisation, its EMA statistics and its dead-code restarts see the tokens of every modality in that
+   step, in proportion to their token counts.
    Under data parallelism each rank pools its share of every modality's batch, and the quantizer's random draws
    (k-means seeds, restarts, residual dropout) follow the pool of the global batch, modality by modality
    (:func:`omnitok.distributed.pooled_rows`): N processes at batch B/N train as one process at batch B;
@@ -47,27 +48,10 @@ from torch import Tensor, nn
 from omnitok.config import config_value
 from omnitok.errors import ConfigError
 from omnitok.metrics import psnr, to_unit_range
-from omnitok.models.omni import JointOutput, OmniTokenizer
 from omnitok.quantizers.stats import CodebookStats, shared_codebook_stats
 from omnitok.trainers.rank_split import gather_in_order, is_mine
 from omnitok.trainers.sharding import reshard
 from omnitok.trainers.system import TokenizerTrainer, _built
-
-
-def joint_forward(omni: OmniTokenizer, batches: Mapping[str, Tensor]) -> JointOutput:
-    """Reconstruct a batch of every modality with ONE call of the shared quantizer on all their latents:
-    ``omni(batches)`` (:meth:`omnitok.models.OmniTokenizer.forward`), through the module's call so that FSDP's hooks
-    gather the root unit's weights (the quantizer's, see :mod:`omnitok.trainers.sharding`).
-
-    Args:
-        omni: an :class:`omnitok.models.OmniTokenizer`.
-        batches: modality -> media [B_m, C, *axes] of that modality's spec (batch sizes may differ).
-
-    Returns:
-        :class:`~omnitok.models.omni.JointOutput`. Token positions are pooled modality by modality in ``batches``
-        order, each modality's positions in ``[B, *grid]`` row-major order, so the pool is ``[1, D, N_1 + N_2 + ...]``.
-    """
-    return omni(batches)
 
 
 class OmniTrainer(TokenizerTrainer):
@@ -230,7 +214,7 @@ class OmniTrainer(TokenizerTrainer):
 
     def _joint_step(self, xs: dict[str, Tensor], step: int, optimizer: Any) -> dict[str, Tensor] | None:
         self.toggle_optimizer(optimizer)
-        joint = self.tokenizer(xs)  # joint_forward: one call of the module (FSDP gathers the root unit there)
+        joint = self.tokenizer(xs)  # one call of the module (FSDP gathers the root unit there)
         total = joint.quantizer.loss.float()
         logs: dict[str, Tensor] = {}
         for modality, out in joint.outputs.items():

@@ -1,6 +1,6 @@
 """A pool of several batches quantized in one call (an omni step: image tokens, then audio tokens) under data
 parallelism: 2 gloo processes, each pooling its half of every segment, against one process pooling the whole
-segments (segment by segment, each segment rank 0's half first, as ``omnitok.trainers.omni_system.joint_forward``
+segments (segment by segment, each segment rank 0's half first, as ``omnitok.models.OmniTokenizer.forward``
 pools a global batch). ``omnitok.distributed.pooled_rows`` declares the layout; k-means seeds and dead-code restarts
 must draw the rows the one process draws (measured on these data: k-means at step 1, 2 codes restarted at step 3),
 and residual dropout must draw one depth for the whole pool (its levels restart 9 codes over the 3 steps).

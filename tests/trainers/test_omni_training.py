@@ -21,7 +21,6 @@ from omnitok.quantizers.stats import shared_codebook_stats
 from omnitok.resolve import load_tokenizer
 from omnitok.trainers import OmniTrainer, train
 from omnitok.trainers.export import read_checkpoint
-from omnitok.trainers.omni_system import joint_forward
 from tests.models.omni_models import inputs, tiny_branches
 from tests.trainers.omni_recipes import CONFIGS, TOKENS_PER_STEP, overrides_as_cli, tiny_omni_recipe
 
@@ -100,7 +99,7 @@ def test_dead_code_restarts_draw_from_every_modality():
     with torch.no_grad():
         rows = {m: omni.latents(v, m).movedim(1, -1).reshape(-1, 4) for m, v in x.items()}
     with torch.no_grad(), pytest.warns(UserWarning, match="dead_code_threshold"):
-        joint = joint_forward(omni, x)
+        joint = omni(x)
     assert joint.tokens == {m: r.shape[0] for m, r in rows.items()}
     sources = []
     for code in quantizer.codebook:
